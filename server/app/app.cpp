@@ -1,0 +1,173 @@
+// Start-up order: storage (migrate, load broker state) → listeners → ports file → ready.
+// Shut-down order: stop accepting and close connections → stop the I/O threads → commit and close
+// storage. Accepted data is already committed (see broker.cpp), so a SIGKILL loses none of it.
+#include "server/app/app.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "server/app/pki.hpp"
+#include "server/broker/access.hpp"
+#include "server/broker/mqtt_server.hpp"
+#include "server/http/http_server.hpp"
+#include "storage/broker_store.hpp"
+#include "storage/database.hpp"
+#include "storage/migrations.hpp"
+#include "storage/writer.hpp"
+
+namespace fc::server {
+namespace {
+
+namespace fs = std::filesystem;
+namespace net = boost::asio;
+
+/// One JSON object per line: {"time":…,"level":…,"msg":…}, the message escaped properly.
+class JsonFormatter final : public spdlog::formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
+    const auto time = std::chrono::system_clock::to_time_t(msg.time);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()).count() % 1000;
+    std::tm tm{};
+    gmtime_r(&time, &tm);
+    char stamp[64];
+    std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+    nlohmann::json line = {{"time", stamp},
+                           {"level", spdlog::level::to_string_view(msg.level).data()},
+                           {"msg", std::string(msg.payload.data(), msg.payload.size())}};
+    const auto text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    dest.append(text.data(), text.data() + text.size());
+  }
+  std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<JsonFormatter>(); }
+};
+
+void writePortsFile(const std::string& path, const nlohmann::json& ports) {
+  const auto tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << ports.dump() << "\n";
+    if (!out) throw std::runtime_error("cannot write ports file " + path);
+  }
+  fs::rename(tmp, path);  // readers never see a half-written file
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+}  // namespace
+
+void configureLogging(const Config& config) {
+  auto logger = spdlog::stderr_color_mt("fakecloud");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(config.logLevel));
+  if (config.logFormat == "json") spdlog::set_formatter(std::make_unique<JsonFormatter>());
+  else spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ %v");
+  spdlog::flush_on(spdlog::level::info);
+}
+
+int runServer(const Config& config) {
+  std::unique_ptr<storage::Database> db;
+  std::unique_ptr<storage::Writer> writer;
+  std::unique_ptr<storage::BrokerStore> store;
+  storage::BrokerSnapshot snapshot;
+  broker::TlsFiles tlsFiles;
+  try {
+    fs::create_directories(config.dataDir);
+    const auto dbPath = config.dbPath();
+    if (dbPath != ":memory:" && fs::path(dbPath).has_parent_path()) fs::create_directories(fs::path(dbPath).parent_path());
+    db = std::make_unique<storage::Database>(storage::Database::open(dbPath));
+    storage::migrate(*db);
+    writer = std::make_unique<storage::Writer>(*db, [](const std::string& e) { spdlog::error("storage: {}", e); });
+    store = std::make_unique<storage::BrokerStore>(*writer);
+    snapshot = store->load();
+
+    tlsFiles = {config.tls.certFile, config.tls.keyFile, config.tls.caFile, config.tls.ciphers, config.tls.minVersion,
+                config.tls.clientCerts};
+    if (tlsFiles.certFile.empty() || tlsFiles.caFile.empty()) {
+      const auto pki = ensureLocalPki(config.dataDir + "/tls", config.tls.serverNames);
+      if (tlsFiles.certFile.empty()) {
+        tlsFiles.certFile = pki.serverCert;
+        tlsFiles.keyFile = pki.serverKey;
+      }
+      if (tlsFiles.caFile.empty()) tlsFiles.caFile = pki.caCert;
+    }
+    if (tlsFiles.keyFile.empty()) throw std::runtime_error("tls.key: required when tls.cert is set");
+  } catch (const std::exception& e) {
+    spdlog::critical("start-up failed: {}", e.what());
+    return 1;
+  }
+
+  net::io_context ioc;
+  broker::StaticAccessPolicy access(config.mqtt);
+  broker::MqttServer mqtt(ioc, config.mqtt, access, store.get());
+  mqtt.restore(snapshot);
+  snapshot = {};
+
+  std::atomic<bool> ready{false};
+  const std::string caPem = readFile(tlsFiles.caFile);
+  auto router = std::make_shared<http::Router>();
+  router->add("GET", "/healthz", [](const http::ApiRequest&) { return http::jsonResponse(200, R"({"status":"ok"})"); });
+  router->add("GET", "/readyz", [&ready](const http::ApiRequest&) {
+    return ready ? http::jsonResponse(200, R"({"status":"ready"})")
+                 : http::errorResponse(503, "not_ready", "fakecloud is starting");
+  });
+  router->add("GET", "/api/v1/ca.pem", [caPem](const http::ApiRequest&) {
+    return http::ApiResponse{200, "application/x-pem-file", caPem};
+  });
+  http::HttpServer httpServer(ioc, router);
+
+  nlohmann::json ports;
+  try {
+    ports["mqtt"] = mqtt.listenTcp(config.bind, config.ports.mqtt);
+    ports["mqtts"] = mqtt.listenTls(config.bind, config.ports.mqtts, tlsFiles);
+    ports["http"] = httpServer.listen(config.bind, config.ports.http);
+    if (!config.portsFile.empty()) writePortsFile(config.portsFile, ports);
+  } catch (const std::exception& e) {
+    spdlog::critical("start-up failed: {}", e.what());
+    return 1;
+  }
+
+  net::signal_set signals(ioc, SIGINT, SIGTERM);
+  net::steady_timer grace(ioc);
+  signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    spdlog::info("signal {}: shutting down", signo);
+    ready = false;
+    mqtt.stop();
+    httpServer.stop();
+    // Give the connections a moment to flush and the wills to be routed, then stop the threads.
+    grace.expires_after(std::chrono::milliseconds(300));
+    grace.async_wait([&](const boost::system::error_code&) { ioc.stop(); });
+  });
+
+  const auto url = [&](const char* scheme, const char* key) {
+    return std::string(scheme) + "://" + config.bind + ":" + std::to_string(ports[key].get<int>());
+  };
+  spdlog::info("fakecloud ready — MQTT {}  MQTTS {}  HTTP {}  (data {}, db {})", url("mqtt", "mqtt"),
+               url("mqtts", "mqtts"), url("http", "http"), config.dataDir, config.dbPath());
+  spdlog::info("TLS CA for devices: {} (also at {}/api/v1/ca.pem)", tlsFiles.caFile, url("http", "http"));
+  ready = true;
+
+  const unsigned threads = config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&ioc] { ioc.run(); });
+  ioc.run();
+  for (auto& t : pool) t.join();
+
+  writer->stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace fc::server

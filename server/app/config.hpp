@@ -1,0 +1,86 @@
+// fakecloud's configuration: one table of options read from a JSON file (comments allowed),
+// overridden by FAKECLOUD_* environment variables, overridden by command-line flags.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fc::server {
+
+struct MqttUser {
+  std::string username;
+  std::string password;
+};
+
+/// One static ACL rule: clients matching `username`/`clientId` ("*" = any) may use topics matching
+/// `topic`, where "%u" and "%c" stand for the client's username and client id.
+struct AclRule {
+  std::string username = "*";
+  std::string clientId = "*";
+  std::string topic;
+  bool read = true;   // SUBSCRIBE / receive
+  bool write = true;  // PUBLISH
+};
+
+enum class ClientCertMode { None, Optional, Required };
+
+struct TlsConfig {
+  std::string certFile;  // server certificate chain (PEM); empty: generated in the data dir
+  std::string keyFile;
+  std::string caFile;    // CA that signs client certificates; empty: the generated CA
+  std::string ciphers;   // OpenSSL cipher list for TLS ≤ 1.2; empty: OpenSSL's default
+  std::string minVersion = "1.2";
+  ClientCertMode clientCerts = ClientCertMode::Optional;
+  std::vector<std::string> serverNames;  // extra SANs for the generated server certificate
+};
+
+struct MqttConfig {
+  std::uint32_t connectTimeoutMs = 10'000;
+  std::uint32_t maxPacketSize = 1 << 20;
+  std::uint32_t maxInflight = 32;
+  std::uint32_t maxQueued = 1000;
+  std::uint32_t maxOutboundBytes = 8 << 20;
+  bool allowAnonymous = true;
+  std::vector<MqttUser> users;
+  std::vector<AclRule> acl;
+};
+
+struct Ports {
+  std::uint16_t mqtt = 1883;
+  std::uint16_t mqtts = 8883;
+  std::uint16_t http = 8080;
+};
+
+struct Config {
+  std::string dataDir = "./fakecloud-data";
+  std::string db;  // SQLite file, or ":memory:"; empty: <dataDir>/fakecloud.db
+  std::string bind = "127.0.0.1";
+  Ports ports;
+  std::string portsFile;
+  std::string logLevel = "info";
+  std::string logFormat = "text";
+  unsigned threads = 0;  // 0: one per core
+  TlsConfig tls;
+  MqttConfig mqtt;
+
+  std::string dbPath() const;
+};
+
+/// What loading produced: a config to run with, or an exit code (0 after --help, 2 on a bad config)
+/// and the message to print.
+struct ConfigResult {
+  std::optional<Config> config;
+  int exitCode = 0;
+  std::string message;
+};
+
+/// Reads flags, then the file they name (--config or FAKECLOUD_CONFIG), then the environment.
+/// `environ` entries are "NAME=value"; pass the process environment in main, a fixed list in tests.
+ConfigResult loadConfig(int argc, const char* const* argv, const std::vector<std::string>& environment);
+
+/// Loads from a JSON document alone (tests, fixtures); the error names the key and the problem.
+ConfigResult configFromJson(const std::string& jsonText);
+
+}  // namespace fc::server

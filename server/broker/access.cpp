@@ -1,0 +1,85 @@
+// The static access policy: config users and ACL rules.
+#include "server/broker/access.hpp"
+
+#include <algorithm>
+
+#include "server/broker/topic_tree.hpp"
+
+namespace fc::server::broker {
+
+bool filterCovers(std::string_view pattern, std::string_view filter) {
+  const auto p = splitLevels(pattern);
+  const auto f = splitLevels(filter);
+  std::size_t i = 0;
+  for (; i < p.size(); ++i) {
+    if (p[i] == "#") return true;
+    if (i >= f.size()) return false;
+    if (f[i] == "#") return false;
+    if (p[i] == "+") continue;
+    if (f[i] == "+" || f[i] != p[i]) return false;
+  }
+  return i == f.size();
+}
+
+namespace {
+
+/// Replaces %u and %c in an ACL pattern. A username or client id holding a wildcard or a '/'
+/// would widen the rule, so such a client gets a pattern that matches nothing of theirs.
+std::optional<std::string> expandPattern(std::string_view pattern, const ClientIdentity& client) {
+  std::string out;
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == '%' && i + 1 < pattern.size() && (pattern[i + 1] == 'u' || pattern[i + 1] == 'c')) {
+      const std::string& value = pattern[i + 1] == 'u' ? client.username.value_or("") : client.clientId;
+      if (value.empty() || value.find_first_of("+#/") != std::string::npos) return std::nullopt;
+      out += value;
+      ++i;
+    } else {
+      out += pattern[i];
+    }
+  }
+  return out;
+}
+
+bool ruleApplies(const AclRule& rule, const ClientIdentity& client) {
+  const bool userOk = rule.username == "*" || (client.username && *client.username == rule.username);
+  const bool clientOk = rule.clientId == "*" || client.clientId == rule.clientId;
+  return userOk && clientOk;
+}
+
+}  // namespace
+
+StaticAccessPolicy::StaticAccessPolicy(const MqttConfig& config)
+    : allowAnonymous_(config.allowAnonymous), users_(config.users), acl_(config.acl) {}
+
+mqtt::ConnectReturn StaticAccessPolicy::authenticate(const ClientIdentity& client,
+                                                     const std::optional<std::vector<std::uint8_t>>& password) {
+  if (client.username) {
+    auto user = std::find_if(users_.begin(), users_.end(), [&](const MqttUser& u) { return u.username == *client.username; });
+    if (user != users_.end()) {
+      const std::string given = password ? std::string(password->begin(), password->end()) : std::string{};
+      return given == user->password ? mqtt::ConnectReturn::Accepted : mqtt::ConnectReturn::BadUsernameOrPassword;
+    }
+    if (!users_.empty()) return mqtt::ConnectReturn::BadUsernameOrPassword;
+  }
+  if (!client.certSubject.empty() || allowAnonymous_) return mqtt::ConnectReturn::Accepted;
+  return mqtt::ConnectReturn::NotAuthorized;
+}
+
+bool StaticAccessPolicy::allowed(const ClientIdentity& client, std::string_view topicOrFilter, bool write) const {
+  if (acl_.empty()) return true;
+  for (const auto& rule : acl_) {
+    if ((write && !rule.write) || (!write && !rule.read) || !ruleApplies(rule, client)) continue;
+    if (auto pattern = expandPattern(rule.topic, client); pattern && filterCovers(*pattern, topicOrFilter)) return true;
+  }
+  return false;
+}
+
+bool StaticAccessPolicy::mayPublish(const ClientIdentity& client, std::string_view topic) {
+  return allowed(client, topic, true);
+}
+
+bool StaticAccessPolicy::maySubscribe(const ClientIdentity& client, std::string_view filter) {
+  return allowed(client, filter, false);
+}
+
+}  // namespace fc::server::broker

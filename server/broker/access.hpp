@@ -1,0 +1,63 @@
+// Who may connect, publish and subscribe. The broker asks an AccessPolicy for every CONNECT,
+// SUBSCRIBE and PUBLISH; the static policy reads users and ACL rules from the config, and the
+// dialects will plug in their own policies.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocols/mqtt/packet.hpp"
+#include "server/app/config.hpp"
+
+namespace fc::server::broker {
+
+/// What the broker knows of a client when it asks the policy.
+struct ClientIdentity {
+  std::string clientId;
+  std::optional<std::string> username;
+  std::string certSubject;  // RFC 2253 subject of a verified client certificate, or empty
+  std::string remote;       // "address:port"
+  bool tls = false;
+};
+
+class AccessPolicy {
+ public:
+  virtual ~AccessPolicy() = default;
+  /// CONNACK code for this CONNECT: Accepted, BadUsernameOrPassword or NotAuthorized.
+  virtual mqtt::ConnectReturn authenticate(const ClientIdentity& client,
+                                           const std::optional<std::vector<std::uint8_t>>& password) = 0;
+  virtual bool mayPublish(const ClientIdentity& client, std::string_view topic) = 0;
+  virtual bool maySubscribe(const ClientIdentity& client, std::string_view filter) = 0;
+};
+
+/// Users and ACL rules from MqttConfig.
+/// - A username that is in `users` must bring its password (else 0x04); one that is not is
+///   refused when `users` is non-empty (0x04), and counts as anonymous when it is empty.
+/// - An anonymous client (no username and no verified certificate) is refused with 0x05 unless
+///   allowAnonymous.
+/// - With no ACL rules every topic is open; with rules, a topic or filter is allowed only when a
+///   rule for the client covers it.
+class StaticAccessPolicy final : public AccessPolicy {
+ public:
+  explicit StaticAccessPolicy(const MqttConfig& config);
+  mqtt::ConnectReturn authenticate(const ClientIdentity& client,
+                                   const std::optional<std::vector<std::uint8_t>>& password) override;
+  bool mayPublish(const ClientIdentity& client, std::string_view topic) override;
+  bool maySubscribe(const ClientIdentity& client, std::string_view filter) override;
+
+ private:
+  bool allowed(const ClientIdentity& client, std::string_view topicOrFilter, bool write) const;
+
+  bool allowAnonymous_;
+  std::vector<MqttUser> users_;
+  std::vector<AclRule> acl_;
+};
+
+/// True when every topic matched by `filter` is also matched by `pattern` (both valid filters):
+/// "a/+" covers "a/b" and "a/+", "a/#" covers "a" and "a/b/#", "a/b" does not cover "a/+".
+bool filterCovers(std::string_view pattern, std::string_view filter);
+
+}  // namespace fc::server::broker

@@ -1,0 +1,573 @@
+// The broker core. Everything here runs on the broker strand, so its state needs no locks.
+//
+// Durability: a message for a persistent session (clean session 0), a subscription of one, and a
+// QoS 2 packet id awaiting PUBREL are handed to the store before the packet that brought them is
+// acknowledged; the acknowledgement waits for the commit (BrokerStore::whenCommitted). Replies to
+// one connection keep their order: once one reply waits for a commit, later ones queue behind it.
+#include "server/broker/broker.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <optional>
+#include <unordered_set>
+
+#include "protocols/mqtt/codec.hpp"
+#include "server/broker/topic_tree.hpp"
+#include "storage/broker_store.hpp"
+
+namespace fc::server::broker {
+namespace {
+
+using mqtt::QoS;
+using storage::MessageState;
+
+struct Message {
+  std::string topic;
+  std::vector<std::uint8_t> payload;
+  QoS qos = QoS::AtMostOnce;
+  bool retain = false;
+  // The QoS 0, retain 0 wire form, encoded once and shared by every subscriber it fans out to.
+  mutable Bytes plainQos0Wire;
+};
+using MessagePtr = std::shared_ptr<const Message>;
+
+/// A message on its way to one session.
+struct OutMessage {
+  std::int64_t seq = 0;  // store key; 0 for QoS 0 (never stored)
+  MessagePtr msg;
+  QoS qos = QoS::AtMostOnce;
+  bool retain = false;
+  std::uint16_t packetId = 0;
+  MessageState state = MessageState::Queued;
+};
+
+struct Session {
+  std::string clientId;
+  bool persistent = false;
+  std::uint8_t level = mqtt::kLevel311;
+  ConnectionId conn = 0;  // 0 while offline
+  bool connackSent = false;
+  std::shared_ptr<ConnectionPort> port;
+  ClientIdentity identity;
+  std::optional<mqtt::Will> will;
+  std::map<std::string, QoS, std::less<>> subscriptions;
+  std::deque<OutMessage> queue;                  // not yet sent
+  std::map<std::int64_t, OutMessage> inflight;   // sent, unacknowledged; by seq = send order
+  std::unordered_map<std::uint16_t, std::int64_t> inflightIds;
+  std::unordered_set<std::uint16_t> inboundQos2;  // PUBREC sent, PUBREL awaited
+  std::uint16_t nextPacketId = 1;
+
+  bool canSend() const { return conn != 0 && connackSent; }
+};
+
+/// The broker's view of one live connection.
+struct Link {
+  Session* session = nullptr;
+  std::shared_ptr<ConnectionPort> port;
+  unsigned deferredReplies = 0;  // replies waiting for a commit
+};
+
+Bytes wire(const mqtt::Packet& p) {
+  auto out = std::make_shared<std::vector<std::uint8_t>>();
+  mqtt::encode(p, *out);
+  return out;
+}
+
+Bytes publishWire(const OutMessage& o, bool dup) {
+  auto out = std::make_shared<std::vector<std::uint8_t>>();
+  out->reserve(o.msg->topic.size() + o.msg->payload.size() + 8);
+  mqtt::encodePublish(o.msg->topic, o.msg->payload, o.qos, o.retain, dup, o.packetId, *out);
+  return out;
+}
+
+std::uint8_t level(QoS q) { return static_cast<std::uint8_t>(q); }
+
+}  // namespace
+
+struct Broker::Impl {
+  BrokerOptions options;
+  AccessPolicy& access;
+  storage::BrokerStore* store;
+  std::function<void(std::function<void()>)> defer;
+
+  std::unordered_map<std::string, std::unique_ptr<Session>> sessions;
+  std::unordered_map<ConnectionId, Link> links;
+  SubscriptionTree<Session*> tree;
+  RetainedTree<MessagePtr> retained;
+  std::int64_t nextSeq = 1;
+  std::uint64_t generatedIds = 0;
+  BrokerStats counters;
+  bool wroteStore = false;  // the packet being handled has written to the store
+  std::unordered_map<Session*, std::uint8_t> routeScratch;
+
+  Impl(BrokerOptions o, AccessPolicy& a, storage::BrokerStore* s, std::function<void(std::function<void()>)> d)
+      : options(o), access(a), store(s), defer(std::move(d)) {}
+
+  // --- persistence ------------------------------------------------------------------------------
+
+  template <class Op>
+  void persist(Op&& op) {
+    if (!store) return;
+    op(*store);
+    wroteStore = true;
+  }
+
+  /// Sends `bytes` to connection `id` once everything this packet wrote is committed, then runs
+  /// `after` (with the session, if the connection is still there).
+  void reply(ConnectionId id, Bytes bytes, std::function<void(Session&)> after = {}) {
+    auto it = links.find(id);
+    if (it == links.end()) return;
+    Link& link = it->second;
+    if (!store || (!wroteStore && link.deferredReplies == 0)) {
+      link.port->send(std::move(bytes));
+      if (after) after(*link.session);
+      return;
+    }
+    ++link.deferredReplies;
+    store->whenCommitted([this, id, bytes = std::move(bytes), after = std::move(after)]() mutable {
+      defer([this, id, bytes = std::move(bytes), after = std::move(after)]() mutable {
+        auto it = links.find(id);
+        if (it == links.end()) return;
+        --it->second.deferredReplies;
+        it->second.port->send(std::move(bytes));
+        if (after) after(*it->second.session);
+      });
+    });
+  }
+
+  // --- delivery ---------------------------------------------------------------------------------
+
+  std::uint16_t allocatePacketId(Session& s) {
+    while (s.nextPacketId == 0 || s.inflightIds.contains(s.nextPacketId)) ++s.nextPacketId;
+    return s.nextPacketId++;
+  }
+
+  void transmit(Session& s, OutMessage out, bool alreadyStored) {
+    if (out.qos == QoS::AtMostOnce) {
+      if (s.port->pendingBytes() > options.maxOutboundBytes) {
+        ++counters.messagesDropped;
+        spdlog::debug("mqtt: {} is {} bytes behind; QoS 0 message on {} dropped", s.clientId, s.port->pendingBytes(),
+                      out.msg->topic);
+        return;
+      }
+      if (!out.retain) {
+        if (!out.msg->plainQos0Wire) out.msg->plainQos0Wire = publishWire(out, false);
+        s.port->send(out.msg->plainQos0Wire);
+      } else {
+        s.port->send(publishWire(out, false));
+      }
+      ++counters.messagesSent;
+      return;
+    }
+    out.packetId = allocatePacketId(s);
+    out.state = MessageState::Sent;
+    if (s.persistent) {
+      if (alreadyStored) {
+        persist([&](storage::BrokerStore& st) { st.updateMessage(s.clientId, out.seq, out.packetId, MessageState::Sent); });
+      } else {
+        persist([&](storage::BrokerStore& st) { st.addMessage(s.clientId, toRow(out)); });
+      }
+    }
+    s.port->send(publishWire(out, false));
+    ++counters.messagesSent;
+    s.inflightIds[out.packetId] = out.seq;
+    s.inflight.emplace(out.seq, std::move(out));
+  }
+
+  static storage::SessionMessageRow toRow(const OutMessage& o) {
+    storage::SessionMessageRow row;
+    row.seq = o.seq;
+    row.topic = o.msg->topic;
+    row.payload = o.msg->payload;
+    row.qos = level(o.qos);
+    row.retain = o.retain;
+    row.packetId = o.packetId;
+    row.state = o.state;
+    return row;
+  }
+
+  void deliver(Session& s, const MessagePtr& msg, QoS qos, bool retainFlag) {
+    if (s.conn == 0 && qos == QoS::AtMostOnce) {
+      ++counters.messagesDropped;  // QoS 0 is not queued for offline clients
+      return;
+    }
+    OutMessage out{qos == QoS::AtMostOnce ? 0 : nextSeq++, msg, qos, retainFlag, 0, MessageState::Queued};
+    if (s.canSend() && s.queue.empty() && (qos == QoS::AtMostOnce || s.inflight.size() < options.maxInflight)) {
+      transmit(s, std::move(out), false);
+      return;
+    }
+    if (s.queue.size() >= options.maxQueued) {
+      ++counters.messagesDropped;
+      spdlog::debug("mqtt: queue of {} is full ({}); message on {} dropped", s.clientId, options.maxQueued,
+                    msg->topic);
+      return;
+    }
+    if (s.persistent && qos != QoS::AtMostOnce)
+      persist([&](storage::BrokerStore& st) { st.addMessage(s.clientId, toRow(out)); });
+    s.queue.push_back(std::move(out));
+  }
+
+  /// Sends queued messages while the in-flight window has room; QoS 0 ones wait their turn so
+  /// that one topic's messages stay in order.
+  void drain(Session& s) {
+    while (s.canSend() && !s.queue.empty()) {
+      if (s.queue.front().qos != QoS::AtMostOnce && s.inflight.size() >= options.maxInflight) break;
+      OutMessage out = std::move(s.queue.front());
+      s.queue.pop_front();
+      const bool stored = s.persistent && out.qos != QoS::AtMostOnce;
+      transmit(s, std::move(out), stored);
+    }
+  }
+
+  void route(const MessagePtr& msg) {
+    if (msg->retain) {
+      if (msg->payload.empty()) {
+        if (retained.erase(msg->topic)) persist([&](storage::BrokerStore& st) { st.clearRetained(msg->topic); });
+      } else {
+        retained.set(msg->topic, msg);
+        persist([&](storage::BrokerStore& st) {
+          st.setRetained(storage::RetainedRow{msg->topic, msg->payload, level(msg->qos)});
+        });
+      }
+    }
+    // Overlapping subscriptions of one client get one copy at the highest granted QoS.
+    routeScratch.clear();
+    tree.match(msg->topic, [&](Session* s, std::uint8_t q) {
+      auto [it, inserted] = routeScratch.emplace(s, q);
+      if (!inserted) it->second = std::max(it->second, q);
+    });
+    for (auto [s, granted] : routeScratch)
+      deliver(*s, msg, static_cast<QoS>(std::min(granted, level(msg->qos))), false);  // [MQTT-3.3.1-9]
+  }
+
+  // --- sessions ---------------------------------------------------------------------------------
+
+  void removeSession(Session& s) {
+    for (const auto& [filter, _] : s.subscriptions) tree.remove(filter, &s);
+    if (s.persistent) persist([&](storage::BrokerStore& st) { st.deleteSession(s.clientId); });
+    sessions.erase(s.clientId);
+  }
+
+  /// Forgets connection `id`; publishes the will when the close was not a DISCONNECT.
+  void detach(ConnectionId id, bool publishWill) {
+    auto it = links.find(id);
+    if (it == links.end()) return;
+    Session* s = it->second.session;
+    const std::string clientId = s->clientId;
+    links.erase(it);
+    auto will = std::move(s->will);
+    s->will.reset();
+    s->conn = 0;
+    s->connackSent = false;
+    s->port.reset();
+    if (!s->persistent) removeSession(*s);
+    if (publishWill && will) {
+      spdlog::debug("mqtt: publishing the will of {} on {}", clientId, will->topic);
+      auto msg = std::make_shared<Message>(Message{std::move(will->topic), std::move(will->payload), will->qos,
+                                                   will->retain, nullptr});
+      route(msg);
+    }
+  }
+
+  void refuse(ConnectionId, ConnectionPort& port, mqtt::ConnectReturn rc, const std::string& why) {
+    port.send(wire(mqtt::Connack{false, rc}));
+    port.close(why);
+  }
+
+  std::string generateClientId() {
+    std::string id;
+    do id = "fc-" + std::to_string(++generatedIds);
+    while (sessions.contains(id));
+    return id;
+  }
+
+  void connect(ConnectionId id, std::shared_ptr<ConnectionPort> port, mqtt::Connect c, ConnectionInfo info) {
+    if (c.protocolLevel != mqtt::kLevel31 && c.protocolLevel != mqtt::kLevel311) {
+      refuse(id, *port, mqtt::ConnectReturn::UnacceptableProtocolVersion,
+             "unsupported protocol level " + std::to_string(c.protocolLevel));
+      return;
+    }
+    if (c.clientId.empty()) {
+      if (!c.cleanSession) {
+        refuse(id, *port, mqtt::ConnectReturn::IdentifierRejected, "empty client id with clean session 0");
+        return;
+      }
+      c.clientId = generateClientId();
+    }
+    ClientIdentity identity{c.clientId, c.username, info.certSubject, info.remote, info.tls};
+    auto rc = access.authenticate(identity, c.password);
+    if (rc == mqtt::ConnectReturn::Accepted && c.will && !access.mayPublish(identity, c.will->topic))
+      rc = mqtt::ConnectReturn::NotAuthorized;
+    if (rc != mqtt::ConnectReturn::Accepted) {
+      spdlog::info("mqtt: refused {} from {} (user '{}'): CONNACK {}", c.clientId, info.remote,
+                   c.username.value_or(""), static_cast<int>(rc));
+      refuse(id, *port, rc, "not authorised");
+      return;
+    }
+
+    if (auto old = sessions.find(c.clientId); old != sessions.end() && old->second->conn != 0) {
+      const ConnectionId oldConn = old->second->conn;
+      spdlog::info("mqtt: {} connected again from {}; closing its previous connection", c.clientId, info.remote);
+      if (auto link = links.find(oldConn); link != links.end()) link->second.port->close("session taken over");
+      detach(oldConn, true);
+    }
+
+    Session* s = nullptr;
+    bool present = false;
+    auto existing = sessions.find(c.clientId);
+    if (existing != sessions.end() && (c.cleanSession || !existing->second->persistent)) {
+      removeSession(*existing->second);
+      existing = sessions.end();
+    }
+    if (existing != sessions.end()) {
+      s = existing->second.get();
+      present = true;
+    } else {
+      auto fresh = std::make_unique<Session>();
+      fresh->clientId = c.clientId;
+      fresh->persistent = !c.cleanSession;
+      s = fresh.get();
+      sessions.emplace(c.clientId, std::move(fresh));
+      if (s->persistent) persist([&](storage::BrokerStore& st) { st.saveSession(s->clientId); });
+    }
+    s->conn = id;
+    s->port = port;
+    s->level = c.protocolLevel;
+    s->identity = std::move(identity);
+    s->will = std::move(c.will);
+    links[id] = Link{s, port, 0};
+    spdlog::debug("mqtt: {} connected from {} (level {}, clean {}, keepalive {})", s->clientId, info.remote,
+                  c.protocolLevel, c.cleanSession, c.keepAlive);
+
+    // MQTT 3.1's CONNACK has no session-present flag: its first byte is reserved.
+    const bool sessionPresent = present && c.protocolLevel == mqtt::kLevel311;
+    reply(id, wire(mqtt::Connack{sessionPresent, mqtt::ConnectReturn::Accepted}), [this](Session& s) {
+      s.connackSent = true;
+      // Resume: unacknowledged messages go again with DUP, then whatever queued while offline.
+      for (const auto& [seq, out] : s.inflight) {
+        if (out.state == MessageState::Released) s.port->send(wire(mqtt::Pubrel{out.packetId}));
+        else s.port->send(publishWire(out, true));
+      }
+      drain(s);
+    });
+  }
+
+  // --- packets ----------------------------------------------------------------------------------
+
+  void onPublish(ConnectionId id, Session& s, mqtt::Publish p) {
+    ++counters.publishesReceived;
+    if (p.qos == QoS::ExactlyOnce && s.inboundQos2.contains(p.packetId)) {
+      reply(id, wire(mqtt::Pubrec{p.packetId}));  // a resent PUBLISH we already routed
+      return;
+    }
+    if (access.mayPublish(s.identity, p.topic)) {
+      route(std::make_shared<Message>(Message{std::move(p.topic), std::move(p.payload), p.qos, p.retain, nullptr}));
+    } else {
+      ++counters.publishesDenied;
+      spdlog::warn("mqtt: {} may not publish to {}; message dropped", s.clientId, p.topic);
+    }
+    if (p.qos == QoS::AtLeastOnce) {
+      reply(id, wire(mqtt::Puback{p.packetId}));
+    } else if (p.qos == QoS::ExactlyOnce) {
+      s.inboundQos2.insert(p.packetId);
+      if (s.persistent) persist([&](storage::BrokerStore& st) { st.addInboundQos2(s.clientId, p.packetId); });
+      reply(id, wire(mqtt::Pubrec{p.packetId}));
+    }
+  }
+
+  void onPubrel(ConnectionId id, Session& s, std::uint16_t packetId) {
+    if (s.inboundQos2.erase(packetId) && s.persistent)
+      persist([&](storage::BrokerStore& st) { st.removeInboundQos2(s.clientId, packetId); });
+    reply(id, wire(mqtt::Pubcomp{packetId}));
+  }
+
+  OutMessage* inflightById(Session& s, std::uint16_t packetId) {
+    auto it = s.inflightIds.find(packetId);
+    return it == s.inflightIds.end() ? nullptr : &s.inflight.at(it->second);
+  }
+
+  void complete(Session& s, std::uint16_t packetId) {
+    auto it = s.inflightIds.find(packetId);
+    const auto seq = it->second;
+    s.inflightIds.erase(it);
+    s.inflight.erase(seq);
+    if (s.persistent) persist([&](storage::BrokerStore& st) { st.removeMessage(s.clientId, seq); });
+    drain(s);
+  }
+
+  void onPuback(Session& s, std::uint16_t packetId) {
+    auto* out = inflightById(s, packetId);
+    if (!out || out->qos != QoS::AtLeastOnce) {
+      spdlog::debug("mqtt: {} acknowledged unknown packet id {}", s.clientId, packetId);
+      return;
+    }
+    complete(s, packetId);
+  }
+
+  void onPubrec(Session& s, std::uint16_t packetId) {
+    auto* out = inflightById(s, packetId);
+    if (!out || out->qos != QoS::ExactlyOnce) {
+      spdlog::debug("mqtt: {} sent PUBREC for unknown packet id {}", s.clientId, packetId);
+      return;
+    }
+    if (out->state != MessageState::Released) {
+      out->state = MessageState::Released;
+      if (s.persistent)
+        persist([&](storage::BrokerStore& st) {
+          st.updateMessage(s.clientId, out->seq, packetId, MessageState::Released);
+        });
+    }
+    s.port->send(wire(mqtt::Pubrel{packetId}));
+  }
+
+  void onPubcomp(Session& s, std::uint16_t packetId) {
+    auto* out = inflightById(s, packetId);
+    if (!out || out->qos != QoS::ExactlyOnce) {
+      spdlog::debug("mqtt: {} sent PUBCOMP for unknown packet id {}", s.clientId, packetId);
+      return;
+    }
+    complete(s, packetId);
+  }
+
+  void onSubscribe(ConnectionId id, Session& s, mqtt::Subscribe sub) {
+    std::vector<std::uint8_t> codes;
+    std::vector<std::pair<std::string, QoS>> granted;
+    for (auto& [filter, qos] : sub.subscriptions) {
+      if (!access.maySubscribe(s.identity, filter)) {
+        spdlog::warn("mqtt: {} may not subscribe to {}", s.clientId, filter);
+        codes.push_back(mqtt::kSubackFailure);
+        continue;
+      }
+      s.subscriptions[filter] = qos;
+      tree.add(filter, &s, level(qos));
+      if (s.persistent)
+        persist([&](storage::BrokerStore& st) { st.addSubscription(s.clientId, {filter, level(qos)}); });
+      codes.push_back(level(qos));
+      granted.emplace_back(std::move(filter), qos);
+    }
+    reply(id, wire(mqtt::Suback{sub.packetId, std::move(codes)}), [this, granted = std::move(granted)](Session& s) {
+      // Retained messages follow the SUBACK, with the retain flag set [MQTT-3.3.1-6], [MQTT-3.3.1-8].
+      for (const auto& [filter, qos] : granted)
+        retained.match(filter, [&](const MessagePtr& m) {
+          deliver(s, m, static_cast<QoS>(std::min(level(qos), level(m->qos))), true);
+        });
+    });
+  }
+
+  void onUnsubscribe(ConnectionId id, Session& s, const mqtt::Unsubscribe& unsub) {
+    for (const auto& filter : unsub.filters) {
+      if (s.subscriptions.erase(filter) == 0) continue;
+      tree.remove(filter, &s);
+      if (s.persistent) persist([&](storage::BrokerStore& st) { st.removeSubscription(s.clientId, filter); });
+    }
+    reply(id, wire(mqtt::Unsuback{unsub.packetId}));
+  }
+
+  void packet(ConnectionId id, mqtt::Packet p) {
+    auto it = links.find(id);
+    if (it == links.end()) return;  // closed or refused meanwhile
+    Session& s = *it->second.session;
+    std::visit(
+        [&](auto&& pkt) {
+          using T = std::decay_t<decltype(pkt)>;
+          if constexpr (std::is_same_v<T, mqtt::Publish>) onPublish(id, s, std::move(pkt));
+          else if constexpr (std::is_same_v<T, mqtt::Puback>) onPuback(s, pkt.packetId);
+          else if constexpr (std::is_same_v<T, mqtt::Pubrec>) onPubrec(s, pkt.packetId);
+          else if constexpr (std::is_same_v<T, mqtt::Pubrel>) onPubrel(id, s, pkt.packetId);
+          else if constexpr (std::is_same_v<T, mqtt::Pubcomp>) onPubcomp(s, pkt.packetId);
+          else if constexpr (std::is_same_v<T, mqtt::Subscribe>) onSubscribe(id, s, std::move(pkt));
+          else if constexpr (std::is_same_v<T, mqtt::Unsubscribe>) onUnsubscribe(id, s, pkt);
+          else if constexpr (std::is_same_v<T, mqtt::Pingreq>) reply(id, wire(mqtt::Pingresp{}));
+          else if constexpr (std::is_same_v<T, mqtt::Disconnect>) {
+            s.will.reset();  // [MQTT-3.14.4-3]
+            auto port = it->second.port;
+            detach(id, false);
+            port->close("client disconnected");
+          } else {
+            // CONNECT twice [MQTT-3.1.0-2], or a server-to-client packet.
+            const std::string why = std::string("protocol violation: unexpected ") + mqtt::packetName(pkt);
+            auto port = it->second.port;
+            detach(id, true);
+            port->close(why);
+          }
+        },
+        std::move(p));
+  }
+
+  void restore(const storage::BrokerSnapshot& snapshot) {
+    for (const auto& row : snapshot.sessions) {
+      auto s = std::make_unique<Session>();
+      s->clientId = row.clientId;
+      s->persistent = true;
+      for (const auto& sub : row.subscriptions) {
+        s->subscriptions[sub.filter] = static_cast<QoS>(sub.qos);
+        tree.add(sub.filter, s.get(), sub.qos);
+      }
+      for (const auto& m : row.messages) {
+        auto msg = std::make_shared<Message>(
+            Message{m.topic, m.payload, static_cast<QoS>(m.qos), m.retain, nullptr});
+        OutMessage out{m.seq, msg, static_cast<QoS>(m.qos), m.retain, m.packetId, m.state};
+        nextSeq = std::max(nextSeq, m.seq + 1);
+        if (m.state == MessageState::Queued) {
+          s->queue.push_back(std::move(out));
+        } else {
+          s->inflightIds[m.packetId] = m.seq;
+          s->inflight.emplace(m.seq, std::move(out));
+        }
+      }
+      s->inboundQos2.insert(row.inboundQos2.begin(), row.inboundQos2.end());
+      sessions.emplace(row.clientId, std::move(s));
+    }
+    for (const auto& r : snapshot.retained)
+      retained.set(r.topic, std::make_shared<Message>(Message{r.topic, r.payload, static_cast<QoS>(r.qos), true, nullptr}));
+    spdlog::info("mqtt: restored {} persistent sessions and {} retained messages", snapshot.sessions.size(),
+                 snapshot.retained.size());
+  }
+};
+
+Broker::Broker(BrokerOptions options, AccessPolicy& access, storage::BrokerStore* store,
+               std::function<void(std::function<void()>)> defer)
+    : impl_(std::make_unique<Impl>(options, access, store, std::move(defer))) {}
+
+Broker::~Broker() = default;
+
+void Broker::restore(const storage::BrokerSnapshot& snapshot) { impl_->restore(snapshot); }
+
+void Broker::onConnect(ConnectionId id, std::shared_ptr<ConnectionPort> port, mqtt::Connect connect,
+                       ConnectionInfo info) {
+  impl_->wroteStore = false;
+  impl_->connect(id, std::move(port), std::move(connect), std::move(info));
+}
+
+void Broker::onPacket(ConnectionId id, mqtt::Packet packet) {
+  impl_->wroteStore = false;
+  impl_->packet(id, std::move(packet));
+}
+
+void Broker::onClosed(ConnectionId id, const std::string& reason) {
+  impl_->wroteStore = false;
+  if (impl_->links.contains(id)) spdlog::debug("mqtt: connection {} closed: {}", id, reason);
+  impl_->detach(id, true);
+}
+
+void Broker::publish(std::string topic, std::vector<std::uint8_t> payload, mqtt::QoS qos, bool retain) {
+  impl_->wroteStore = false;
+  impl_->route(std::make_shared<Message>(Message{std::move(topic), std::move(payload), qos, retain, nullptr}));
+}
+
+BrokerStats Broker::stats() const {
+  BrokerStats s = impl_->counters;
+  s.connections = impl_->links.size();
+  s.sessions = impl_->sessions.size();
+  s.retained = impl_->retained.size();
+  for (const auto& [_, session] : impl_->sessions) {
+    s.persistentSessions += session->persistent ? 1 : 0;
+    s.subscriptions += session->subscriptions.size();
+  }
+  return s;
+}
+
+}  // namespace fc::server::broker

@@ -1,0 +1,94 @@
+// The MQTT broker's core: sessions, subscriptions, retained messages, QoS 1/2 flows, wills and
+// persistence. It does no I/O: connections hand it decoded packets and it answers through each
+// connection's ConnectionPort. All calls must come from one strand (the broker strand).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "protocols/mqtt/packet.hpp"
+#include "server/broker/access.hpp"
+
+namespace fc::storage {
+class BrokerStore;
+struct BrokerSnapshot;
+}  // namespace fc::storage
+
+namespace fc::server::broker {
+
+using ConnectionId = std::uint64_t;
+using Bytes = std::shared_ptr<const std::vector<std::uint8_t>>;
+
+/// The broker's handle on one network connection. Called on the broker strand; implementations
+/// hand the work to their own strand.
+class ConnectionPort {
+ public:
+  virtual ~ConnectionPort() = default;
+  /// Queues bytes for writing, in call order.
+  virtual void send(Bytes bytes) = 0;
+  /// Writes what is queued, then closes. `reason` is logged once by the connection.
+  virtual void close(std::string reason) = 0;
+  /// Bytes queued but not yet written; the broker drops QoS 0 messages to clients too far behind.
+  virtual std::size_t pendingBytes() const noexcept = 0;
+};
+
+struct BrokerOptions {
+  std::uint32_t maxInflight = 32;       // unacknowledged QoS 1/2 PUBLISHes per session
+  std::uint32_t maxQueued = 1000;       // further messages held per session; beyond it new ones are dropped
+  std::size_t maxOutboundBytes = 8 << 20;  // QoS 0 messages to a client this far behind are dropped
+};
+
+struct BrokerStats {
+  std::uint64_t connections = 0;       // currently connected clients
+  std::uint64_t sessions = 0;          // sessions, connected or not
+  std::uint64_t persistentSessions = 0;
+  std::uint64_t subscriptions = 0;
+  std::uint64_t retained = 0;
+  std::uint64_t publishesReceived = 0;
+  std::uint64_t messagesSent = 0;
+  std::uint64_t messagesDropped = 0;   // queue full, slow client (QoS 0), or offline QoS 0
+  std::uint64_t publishesDenied = 0;   // refused by the access policy
+};
+
+/// What a connection learned before CONNECT: where it came from and its TLS identity.
+struct ConnectionInfo {
+  std::string remote;
+  bool tls = false;
+  std::string certSubject;
+};
+
+class Broker {
+ public:
+  /// `defer(fn)` must run fn later on the broker strand; the broker uses it to continue once the
+  /// store has committed. `store` may be null (nothing persists).
+  Broker(BrokerOptions options, AccessPolicy& access, storage::BrokerStore* store,
+         std::function<void(std::function<void()>)> defer);
+  ~Broker();
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+
+  /// Rebuilds persistent sessions and retained messages saved by an earlier run.
+  void restore(const storage::BrokerSnapshot& snapshot);
+
+  /// A CONNECT arrived on a new connection. Answers CONNACK (or refuses and closes).
+  void onConnect(ConnectionId id, std::shared_ptr<ConnectionPort> port, mqtt::Connect connect, ConnectionInfo info);
+  /// Any later packet from that connection (PINGREQ is answered by the connection itself).
+  void onPacket(ConnectionId id, mqtt::Packet packet);
+  /// The connection is gone. Unless it ended with DISCONNECT, the will is published.
+  void onClosed(ConnectionId id, const std::string& reason);
+
+  /// Publishes as the platform (the API's mqtt/publish), bypassing the access policy.
+  void publish(std::string topic, std::vector<std::uint8_t> payload, mqtt::QoS qos, bool retain);
+
+  BrokerStats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace fc::server::broker

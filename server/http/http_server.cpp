@@ -1,0 +1,161 @@
+// Beast HTTP/1.1 sessions: one strand each, body limit and idle timeout, keep-alive, and every
+// answer produced by the Router from plain structs.
+#include "server/http/http_server.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include "server/net/acceptor.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+
+namespace fc::server::http {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+using error_code = boost::system::error_code;
+
+ApiRequest toApiRequest(const bhttp::request<bhttp::string_body>& req) {
+  ApiRequest out;
+  out.method = std::string(req.method_string());
+  const std::string target(req.target());
+  const auto q = target.find('?');
+  out.path = target.substr(0, q);
+  if (q != std::string::npos) out.query = target.substr(q + 1);
+  for (const auto& field : req) {
+    std::string name(field.name_string());
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    out.headers[name] = std::string(field.value());
+  }
+  out.body = req.body();
+  return out;
+}
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, std::shared_ptr<const Router> router, HttpLimits limits)
+      : stream_(std::move(socket)), router_(std::move(router)), limits_(limits) {}
+
+  void start() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->doRead(); });
+  }
+
+ private:
+  void doRead() {
+    parser_.emplace();
+    parser_->body_limit(limits_.maxBodyBytes);
+    stream_.expires_after(std::chrono::milliseconds(limits_.idleTimeoutMs));
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = shared_from_this()](error_code ec, std::size_t) { self->onRead(ec); });
+  }
+
+  void onRead(error_code ec) {
+    if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == net::error::operation_aborted ||
+        ec == net::error::connection_reset)
+      return close();
+    if (ec == bhttp::error::body_limit) {
+      return respond(errorResponse(413, "payload_too_large",
+                                   "request body exceeds " + std::to_string(limits_.maxBodyBytes) + " bytes"),
+                     false, 11);
+    }
+    if (ec) {
+      spdlog::info("http: bad request from {}: {}", remote(), ec.message());
+      return respond(errorResponse(400, "bad_request", "malformed HTTP request: " + ec.message()), false, 11);
+    }
+    auto req = parser_->release();
+    auto response = router_->handle(toApiRequest(req));
+    if (req.method() == bhttp::verb::head) response.body.clear();
+    respond(std::move(response), req.keep_alive(), req.version());
+  }
+
+  void respond(ApiResponse r, bool keepAlive, unsigned version) {
+    auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(r.status), version);
+    res->set(bhttp::field::server, "fakecloud");
+    res->set(bhttp::field::content_type, r.contentType);
+    for (const auto& [name, value] : r.headers) res->set(name, value);
+    res->keep_alive(keepAlive);
+    res->body() = std::move(r.body);
+    res->prepare_payload();
+    bhttp::async_write(stream_, *res, [self = shared_from_this(), res, keepAlive](error_code ec, std::size_t) {
+      if (ec || !keepAlive) return self->close();
+      self->doRead();
+    });
+  }
+
+  std::string remote() {
+    error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    return ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+
+  void close() {
+    error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::shared_ptr<const Router> router_;
+  HttpLimits limits_;
+};
+
+}  // namespace
+
+struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
+  net::io_context& ioc;
+  std::shared_ptr<const Router> router;
+  HttpLimits limits;
+  std::vector<std::shared_ptr<tcp::acceptor>> acceptors;
+  std::atomic<bool> stopping{false};
+
+  Impl(net::io_context& io, std::shared_ptr<const Router> r, HttpLimits l) : ioc(io), router(std::move(r)), limits(l) {}
+
+  void accept(std::shared_ptr<tcp::acceptor> acceptor) {
+    acceptor->async_accept(net::make_strand(ioc), [self = shared_from_this(), acceptor](error_code ec, tcp::socket s) {
+      if (ec == net::error::operation_aborted || self->stopping) return;
+      if (ec) spdlog::warn("http: accept failed: {}", ec.message());
+      else std::make_shared<Session>(std::move(s), self->router, self->limits)->start();
+      self->accept(acceptor);
+    });
+  }
+};
+
+HttpServer::HttpServer(net::io_context& ioc, std::shared_ptr<const Router> router, HttpLimits limits)
+    : impl_(std::make_shared<Impl>(ioc, std::move(router), limits)) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+std::uint16_t HttpServer::listen(const std::string& address, std::uint16_t port) {
+  auto acceptor = server::bindAcceptor(impl_->ioc, address, port);
+  impl_->acceptors.push_back(acceptor);
+  impl_->accept(acceptor);
+  return acceptor->local_endpoint().port();
+}
+
+void HttpServer::stop() {
+  if (impl_->stopping.exchange(true)) return;
+  for (auto& a : impl_->acceptors)
+    net::post(a->get_executor(), [a] {
+      error_code ignored;
+      a->close(ignored);
+    });
+}
+
+}  // namespace fc::server::http

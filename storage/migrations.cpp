@@ -1,0 +1,97 @@
+// The schema history (kMigrations, append-only) and the engine that applies it.
+#include "storage/migrations.hpp"
+
+#include <sqlite3.h>
+
+#include <array>
+#include <string>
+
+namespace fc::storage {
+
+namespace {
+
+// Append new versions at the end. Never edit a script that has been released: databases in the
+// field are already at its version and will not run it again.
+//
+// Foreign keys are ON for every connection, and PRAGMA foreign_keys cannot change inside the
+// migration's transaction: a script that rebuilds a referenced table must keep that in mind.
+constexpr std::array<std::string_view, 1> kMigrations = {
+    // 1 — MQTT broker: persistent sessions (clean session 0) and retained messages.
+    R"sql(
+CREATE TABLE broker_sessions (
+  client_id TEXT NOT NULL PRIMARY KEY
+) WITHOUT ROWID;
+
+CREATE TABLE broker_subscriptions (
+  client_id TEXT NOT NULL REFERENCES broker_sessions (client_id) ON DELETE CASCADE,
+  filter    TEXT NOT NULL,
+  qos       INTEGER NOT NULL CHECK (qos BETWEEN 0 AND 2),
+  PRIMARY KEY (client_id, filter)
+) WITHOUT ROWID;
+
+-- A rowid table: payloads can be large, and WITHOUT ROWID suits small rows only.
+-- seq is assigned by the broker and orders delivery within one session.
+CREATE TABLE broker_messages (
+  client_id TEXT NOT NULL REFERENCES broker_sessions (client_id) ON DELETE CASCADE,
+  seq       INTEGER NOT NULL,
+  topic     TEXT NOT NULL,
+  payload   BLOB NOT NULL,
+  qos       INTEGER NOT NULL CHECK (qos BETWEEN 0 AND 2),
+  retain    INTEGER NOT NULL CHECK (retain IN (0, 1)),
+  packet_id INTEGER NOT NULL CHECK (packet_id BETWEEN 0 AND 65535),
+  state     INTEGER NOT NULL CHECK (state BETWEEN 0 AND 2),
+  PRIMARY KEY (client_id, seq)
+);
+
+-- Packet ids of QoS 2 PUBLISHes received and PUBREC'd, awaiting PUBREL: remembered so a
+-- redelivered PUBLISH is not forwarded twice.
+CREATE TABLE broker_inbound_qos2 (
+  client_id TEXT NOT NULL REFERENCES broker_sessions (client_id) ON DELETE CASCADE,
+  packet_id INTEGER NOT NULL CHECK (packet_id BETWEEN 1 AND 65535),
+  PRIMARY KEY (client_id, packet_id)
+) WITHOUT ROWID;
+
+CREATE TABLE broker_retained (
+  topic   TEXT NOT NULL PRIMARY KEY,
+  payload BLOB NOT NULL,
+  qos     INTEGER NOT NULL CHECK (qos BETWEEN 0 AND 2)
+);
+)sql",
+};
+
+}  // namespace
+
+std::span<const std::string_view> migrationScripts() noexcept { return kMigrations; }
+
+void migrate(Database& db) { migrate(db, migrationScripts()); }
+
+void migrate(Database& db, std::span<const std::string_view> scripts) {
+  const int known = static_cast<int>(scripts.size());
+  const int start = schemaVersion(db);
+  if (start > known) {
+    throw Error(SQLITE_ERROR,
+                "database schema version " + std::to_string(start) + " is newer than this build (" +
+                    std::to_string(known) + ")",
+                "migrate");
+  }
+  for (int version = start + 1; version <= known; ++version) {
+    Transaction tx(db);
+    // Re-read under the write lock: another process may have migrated since we looked.
+    if (schemaVersion(db) >= version) continue;
+    try {
+      db.exec(scripts[static_cast<std::size_t>(version - 1)]);
+    } catch (const Error& e) {
+      throw Error(e.code(), e.sqliteMessage(), "migration " + std::to_string(version));
+    }
+    // user_version lives in the database header and is transactional: it moves with the script.
+    db.exec("PRAGMA user_version = " + std::to_string(version));
+    tx.commit();
+  }
+}
+
+int schemaVersion(Database& db) {
+  Statement st(db, "PRAGMA user_version");
+  return st.step() ? st.columnInt(0) : 0;
+}
+
+}  // namespace fc::storage

@@ -1,0 +1,148 @@
+// Bad input never crashes the server: each bad connection is closed with a log line naming the
+// reason, and everyone else carries on.
+#include <gtest/gtest.h>
+
+#include "client/sync_mqtt_client.hpp"
+#include "protocols/mqtt/codec.hpp"
+#include "tests/integration/server_process.hpp"
+
+namespace fc::test {
+namespace {
+
+using client::SyncMqttClient;
+using mqtt::QoS;
+
+std::vector<std::uint8_t> connectBytes(const std::string& clientId, std::uint8_t level = mqtt::kLevel311) {
+  mqtt::Connect c;
+  c.clientId = clientId;
+  c.protocolLevel = level;
+  c.protocolName = level == mqtt::kLevel31 ? mqtt::kProtocolName31 : mqtt::kProtocolName311;
+  return mqtt::encode(c);
+}
+
+class Robustness : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    server_ = new ServerProcess({.args = {"--mqtt-max-packet-size", "4096", "--mqtt-connect-timeout-ms", "500"}});
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+
+  /// A bystander that must keep working whatever the test does to the server.
+  void SetUp() override {
+    bystander_ = std::make_unique<SyncMqttClient>(server_->mqtt(
+        std::string("bystander-") + ::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    ASSERT_TRUE(bystander_->connect());
+    ASSERT_TRUE(bystander_->subscribe("alive/#", QoS::AtLeastOnce));
+  }
+  void TearDown() override {
+    ASSERT_FALSE(bystander_->publish("alive/check", "still here", QoS::AtLeastOnce));
+    auto m = bystander_->receive();
+    ASSERT_TRUE(m) << "the server stopped serving other clients";
+    EXPECT_EQ(text(m->payload), "still here");
+  }
+
+  static ServerProcess* server_;
+  std::unique_ptr<SyncMqttClient> bystander_;
+};
+ServerProcess* Robustness::server_ = nullptr;
+
+TEST_F(Robustness, UnsupportedProtocolLevelGetsConnack1) {
+  auto bytesOut = connectBytes("level-5", 5);
+  RawConnection raw(server_->mqttPort());
+  raw.send(bytesOut);
+  EXPECT_EQ(raw.receiveExactly(4), (std::vector<std::uint8_t>{0x20, 0x02, 0x00, 0x01}));  // [MQTT-3.1.2-2]
+  EXPECT_TRUE(raw.closedByPeer());
+}
+
+TEST_F(Robustness, Mqtt5ConnectGetsConnack1) {
+  // An MQTT 5 CONNECT: properties length 0 before the client id.
+  const std::vector<std::uint8_t> v5{0x10, 0x10, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x05, 0x02, 0x00, 0x3c,
+                                     0x00, 0x00, 0x03, 'v', '5', 'c'};
+  RawConnection raw(server_->mqttPort());
+  raw.send(v5);
+  EXPECT_EQ(raw.receiveExactly(4), (std::vector<std::uint8_t>{0x20, 0x02, 0x00, 0x01}));
+  EXPECT_TRUE(raw.closedByPeer());
+}
+
+TEST_F(Robustness, FirstPacketThatIsNotConnectClosesTheConnection) {
+  RawConnection raw(server_->mqttPort());
+  raw.send({0xc0, 0x00});  // PINGREQ
+  EXPECT_TRUE(raw.closedByPeer());
+  EXPECT_NE(server_->log().find("first packet was PINGREQ, not CONNECT"), std::string::npos);
+}
+
+TEST_F(Robustness, GarbageClosesTheConnection) {
+  RawConnection raw(server_->mqttPort());
+  raw.send(bytes("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_TRUE(raw.closedByPeer());
+}
+
+TEST_F(Robustness, MalformedPacketAfterConnectClosesTheConnection) {
+  RawConnection raw(server_->mqttPort());
+  raw.send(connectBytes("malformed-1"));
+  ASSERT_EQ(raw.receiveExactly(4), (std::vector<std::uint8_t>{0x20, 0x02, 0x00, 0x00}));
+  raw.send({0x36, 0x05, 0x00, 0x01, 'a', 0x00, 0x01});  // PUBLISH QoS 3 [MQTT-3.3.1-4]
+  EXPECT_TRUE(raw.closedByPeer());
+  EXPECT_NE(server_->log().find("'malformed-1'"), std::string::npos) << "the log line names the client";
+}
+
+TEST_F(Robustness, WildcardInPublishTopicClosesTheConnection) {
+  RawConnection raw(server_->mqttPort());
+  raw.send(connectBytes("wild-pub"));
+  ASSERT_EQ(raw.receiveExactly(4).size(), 4u);
+  raw.send({0x30, 0x05, 0x00, 0x03, 'a', '/', '#'});  // [MQTT-3.3.2-2]
+  EXPECT_TRUE(raw.closedByPeer());
+}
+
+TEST_F(Robustness, OversizedPacketClosesTheConnection) {
+  auto c = std::make_unique<SyncMqttClient>(server_->mqtt("oversized"));
+  ASSERT_TRUE(c->connect());
+  c->async().publish("big/t", std::vector<std::uint8_t>(8192, 'x'), QoS::AtMostOnce, false);
+  EXPECT_TRUE(c->waitClosed(3s));
+  EXPECT_NE(server_->log().find("exceeds the size limit"), std::string::npos) << server_->log();
+}
+
+TEST_F(Robustness, SilentSocketIsClosedAfterTheConnectTimeout) {
+  RawConnection raw(server_->mqttPort());
+  EXPECT_TRUE(raw.closedByPeer(3s));
+}
+
+TEST_F(Robustness, SecondConnectIsAProtocolViolation) {
+  RawConnection raw(server_->mqttPort());
+  raw.send(connectBytes("twice"));
+  ASSERT_EQ(raw.receiveExactly(4).size(), 4u);
+  raw.send(connectBytes("twice"));  // [MQTT-3.1.0-2]
+  EXPECT_TRUE(raw.closedByPeer());
+}
+
+TEST_F(Robustness, ServerToClientPacketFromAClientIsAProtocolViolation) {
+  RawConnection raw(server_->mqttPort());
+  raw.send(connectBytes("sends-suback"));
+  ASSERT_EQ(raw.receiveExactly(4).size(), 4u);
+  raw.send({0x90, 0x03, 0x00, 0x01, 0x00});  // SUBACK
+  EXPECT_TRUE(raw.closedByPeer());
+}
+
+TEST_F(Robustness, PacketsSplitIntoSingleBytesAreReassembled) {
+  RawConnection raw(server_->mqttPort());
+  for (auto b : connectBytes("byte-by-byte")) raw.send({b});
+  EXPECT_EQ(raw.receiveExactly(4), (std::vector<std::uint8_t>{0x20, 0x02, 0x00, 0x00}));
+  raw.send({0xc0});
+  raw.send({0x00});
+  EXPECT_EQ(raw.receiveExactly(2), (std::vector<std::uint8_t>{0xd0, 0x00}));  // PINGRESP
+}
+
+TEST_F(Robustness, ManyAbruptDisconnectsLeaveNoTrace) {
+  for (int i = 0; i < 50; ++i) {
+    RawConnection raw(server_->mqttPort());
+    auto half = connectBytes("abrupt-" + std::to_string(i));
+    half.resize(half.size() / 2);
+    raw.send(half);
+  }
+}
+
+}  // namespace
+}  // namespace fc::test

@@ -1,0 +1,108 @@
+// Test support: runs the real fakecloud binary on ephemeral ports in a temporary data dir, and
+// talks to it with raw sockets where the client library would be too polite.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "client/mqtt_options.hpp"
+
+namespace fc::test {
+
+using namespace std::chrono_literals;
+
+/// A temporary directory removed with everything in it at destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+struct ServerOptions {
+  bool fileDb = false;              // false: --db :memory:
+  std::string configJson;           // written to <dataDir>/config.json and passed with --config
+  std::vector<std::string> args;    // extra flags
+  std::vector<std::string> env;     // extra NAME=value
+};
+
+class ServerProcess {
+ public:
+  /// Starts at once; `dataDir` outlives restarts when given (persistence tests), else a temp dir.
+  explicit ServerProcess(ServerOptions options = {}, std::string dataDir = {});
+  ~ServerProcess();
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  void start();
+  /// SIGTERM, then the exit code (or -signal); -1000 if it did not exit within `timeout`.
+  int stop(std::chrono::milliseconds timeout = 5s);
+  /// SIGKILL and reap.
+  void kill();
+  /// Waits for the process to exit by itself (e.g. a bad config); the exit code, or -1000 on timeout.
+  int waitExit(std::chrono::milliseconds timeout = 5s);
+  bool running() const { return pid_ > 0; }
+
+  std::uint16_t mqttPort() const { return mqtt_; }
+  std::uint16_t mqttsPort() const { return mqtts_; }
+  std::uint16_t httpPort() const { return http_; }
+  const std::string& dataDir() const { return dataDir_; }
+  std::string caFile() const { return dataDir_ + "/tls/ca.pem"; }
+  /// What the server has logged so far (stderr).
+  std::string log() const;
+
+  /// Options for a plain MQTT client of this server.
+  client::MqttOptions mqtt(std::string clientId, bool cleanSession = true) const;
+  /// Options for an MQTT-over-TLS client that trusts the server's CA.
+  client::MqttOptions mqtts(std::string clientId) const;
+
+ private:
+  ServerOptions options_;
+  std::optional<TempDir> ownDir_;
+  std::string dataDir_;
+  pid_t pid_ = -1;
+  std::uint16_t mqtt_ = 0, mqtts_ = 0, http_ = 0;
+};
+
+/// A blocking TCP connection for hand-built packets.
+class RawConnection {
+ public:
+  explicit RawConnection(std::uint16_t port);
+  ~RawConnection();
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+  bool send(const std::vector<std::uint8_t>& bytes);
+  /// Up to `max` bytes, waiting at most `timeout`; empty on timeout or close.
+  std::vector<std::uint8_t> receive(std::chrono::milliseconds timeout = 3s, std::size_t max = 65536);
+  /// Exactly `n` bytes or fewer on timeout/close.
+  std::vector<std::uint8_t> receiveExactly(std::size_t n, std::chrono::milliseconds timeout = 3s);
+  /// True once the peer has closed the connection (EOF or reset) within `timeout`.
+  bool closedByPeer(std::chrono::milliseconds timeout = 3s);
+
+ private:
+  int fd_ = -1;
+};
+
+struct HttpResult {
+  int status = 0;
+  std::string body;
+};
+
+/// A minimal HTTP/1.1 request over loopback (no keep-alive).
+HttpResult httpRequest(std::uint16_t port, const std::string& method, const std::string& target,
+                       const std::string& body = {});
+
+std::vector<std::uint8_t> bytes(std::string_view s);
+std::string text(const std::vector<std::uint8_t>& b);
+
+}  // namespace fc::test
