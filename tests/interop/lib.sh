@@ -1,0 +1,48 @@
+# Shared by the interop scripts: start fakecloud on free ports in a temp dir, check peers, assert.
+# Usage: source lib.sh; start_fakecloud BINARY [extra flags…]; … ; the EXIT trap cleans up.
+set -euo pipefail
+
+WORK=$(mktemp -d /tmp/fakecloud-interop-XXXXXX)
+FC_PID=""
+cleanup() {
+  [[ -n "$FC_PID" ]] && kill "$FC_PID" 2>/dev/null && wait "$FC_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  if [[ -f "$WORK/server.log" ]]; then echo "--- server log (tail) ---" >&2; tail -n 40 "$WORK/server.log" >&2; fi
+  exit 1
+}
+
+# A missing peer fails the test: scripts/install-deps installs every one of them.
+require() {
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null 2>&1 || fail "$tool is missing (run scripts/install-deps)"
+  done
+}
+
+start_fakecloud() {
+  local binary=$1
+  shift
+  "$binary" --data-dir "$WORK/data" --db :memory: --mqtt-port 0 --mqtts-port 0 --http-port 0 \
+    --ports-file "$WORK/ports.json" --log-level debug "$@" >"$WORK/server.log" 2>&1 &
+  FC_PID=$!
+  for _ in $(seq 200); do
+    [[ -s "$WORK/ports.json" ]] && break
+    kill -0 "$FC_PID" 2>/dev/null || fail "fakecloud exited during start-up"
+    sleep 0.05
+  done
+  [[ -s "$WORK/ports.json" ]] || fail "fakecloud wrote no ports file"
+  MQTT_PORT=$(sed -E 's/.*"mqtt":([0-9]+).*/\1/' "$WORK/ports.json")
+  MQTTS_PORT=$(sed -E 's/.*"mqtts":([0-9]+).*/\1/' "$WORK/ports.json")
+  HTTP_PORT=$(sed -E 's/.*"http":([0-9]+).*/\1/' "$WORK/ports.json")
+  CA="$WORK/data/tls/ca.pem"
+  export MQTT_PORT MQTTS_PORT HTTP_PORT CA
+}
+
+expect_eq() {  # expect_eq WHAT EXPECTED ACTUAL
+  [[ "$2" == "$3" ]] || fail "$1: expected [$2], got [$3]"
+  echo "ok - $1"
+}
