@@ -73,6 +73,8 @@ std::vector<AclRule> parseAcl(const json& v) {
     for (const auto& [k, _] : r.items())
       if (k != "topic" && k != "username" && k != "clientId" && k != "access")
         throw ConfigError(key + "." + k, "unknown key (expected topic, username, clientId, access)");
+    for (const char* field : {"username", "clientId", "access"})
+      if (r.contains(field) && !r[field].is_string()) throw ConfigError(key + "." + field, "must be a string");
     AclRule rule;
     rule.topic = r["topic"].get<std::string>();
     if (r.contains("username")) rule.username = r["username"].get<std::string>();
@@ -188,7 +190,11 @@ json fromText(const Option& o, const std::string& text) {
       return list;
     }
     case Kind::Object:
-      return json::parse(text);
+      try {
+        return json::parse(text);
+      } catch (const json::parse_error& e) {
+        throw ConfigError(o.key, std::string("not valid JSON: ") + e.what());
+      }
     default:
       return text;
   }

@@ -10,6 +10,8 @@ namespace fc::server::broker {
 bool filterCovers(std::string_view pattern, std::string_view filter) {
   const auto p = splitLevels(pattern);
   const auto f = splitLevels(filter);
+  // As in matching [MQTT-4.7.2-1], a pattern starting with a wildcard does not reach '$' topics.
+  if (filter.starts_with('$') && (p.front() == "#" || p.front() == "+")) return false;
   std::size_t i = 0;
   for (; i < p.size(); ++i) {
     if (p[i] == "#") return true;

@@ -420,7 +420,9 @@ struct Broker::Impl {
           st.updateMessage(s.clientId, out->seq, packetId, MessageState::Released);
         });
     }
-    s.port->send(wire(mqtt::Pubrel{packetId}));
+    // Through reply(): the PUBREL must not overtake a reply waiting for a commit, nor the commit
+    // of the Released state, or a restart could resend the PUBLISH after it [MQTT-4.3.3-1].
+    reply(s.conn, wire(mqtt::Pubrel{packetId}));
   }
 
   void onPubcomp(Session& s, std::uint16_t packetId) {

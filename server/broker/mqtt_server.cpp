@@ -151,7 +151,7 @@ class Connection final : public ConnectionPort, public std::enable_shared_from_t
     if (batchesInFlight_ >= kMaxBatchesInFlight) return;  // resumed by onBatchDone
     if (readLen_ == readBuf_.size()) {
       // A packet bigger than the buffer is still arriving; the decoder's maxPacket check bounds this.
-      readBuf_.resize(std::min<std::size_t>(readBuf_.size() * 2, limits_.maxPacket + 8));
+      readBuf_.resize(std::max(readLen_ + 1, std::min<std::size_t>(readBuf_.size() * 2, limits_.maxPacket + 8)));
     }
     reading_ = true;
     stream_.async_read_some(net::buffer(readBuf_.data() + readLen_, readBuf_.size() - readLen_),

@@ -22,7 +22,10 @@ ApiResponse Router::handle(const ApiRequest& request) const {
   auto method = path->second.find(request.method == "HEAD" ? "GET" : request.method);
   if (method == path->second.end()) {
     std::string allow;
-    for (const auto& [m, _] : path->second) allow += (allow.empty() ? "" : ", ") + m;
+    for (const auto& [m, _] : path->second) {
+      allow += (allow.empty() ? "" : ", ") + m;
+      if (m == "GET") allow += ", HEAD";
+    }
     auto r = errorResponse(405, "method_not_allowed", request.method + " is not allowed on " + request.path);
     r.headers.emplace_back("Allow", allow);
     return r;
@@ -31,6 +34,8 @@ ApiResponse Router::handle(const ApiRequest& request) const {
     return method->second(request);
   } catch (const std::exception& e) {
     return errorResponse(500, "internal", e.what());
+  } catch (...) {
+    return errorResponse(500, "internal", "the handler failed");
   }
 }
 

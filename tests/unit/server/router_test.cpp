@@ -1,0 +1,116 @@
+// The HTTP router on plain structs: dispatch by path and method, 404/405 JSON errors, HEAD served
+// by GET, and handler exceptions turned into 500.
+#include "server/http/router.hpp"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+
+namespace fc::server::http {
+namespace {
+
+ApiRequest request(std::string method, std::string path) {
+  ApiRequest r;
+  r.method = std::move(method);
+  r.path = std::move(path);
+  return r;
+}
+
+std::string header(const ApiResponse& r, const std::string& name) {
+  for (const auto& [n, v] : r.headers)
+    if (n == name) return v;
+  return "<missing>";
+}
+
+/// The body is `{"error":{"code":code,"message":…}}`; returns the message.
+std::string expectErrorBody(const ApiResponse& r, const std::string& code) {
+  EXPECT_EQ(r.contentType, "application/json");
+  const auto body = nlohmann::json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded() || !body.contains("error")) {
+    ADD_FAILURE() << "not an error body: " << r.body;
+    return {};
+  }
+  EXPECT_EQ(body["error"].value("code", ""), code);
+  return body["error"].value("message", "");
+}
+
+class RouterTest : public ::testing::Test {
+ protected:
+  RouterTest() {
+    router_.add("GET", "/items", [](const ApiRequest& r) { return jsonResponse(200, R"({"m":")" + r.method + "\"}"); });
+    router_.add("POST", "/items", [](const ApiRequest& r) { return jsonResponse(201, r.body); });
+    router_.add("DELETE", "/items", [](const ApiRequest&) { return ApiResponse{204, "text/plain", ""}; });
+    router_.add("POST", "/only-post", [](const ApiRequest&) { return jsonResponse(200, "{}"); });
+    router_.add("GET", "/boom", [](const ApiRequest&) -> ApiResponse { throw std::runtime_error("disk on fire"); });
+  }
+  Router router_;
+};
+
+TEST_F(RouterTest, DispatchesByPathAndMethod) {
+  auto get = router_.handle(request("GET", "/items"));
+  EXPECT_EQ(get.status, 200);
+  EXPECT_EQ(get.body, R"({"m":"GET"})");
+
+  auto post = request("POST", "/items");
+  post.body = R"({"x":1})";
+  auto created = router_.handle(post);
+  EXPECT_EQ(created.status, 201);
+  EXPECT_EQ(created.body, R"({"x":1})");
+
+  EXPECT_EQ(router_.handle(request("DELETE", "/items")).status, 204);
+}
+
+TEST_F(RouterTest, UnknownPathIs404Json) {
+  auto r = router_.handle(request("GET", "/nope"));
+  EXPECT_EQ(r.status, 404);
+  EXPECT_NE(expectErrorBody(r, "not_found").find("/nope"), std::string::npos);
+  // Paths match exactly: no prefix or trailing-slash matching.
+  EXPECT_EQ(router_.handle(request("GET", "/items/")).status, 404);
+  EXPECT_EQ(router_.handle(request("GET", "/item")).status, 404);
+}
+
+TEST_F(RouterTest, KnownPathWithAnotherMethodIs405WithAllow) {
+  auto r = router_.handle(request("PUT", "/items"));
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(header(r, "Allow"), "DELETE, GET, HEAD, POST");
+  const auto message = expectErrorBody(r, "method_not_allowed");
+  EXPECT_NE(message.find("PUT"), std::string::npos) << message;
+}
+
+TEST_F(RouterTest, HeadIsServedByTheGetHandler) {
+  auto r = router_.handle(request("HEAD", "/items"));
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, R"({"m":"HEAD"})") << "the GET handler sees the real method; the server drops the body";
+
+  auto noGet = router_.handle(request("HEAD", "/only-post"));
+  EXPECT_EQ(noGet.status, 405);
+  EXPECT_EQ(header(noGet, "Allow"), "POST");
+}
+
+TEST_F(RouterTest, HandlerExceptionIs500Json) {
+  auto r = router_.handle(request("GET", "/boom"));
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(expectErrorBody(r, "internal"), "disk on fire");
+}
+
+// Whatever a handler throws becomes a 500, never an exception out of the Beast handler.
+TEST(Router, NonStandardExceptionIsAlso500) {
+  Router router;
+  router.add("GET", "/x", [](const ApiRequest&) -> ApiResponse { throw 42; });
+  ApiResponse r;
+  EXPECT_NO_THROW(r = router.handle(request("GET", "/x")));
+  EXPECT_EQ(r.status, 500);
+  expectErrorBody(r, "internal");
+}
+
+TEST(ErrorResponse, EscapesTheMessage) {
+  auto r = errorResponse(400, "bad_request", "quote \" and\nnewline");
+  EXPECT_EQ(r.status, 400);
+  const auto body = nlohmann::json::parse(r.body);
+  EXPECT_EQ(body["error"]["message"], "quote \" and\nnewline");
+}
+
+}  // namespace
+}  // namespace fc::server::http
