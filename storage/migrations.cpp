@@ -15,7 +15,7 @@ namespace {
 //
 // Foreign keys are ON for every connection, and PRAGMA foreign_keys cannot change inside the
 // migration's transaction: a script that rebuilds a referenced table must keep that in mind.
-constexpr std::array<std::string_view, 1> kMigrations = {
+constexpr std::array<std::string_view, 2> kMigrations = {
     // 1 — MQTT broker: persistent sessions (clean session 0) and retained messages.
     R"sql(
 CREATE TABLE broker_sessions (
@@ -55,6 +55,95 @@ CREATE TABLE broker_retained (
   topic   TEXT NOT NULL PRIMARY KEY,
   payload BLOB NOT NULL,
   qos     INTEGER NOT NULL CHECK (qos BETWEEN 0 AND 2)
+);
+)sql",
+
+    // 2 — platform core: products, devices, commands, uplink history, journal, shadows.
+    R"sql(
+-- Times are INTEGER milliseconds since the Unix epoch; optional times are NULL when unset.
+-- JSON columns hold JSON text and refuse anything else.
+-- Every foreign key's child column leads an index, so a cascade (or the check behind an insert)
+-- is a lookup, not a scan.
+
+CREATE TABLE products (
+  id         TEXT NOT NULL PRIMARY KEY,
+  name       TEXT NOT NULL,
+  dialect    TEXT NOT NULL,
+  keys       TEXT NOT NULL CHECK (json_valid(keys)),
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE devices (
+  id               TEXT NOT NULL PRIMARY KEY,
+  product_id       TEXT NOT NULL REFERENCES products (id) ON DELETE CASCADE,
+  name             TEXT NOT NULL,
+  identifiers      TEXT NOT NULL CHECK (json_valid(identifiers)),
+  secrets          TEXT NOT NULL CHECK (json_valid(secrets)),
+  firmware_version TEXT NOT NULL,
+  last_seen        INTEGER,
+  created_at       INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX devices_product ON devices (product_id);
+
+-- Rowid tables from here on: payloads, raw frames and shadow documents can be large.
+-- seq is assigned by the core and orders commands across devices (load reads in seq order).
+CREATE TABLE commands (
+  id             TEXT NOT NULL PRIMARY KEY,
+  seq            INTEGER NOT NULL,
+  device_id      TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+  name           TEXT NOT NULL,
+  payload        BLOB NOT NULL,
+  is_binary      INTEGER NOT NULL CHECK (is_binary IN (0, 1)),
+  expire_seconds INTEGER NOT NULL,
+  max_retransmit INTEGER NOT NULL CHECK (max_retransmit BETWEEN 0 AND 4294967295),
+  ack_timeout_ms INTEGER NOT NULL CHECK (ack_timeout_ms BETWEEN 0 AND 4294967295),
+  callback_url   TEXT NOT NULL,
+  status         TEXT NOT NULL,
+  created_at     INTEGER NOT NULL,
+  expires_at     INTEGER,
+  sent_at        INTEGER,
+  ack_deadline   INTEGER,
+  delivered_at   INTEGER,
+  completed_at   INTEGER,
+  sends          INTEGER NOT NULL CHECK (sends BETWEEN 0 AND 4294967295),
+  result         TEXT NOT NULL,
+  reason         TEXT NOT NULL
+);
+CREATE INDEX commands_device ON commands (device_id);
+CREATE INDEX commands_seq ON commands (seq);
+
+-- id is assigned by the core (increasing, unique across devices) and is the rowid. The index on
+-- (device_id, id) serves the per-device trim after every append: find the newest N ids of one
+-- device walking it backwards, delete the range below them.
+CREATE TABLE messages (
+  id           INTEGER PRIMARY KEY,
+  device_id    TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+  time         INTEGER NOT NULL,
+  transport    TEXT NOT NULL,
+  topic        TEXT NOT NULL,
+  payload      BLOB NOT NULL,
+  content_type TEXT NOT NULL
+);
+CREATE INDEX messages_device ON messages (device_id, id);
+
+CREATE TABLE journal (
+  id        INTEGER PRIMARY KEY,
+  device_id TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+  time      INTEGER NOT NULL,
+  direction TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+  transport TEXT NOT NULL,
+  topic     TEXT NOT NULL,
+  raw       BLOB NOT NULL,
+  summary   TEXT NOT NULL
+);
+CREATE INDEX journal_device ON journal (device_id, id);
+
+CREATE TABLE shadows (
+  device_id  TEXT NOT NULL PRIMARY KEY REFERENCES devices (id) ON DELETE CASCADE,
+  desired    TEXT NOT NULL CHECK (json_valid(desired)),
+  reported   TEXT NOT NULL CHECK (json_valid(reported)),
+  version    INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
 );
 )sql",
 };

@@ -18,10 +18,15 @@
 #include "server/app/pki.hpp"
 #include "server/broker/access.hpp"
 #include "server/broker/mqtt_server.hpp"
+#include "server/core/platform.hpp"
+#include "server/dialects/generic.hpp"
+#include "server/dialects/mqtt_gateway.hpp"
 #include "server/http/http_server.hpp"
+#include "server/http/platform_api.hpp"
 #include "storage/broker_store.hpp"
 #include "storage/database.hpp"
 #include "storage/migrations.hpp"
+#include "storage/platform_store.hpp"
 #include "storage/writer.hpp"
 
 namespace fc::server {
@@ -80,7 +85,9 @@ int runServer(const Config& config) {
   std::unique_ptr<storage::Database> db;
   std::unique_ptr<storage::Writer> writer;
   std::unique_ptr<storage::BrokerStore> store;
+  std::unique_ptr<storage::PlatformStore> platformStore;
   storage::BrokerSnapshot snapshot;
+  storage::PlatformSnapshot platformSnapshot;
   broker::TlsFiles tlsFiles;
   try {
     fs::create_directories(config.dataDir);
@@ -91,6 +98,8 @@ int runServer(const Config& config) {
     writer = std::make_unique<storage::Writer>(*db, [](const std::string& e) { spdlog::error("storage: {}", e); });
     store = std::make_unique<storage::BrokerStore>(*writer);
     snapshot = store->load();
+    platformStore = std::make_unique<storage::PlatformStore>(*writer);
+    platformSnapshot = platformStore->load();
 
     tlsFiles = {config.tls.certFile, config.tls.keyFile, config.tls.caFile, config.tls.ciphers, config.tls.minVersion,
                 config.tls.clientCerts};
@@ -109,10 +118,33 @@ int runServer(const Config& config) {
   }
 
   net::io_context ioc;
-  broker::StaticAccessPolicy access(config.mqtt);
-  broker::MqttServer mqtt(ioc, config.mqtt, access, store.get());
+  core::PlatformClock clock;
+  core::Platform platform(clock, platformStore.get());
+  platform.load(platformSnapshot);
+  platformSnapshot = {};
+  platform.tick();  // commands that expired or timed out while the server was down
+
+  broker::StaticAccessPolicy staticAccess(config.mqtt);
+  dialects::MqttGateway gateway(platform, staticAccess);
+  gateway.addDialect(std::make_unique<dialects::GenericDialect>());
+  broker::MqttServer mqtt(ioc, config.mqtt, gateway, store.get(), &gateway);
+  gateway.setServer(&mqtt);
+  platform.setCommandSender(&gateway);
   mqtt.restore(snapshot);
   snapshot = {};
+
+  // Platform timers follow the platform clock, which the admin API may move; a short real-time
+  // tick keeps them within 50 ms of it (clock changes through the API tick at once).
+  net::steady_timer scheduler(ioc);
+  std::function<void()> scheduleTick = [&] {
+    scheduler.expires_after(std::chrono::milliseconds(50));
+    scheduler.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      platform.tick();
+      scheduleTick();
+    });
+  };
+  scheduleTick();
 
   std::atomic<bool> ready{false};
   const std::string caPem = readFile(tlsFiles.caFile);
@@ -125,6 +157,7 @@ int runServer(const Config& config) {
   router->add("GET", "/api/v1/ca.pem", [caPem](const http::ApiRequest&) {
     return http::ApiResponse{200, "application/x-pem-file", caPem};
   });
+  http::addPlatformRoutes(*router, platform, clock, http::PlatformApiHooks{[&mqtt] { mqtt.reset(); }});
   http::HttpServer httpServer(ioc, router);
 
   nlohmann::json ports;
@@ -146,6 +179,7 @@ int runServer(const Config& config) {
     ready = false;
     mqtt.stop();
     httpServer.stop();
+    scheduler.cancel();
     // Give the connections a moment to flush and the wills to be routed, then stop the threads.
     grace.expires_after(std::chrono::milliseconds(300));
     grace.async_wait([&](const boost::system::error_code&) { ioc.stop(); });

@@ -29,6 +29,8 @@ struct Message {
   std::vector<std::uint8_t> payload;
   QoS qos = QoS::AtMostOnce;
   bool retain = false;
+  std::string tagTarget;  // the client whose acknowledgement is reported, with `tag`
+  std::uint64_t tag = 0;
   // The QoS 0, retain 0 wire form, encoded once and shared by every subscriber it fans out to.
   mutable Bytes plainQos0Wire;
 };
@@ -42,6 +44,7 @@ struct OutMessage {
   bool retain = false;
   std::uint16_t packetId = 0;
   MessageState state = MessageState::Queued;
+  std::uint64_t tag = 0;  // reported to the observer on acknowledgement
 };
 
 struct Session {
@@ -92,6 +95,7 @@ struct Broker::Impl {
   AccessPolicy& access;
   storage::BrokerStore* store;
   std::function<void(std::function<void()>)> defer;
+  BrokerObserver* observer;
 
   std::unordered_map<std::string, std::unique_ptr<Session>> sessions;
   std::unordered_map<ConnectionId, Link> links;
@@ -103,8 +107,9 @@ struct Broker::Impl {
   bool wroteStore = false;  // the packet being handled has written to the store
   std::unordered_map<Session*, std::uint8_t> routeScratch;
 
-  Impl(BrokerOptions o, AccessPolicy& a, storage::BrokerStore* s, std::function<void(std::function<void()>)> d)
-      : options(o), access(a), store(s), defer(std::move(d)) {}
+  Impl(BrokerOptions o, AccessPolicy& a, storage::BrokerStore* s, std::function<void(std::function<void()>)> d,
+       BrokerObserver* obs)
+      : options(o), access(a), store(s), defer(std::move(d)), observer(obs) {}
 
   // --- persistence ------------------------------------------------------------------------------
 
@@ -194,7 +199,8 @@ struct Broker::Impl {
       ++counters.messagesDropped;  // QoS 0 is not queued for offline clients
       return;
     }
-    OutMessage out{qos == QoS::AtMostOnce ? 0 : nextSeq++, msg, qos, retainFlag, 0, MessageState::Queued};
+    OutMessage out{qos == QoS::AtMostOnce ? 0 : nextSeq++, msg, qos, retainFlag, 0, MessageState::Queued, 0};
+    if (msg->tag != 0 && msg->tagTarget == s.clientId) out.tag = msg->tag;
     if (s.canSend() && s.queue.empty() && (qos == QoS::AtMostOnce || s.inflight.size() < options.maxInflight)) {
       transmit(s, std::move(out), false);
       return;
@@ -260,6 +266,7 @@ struct Broker::Impl {
     links.erase(it);
     auto will = std::move(s->will);
     s->will.reset();
+    if (observer) observer->clientDisconnected(s->identity);
     s->conn = 0;
     s->connackSent = false;
     s->port.reset();
@@ -267,7 +274,7 @@ struct Broker::Impl {
     if (publishWill && will) {
       spdlog::debug("mqtt: publishing the will of {} on {}", clientId, will->topic);
       auto msg = std::make_shared<Message>(Message{std::move(will->topic), std::move(will->payload), will->qos,
-                                                   will->retain, nullptr});
+                                                   will->retain});
       route(msg);
     }
   }
@@ -339,6 +346,10 @@ struct Broker::Impl {
     s->identity = std::move(identity);
     s->will = std::move(c.will);
     links[id] = Link{s, port, 0};
+    if (observer) {
+      observer->clientConnected(s->identity);
+      for (const auto& [filter, _] : s->subscriptions) observer->clientSubscribed(s->identity, filter);
+    }
     spdlog::debug("mqtt: {} connected from {} (level {}, clean {}, keepalive {})", s->clientId, info.remote,
                   c.protocolLevel, c.cleanSession, c.keepAlive);
 
@@ -364,7 +375,8 @@ struct Broker::Impl {
       return;
     }
     if (access.mayPublish(s.identity, p.topic)) {
-      route(std::make_shared<Message>(Message{std::move(p.topic), std::move(p.payload), p.qos, p.retain, nullptr}));
+      if (observer) observer->clientPublished(s.identity, p);
+      route(std::make_shared<Message>(Message{std::move(p.topic), std::move(p.payload), p.qos, p.retain}));
     } else {
       ++counters.publishesDenied;
       spdlog::warn("mqtt: {} may not publish to {}; message dropped", s.clientId, p.topic);
@@ -392,6 +404,7 @@ struct Broker::Impl {
   void complete(Session& s, std::uint16_t packetId) {
     auto it = s.inflightIds.find(packetId);
     const auto seq = it->second;
+    if (auto tag = s.inflight.at(seq).tag; tag != 0 && observer) observer->tagDelivered(s.clientId, tag);
     s.inflightIds.erase(it);
     s.inflight.erase(seq);
     if (s.persistent) persist([&](storage::BrokerStore& st) { st.removeMessage(s.clientId, seq); });
@@ -448,6 +461,7 @@ struct Broker::Impl {
       if (s.persistent)
         persist([&](storage::BrokerStore& st) { st.addSubscription(s.clientId, {filter, level(qos)}); });
       codes.push_back(level(qos));
+      if (observer) observer->clientSubscribed(s.identity, filter);
       granted.emplace_back(std::move(filter), qos);
     }
     reply(id, wire(mqtt::Suback{sub.packetId, std::move(codes)}), [this, granted = std::move(granted)](Session& s) {
@@ -510,7 +524,7 @@ struct Broker::Impl {
       }
       for (const auto& m : row.messages) {
         auto msg = std::make_shared<Message>(
-            Message{m.topic, m.payload, static_cast<QoS>(m.qos), m.retain, nullptr});
+            Message{m.topic, m.payload, static_cast<QoS>(m.qos), m.retain});
         OutMessage out{m.seq, msg, static_cast<QoS>(m.qos), m.retain, m.packetId, m.state};
         nextSeq = std::max(nextSeq, m.seq + 1);
         if (m.state == MessageState::Queued) {
@@ -524,15 +538,15 @@ struct Broker::Impl {
       sessions.emplace(row.clientId, std::move(s));
     }
     for (const auto& r : snapshot.retained)
-      retained.set(r.topic, std::make_shared<Message>(Message{r.topic, r.payload, static_cast<QoS>(r.qos), true, nullptr}));
+      retained.set(r.topic, std::make_shared<Message>(Message{r.topic, r.payload, static_cast<QoS>(r.qos), true}));
     spdlog::info("mqtt: restored {} persistent sessions and {} retained messages", snapshot.sessions.size(),
                  snapshot.retained.size());
   }
 };
 
 Broker::Broker(BrokerOptions options, AccessPolicy& access, storage::BrokerStore* store,
-               std::function<void(std::function<void()>)> defer)
-    : impl_(std::make_unique<Impl>(options, access, store, std::move(defer))) {}
+               std::function<void(std::function<void()>)> defer, BrokerObserver* observer)
+    : impl_(std::make_unique<Impl>(options, access, store, std::move(defer), observer)) {}
 
 Broker::~Broker() = default;
 
@@ -557,7 +571,29 @@ void Broker::onClosed(ConnectionId id, const std::string& reason) {
 
 void Broker::publish(std::string topic, std::vector<std::uint8_t> payload, mqtt::QoS qos, bool retain) {
   impl_->wroteStore = false;
-  impl_->route(std::make_shared<Message>(Message{std::move(topic), std::move(payload), qos, retain, nullptr}));
+  impl_->route(std::make_shared<Message>(Message{std::move(topic), std::move(payload), qos, retain}));
+}
+
+void Broker::publishTagged(std::string topic, std::vector<std::uint8_t> payload, mqtt::QoS qos,
+                           std::string targetClientId, std::uint64_t tag) {
+  impl_->wroteStore = false;
+  auto msg = std::make_shared<Message>(Message{std::move(topic), std::move(payload), qos, false});
+  msg->tagTarget = std::move(targetClientId);
+  msg->tag = tag;
+  impl_->route(msg);
+}
+
+void Broker::reset() {
+  auto& impl = *impl_;
+  for (auto& [id, link] : impl.links) {
+    link.session->will.reset();
+    if (impl.observer) impl.observer->clientDisconnected(link.session->identity);
+    link.port->close("server reset");
+  }
+  impl.links.clear();
+  impl.sessions.clear();
+  impl.tree = SubscriptionTree<Session*>{};
+  impl.retained = RetainedTree<MessagePtr>{};
 }
 
 BrokerStats Broker::stats() const {

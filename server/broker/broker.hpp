@@ -36,6 +36,22 @@ class ConnectionPort {
   virtual std::size_t pendingBytes() const noexcept = 0;
 };
 
+/// What the platform learns from the broker; called on the broker strand, so it must be quick and
+/// must not call back into the Broker (post instead).
+class BrokerObserver {
+ public:
+  virtual ~BrokerObserver() = default;
+  virtual void clientConnected(const ClientIdentity& client) = 0;
+  virtual void clientDisconnected(const ClientIdentity& client) = 0;
+  /// The client holds a subscription to `filter`: granted by a SUBSCRIBE, or resumed with its
+  /// session at CONNECT.
+  virtual void clientSubscribed(const ClientIdentity& client, const std::string& filter) = 0;
+  /// A PUBLISH from a client that the access policy allowed.
+  virtual void clientPublished(const ClientIdentity& client, const mqtt::Publish& publish) = 0;
+  /// The client acknowledged a message published with a tag (PUBACK for QoS 1, PUBCOMP for QoS 2).
+  virtual void tagDelivered(const std::string& clientId, std::uint64_t tag) = 0;
+};
+
 struct BrokerOptions {
   std::uint32_t maxInflight = 32;       // unacknowledged QoS 1/2 PUBLISHes per session
   std::uint32_t maxQueued = 1000;       // further messages held per session; beyond it new ones are dropped
@@ -66,7 +82,7 @@ class Broker {
   /// `defer(fn)` must run fn later on the broker strand; the broker uses it to continue once the
   /// store has committed. `store` may be null (nothing persists).
   Broker(BrokerOptions options, AccessPolicy& access, storage::BrokerStore* store,
-         std::function<void(std::function<void()>)> defer);
+         std::function<void(std::function<void()>)> defer, BrokerObserver* observer = nullptr);
   ~Broker();
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
@@ -83,6 +99,14 @@ class Broker {
 
   /// Publishes as the platform (the API's mqtt/publish), bypassing the access policy.
   void publish(std::string topic, std::vector<std::uint8_t> payload, mqtt::QoS qos, bool retain);
+  /// Publishes as the platform and reports BrokerObserver::tagDelivered(targetClientId, tag) when
+  /// that client acknowledges its copy (a QoS 1/2 subscription of its own is needed for that).
+  void publishTagged(std::string topic, std::vector<std::uint8_t> payload, mqtt::QoS qos, std::string targetClientId,
+                     std::uint64_t tag);
+
+  /// Closes every connection and forgets every session, subscription and retained message
+  /// (the admin API's reset; the store is cleared by whoever calls this). No will is published.
+  void reset();
 
   BrokerStats stats() const;
 

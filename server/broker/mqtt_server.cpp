@@ -81,12 +81,13 @@ struct MqttServer::Impl : std::enable_shared_from_this<MqttServer::Impl> {
   std::unordered_map<ConnectionId, std::weak_ptr<ConnectionPort>> live;
   std::atomic<bool> stopping{false};
 
-  Impl(net::io_context& io, const MqttConfig& cfg, AccessPolicy& access, storage::BrokerStore* store)
+  Impl(net::io_context& io, const MqttConfig& cfg, AccessPolicy& access, storage::BrokerStore* store,
+       BrokerObserver* observer)
       : ioc(io),
         config(cfg),
         strand(net::make_strand(io)),
         broker(BrokerOptions{cfg.maxInflight, cfg.maxQueued, cfg.maxOutboundBytes}, access, store,
-               [this](std::function<void()> fn) { net::post(strand, std::move(fn)); }) {}
+               [this](std::function<void()> fn) { net::post(strand, std::move(fn)); }, observer) {}
 
   template <class Stream>
   void accept(std::shared_ptr<tcp::acceptor> acceptor, std::shared_ptr<ssl::context> tls);
@@ -443,8 +444,8 @@ void MqttServer::Impl::accept(std::shared_ptr<tcp::acceptor> acceptor, std::shar
 }
 
 MqttServer::MqttServer(net::io_context& ioc, const MqttConfig& config, AccessPolicy& access,
-                       storage::BrokerStore* store)
-    : impl_(std::make_shared<Impl>(ioc, config, access, store)) {}
+                       storage::BrokerStore* store, BrokerObserver* observer)
+    : impl_(std::make_shared<Impl>(ioc, config, access, store, observer)) {}
 
 MqttServer::~MqttServer() { stop(); }
 
@@ -486,6 +487,18 @@ void MqttServer::stop() {
 void MqttServer::publish(std::string topic, std::vector<std::uint8_t> payload, mqtt::QoS qos, bool retain) {
   net::post(impl_->strand, [impl = impl_, topic = std::move(topic), payload = std::move(payload), qos, retain]() mutable {
     impl->broker.publish(std::move(topic), std::move(payload), qos, retain);
+  });
+}
+
+void MqttServer::reset() {
+  net::post(impl_->strand, [impl = impl_] { impl->broker.reset(); });
+}
+
+void MqttServer::publishTagged(std::string topic, std::vector<std::uint8_t> payload, mqtt::QoS qos,
+                               std::string targetClientId, std::uint64_t tag) {
+  net::post(impl_->strand, [impl = impl_, topic = std::move(topic), payload = std::move(payload), qos,
+                            target = std::move(targetClientId), tag]() mutable {
+    impl->broker.publishTagged(std::move(topic), std::move(payload), qos, std::move(target), tag);
   });
 }
 

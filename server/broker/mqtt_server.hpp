@@ -33,7 +33,7 @@ struct TlsFiles {
 class MqttServer {
  public:
   MqttServer(boost::asio::io_context& ioc, const MqttConfig& config, AccessPolicy& access,
-             storage::BrokerStore* store);
+             storage::BrokerStore* store, BrokerObserver* observer = nullptr);
   ~MqttServer();
   MqttServer(const MqttServer&) = delete;
   MqttServer& operator=(const MqttServer&) = delete;
@@ -50,6 +50,11 @@ class MqttServer {
 
   /// Publishes as the platform; safe from any thread.
   void publish(std::string topic, std::vector<std::uint8_t> payload, mqtt::QoS qos, bool retain);
+  /// Broker::reset, from any thread.
+  void reset();
+  /// Broker::publishTagged, from any thread.
+  void publishTagged(std::string topic, std::vector<std::uint8_t> payload, mqtt::QoS qos, std::string targetClientId,
+                     std::uint64_t tag);
 
   struct Impl;  // the broker, its strand and the listeners; shared with every connection
 

@@ -78,9 +78,16 @@ class Session : public std::enable_shared_from_this<Session> {
       return respond(errorResponse(400, "bad_request", "malformed HTTP request: " + ec.message()), false, 11);
     }
     auto req = parser_->release();
-    auto response = router_->handle(toApiRequest(req));
-    if (req.method() == bhttp::verb::head) response.body.clear();
-    respond(std::move(response), req.keep_alive(), req.version());
+    const bool head = req.method() == bhttp::verb::head;
+    const bool keepAlive = req.keep_alive();
+    const unsigned version = req.version();
+    // The handler may answer later from another strand; the answer is written on ours.
+    router_->dispatch(toApiRequest(req), [self = shared_from_this(), head, keepAlive, version](ApiResponse r) {
+      net::post(self->stream_.get_executor(), [self, r = std::move(r), head, keepAlive, version]() mutable {
+        if (head) r.body.clear();
+        self->respond(std::move(r), keepAlive, version);
+      });
+    });
   }
 
   void respond(ApiResponse r, bool keepAlive, unsigned version) {

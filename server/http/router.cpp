@@ -1,42 +1,151 @@
-// Exact-path routing; path parameters arrive with the REST API.
+// Pattern routing: split into segments, literal segments outrank parameters.
 #include "server/http/router.hpp"
 
 #include <nlohmann/json.hpp>
 
 namespace fc::server::http {
+namespace {
+
+std::vector<std::string> split(std::string_view path) {
+  std::vector<std::string> out;
+  std::size_t start = path.starts_with('/') ? 1 : 0;
+  while (start <= path.size()) {
+    const auto slash = path.find('/', start);
+    const auto end = slash == std::string_view::npos ? path.size() : slash;
+    out.emplace_back(path.substr(start, end - start));
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return out;
+}
+
+bool isParam(const std::string& segment) {
+  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::string percentDecode(std::string_view s, bool plusIsSpace) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hexValue(s[i + 1]) >= 0 && hexValue(s[i + 2]) >= 0) {
+      out += static_cast<char>(hexValue(s[i + 1]) * 16 + hexValue(s[i + 2]));
+      i += 2;
+    } else if (plusIsSpace && s[i] == '+') {
+      out += ' ';
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> ApiRequest::queryParam(std::string_view name) const {
+  std::string_view rest = query;
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const auto pair = rest.substr(0, amp);
+    const auto eq = pair.find('=');
+    if (percentDecode(pair.substr(0, eq), true) == name)
+      return eq == std::string_view::npos ? std::string{} : percentDecode(pair.substr(eq + 1), true);
+    if (amp == std::string_view::npos) break;
+    rest.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
 
 ApiResponse errorResponse(int status, const std::string& code, const std::string& message) {
   nlohmann::json body = {{"error", {{"code", code}, {"message", message}}}};
-  return {status, "application/json", body.dump()};
+  return {status, "application/json", body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
 }
 
 ApiResponse jsonResponse(int status, const std::string& json) { return {status, "application/json", json}; }
 
-void Router::add(std::string method, std::string path, Handler handler) {
-  routes_[std::move(path)][std::move(method)] = std::move(handler);
+void Router::add(std::string method, std::string pattern, Handler handler) {
+  addAsync(std::move(method), std::move(pattern),
+           [handler = std::move(handler)](ApiRequest request, Respond respond) { respond(handler(request)); });
 }
 
-ApiResponse Router::handle(const ApiRequest& request) const {
-  auto path = routes_.find(request.path);
-  if (path == routes_.end()) return errorResponse(404, "not_found", "no route for " + request.path);
-  auto method = path->second.find(request.method == "HEAD" ? "GET" : request.method);
-  if (method == path->second.end()) {
+void Router::addAsync(std::string method, std::string pattern, AsyncHandler handler) {
+  for (auto& r : routes_) {
+    if (r.pattern == pattern) {
+      r.handlers[std::move(method)] = std::move(handler);
+      return;
+    }
+  }
+  Route route{pattern, split(pattern), {}};
+  route.handlers[std::move(method)] = std::move(handler);
+  routes_.push_back(std::move(route));
+}
+
+const Router::Route* Router::match(std::string_view path, std::map<std::string, std::string>& params) const {
+  const auto segments = split(path);
+  const Route* best = nullptr;
+  int bestLiterals = -1;
+  for (const auto& r : routes_) {
+    if (r.segments.size() != segments.size()) continue;
+    int literals = 0;
+    bool ok = true;
+    for (std::size_t i = 0; i < segments.size() && ok; ++i) {
+      if (isParam(r.segments[i])) ok = !segments[i].empty();
+      else if (r.segments[i] == segments[i]) ++literals;
+      else ok = false;
+    }
+    if (ok && literals > bestLiterals) {
+      best = &r;
+      bestLiterals = literals;
+    }
+  }
+  if (best) {
+    for (std::size_t i = 0; i < segments.size(); ++i)
+      if (isParam(best->segments[i]))
+        params[best->segments[i].substr(1, best->segments[i].size() - 2)] = percentDecode(segments[i], false);
+  }
+  return best;
+}
+
+void Router::dispatch(ApiRequest request, Respond respond) const {
+  const Route* route = match(request.path, request.params);
+  if (!route) return respond(errorResponse(404, "not_found", "no route for " + request.path));
+  auto method = route->handlers.find(request.method == "HEAD" ? "GET" : request.method);
+  if (method == route->handlers.end()) {
     std::string allow;
-    for (const auto& [m, _] : path->second) {
+    for (const auto& [m, _] : route->handlers) {
       allow += (allow.empty() ? "" : ", ") + m;
       if (m == "GET") allow += ", HEAD";
     }
     auto r = errorResponse(405, "method_not_allowed", request.method + " is not allowed on " + request.path);
     r.headers.emplace_back("Allow", allow);
-    return r;
+    return respond(std::move(r));
   }
   try {
-    return method->second(request);
+    method->second(std::move(request), respond);
   } catch (const std::exception& e) {
-    return errorResponse(500, "internal", e.what());
+    respond(errorResponse(500, "internal", e.what()));
   } catch (...) {
-    return errorResponse(500, "internal", "the handler failed");
+    respond(errorResponse(500, "internal", "the handler failed"));
   }
+}
+
+ApiResponse Router::handle(const ApiRequest& request) const {
+  std::optional<ApiResponse> out;
+  dispatch(request, [&out](ApiResponse r) { out = std::move(r); });
+  return out ? std::move(*out) : errorResponse(500, "internal", "the handler answers asynchronously");
+}
+
+std::vector<RouteInfo> Router::routes() const {
+  std::vector<RouteInfo> out;
+  for (const auto& r : routes_)
+    for (const auto& [m, _] : r.handlers) out.push_back({m, r.pattern});
+  return out;
 }
 
 }  // namespace fc::server::http

@@ -1,9 +1,13 @@
 // HTTP routing on plain request/response structs, so handlers compile fast and test without Beast.
+// Paths are patterns whose `{name}` segments bind parameters; handlers answer synchronously or
+// later through a Respond callback (when the work runs on another strand).
 #pragma once
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -15,6 +19,10 @@ struct ApiRequest {
   std::string query;   // after '?', undecoded
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
+  std::map<std::string, std::string> params;   // bound `{name}` segments, percent-decoded
+
+  /// A query parameter, percent-decoded ("a=1&b=x%20y" → queryParam("b") == "x y").
+  std::optional<std::string> queryParam(std::string_view name) const;
 };
 
 struct ApiResponse {
@@ -28,16 +36,41 @@ struct ApiResponse {
 ApiResponse errorResponse(int status, const std::string& code, const std::string& message);
 ApiResponse jsonResponse(int status, const std::string& json);
 
+/// Decodes %XX and '+' (as space, in queries only); malformed escapes are kept as they are.
+std::string percentDecode(std::string_view s, bool plusIsSpace);
+
+using Respond = std::function<void(ApiResponse)>;
 using Handler = std::function<ApiResponse(const ApiRequest&)>;
+using AsyncHandler = std::function<void(ApiRequest, Respond)>;
+
+struct RouteInfo {
+  std::string method;
+  std::string pattern;
+};
 
 class Router {
  public:
-  void add(std::string method, std::string path, Handler handler);
-  /// 404 for an unknown path, 405 (with Allow) for a known path and another method.
+  void add(std::string method, std::string pattern, Handler handler);
+  void addAsync(std::string method, std::string pattern, AsyncHandler handler);
+
+  /// Finds the route and runs it; `respond` is called exactly once, maybe later, maybe on another
+  /// thread. 404 for an unknown path, 405 (with Allow) for a known path and another method; a
+  /// literal segment wins over a `{parameter}` one. Whatever a handler throws becomes a 500.
+  void dispatch(ApiRequest request, Respond respond) const;
+  /// For synchronous routes (tests, health): dispatch and return the response.
   ApiResponse handle(const ApiRequest& request) const;
 
+  std::vector<RouteInfo> routes() const;
+
  private:
-  std::map<std::string, std::map<std::string, Handler>> routes_;  // path → method → handler
+  struct Route {
+    std::string pattern;
+    std::vector<std::string> segments;
+    std::map<std::string, AsyncHandler> handlers;  // method → handler
+  };
+  const Route* match(std::string_view path, std::map<std::string, std::string>& params) const;
+
+  std::vector<Route> routes_;
 };
 
 }  // namespace fc::server::http

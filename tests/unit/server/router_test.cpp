@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -110,6 +111,45 @@ TEST(ErrorResponse, EscapesTheMessage) {
   EXPECT_EQ(r.status, 400);
   const auto body = nlohmann::json::parse(r.body);
   EXPECT_EQ(body["error"]["message"], "quote \" and\nnewline");
+}
+
+TEST(RouterPatterns, ParametersBindAndLiteralSegmentsWin) {
+  Router router;
+  router.add("GET", "/api/v1/devices/{id}", [](const ApiRequest& r) { return jsonResponse(200, "param:" + r.params.at("id")); });
+  router.add("GET", "/api/v1/devices/stats", [](const ApiRequest&) { return jsonResponse(200, "literal"); });
+  router.add("GET", "/api/v1/devices/{id}/commands/{cmd}", [](const ApiRequest& r) {
+    return jsonResponse(200, r.params.at("id") + "|" + r.params.at("cmd"));
+  });
+  EXPECT_EQ(router.handle(request("GET", "/api/v1/devices/dev%2F1")).body, "param:dev/1");
+  EXPECT_EQ(router.handle(request("GET", "/api/v1/devices/stats")).body, "literal");
+  EXPECT_EQ(router.handle(request("GET", "/api/v1/devices/a/commands/b")).body, "a|b");
+  EXPECT_EQ(router.handle(request("GET", "/api/v1/devices/")).status, 404) << "an empty segment binds nothing";
+  EXPECT_EQ(router.handle(request("GET", "/api/v1/devices/a/commands")).status, 404);
+  EXPECT_EQ(router.routes().size(), 3u);
+}
+
+TEST(RouterPatterns, AsyncHandlersAnswerLater) {
+  Router router;
+  Respond saved;
+  router.addAsync("POST", "/later", [&saved](ApiRequest, Respond respond) { saved = std::move(respond); });
+  std::optional<ApiResponse> got;
+  router.dispatch(request("POST", "/later"), [&got](ApiResponse r) { got = std::move(r); });
+  EXPECT_FALSE(got);
+  saved(jsonResponse(201, "{}"));
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->status, 201);
+}
+
+TEST(RouterPatterns, QueryParametersArePercentDecoded) {
+  ApiRequest r;
+  r.query = "status=PENDING&name=a%20b+c&flag&empty=";
+  EXPECT_EQ(r.queryParam("status"), "PENDING");
+  EXPECT_EQ(r.queryParam("name"), "a b c");
+  EXPECT_EQ(r.queryParam("flag"), "");
+  EXPECT_EQ(r.queryParam("empty"), "");
+  EXPECT_FALSE(r.queryParam("missing"));
+  EXPECT_EQ(percentDecode("100%", false), "100%") << "a malformed escape is kept";
+  EXPECT_EQ(percentDecode("%zz%41", false), "%zzA");
 }
 
 }  // namespace

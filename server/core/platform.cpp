@@ -1,0 +1,592 @@
+// The platform core. Every public call: lock, change the in-memory state, hand the change to the
+// store, collect side effects (events, commands to send) in a Pending, unlock, run them.
+#include "server/core/platform.hpp"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+
+#include "protocols/common/base64.hpp"
+#include "storage/platform_store.hpp"
+
+namespace fc::server::core {
+namespace {
+
+using nlohmann::json;
+
+std::optional<std::int64_t> millisOrNull(const std::optional<TimePoint>& t) {
+  return t ? std::optional<std::int64_t>(toMillis(*t)) : std::nullopt;
+}
+std::optional<TimePoint> timeOrNull(const std::optional<std::int64_t>& ms) {
+  return ms ? std::optional<TimePoint>(fromMillis(*ms)) : std::nullopt;
+}
+
+json parseObject(const std::string& text) {
+  auto j = json::parse(text, nullptr, false);
+  return j.is_object() ? j : json::object();
+}
+
+Failure notFound(const std::string& what, const std::string& id) {
+  return {404, "not_found", "no " + what + " '" + id + "'"};
+}
+
+Failure fromCommandError(CommandError e, const std::string& id) {
+  switch (e) {
+    case CommandError::NotFound: return notFound("command", id);
+    case CommandError::NotCancelable: return {409, "conflict", "command '" + id + "': " + std::string(toString(e))};
+    case CommandError::TooManyPending: return {429, "too_many_commands", std::string(toString(e))};
+    case CommandError::NotSent:
+    case CommandError::AlreadyFinal: return {409, "conflict", "command '" + id + "': " + std::string(toString(e))};
+  }
+  return {500, "internal", "unknown command error"};
+}
+
+bool validId(const std::string& id) {
+  return !id.empty() && id.size() <= 128 &&
+         std::all_of(id.begin(), id.end(), [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':'; });
+}
+
+}  // namespace
+
+struct Platform::Pending {
+  std::vector<PlatformEvent> events;
+  std::vector<std::tuple<Device, Product, Command>> sends;
+};
+
+Platform::Platform(Clock& clock, storage::PlatformStore* store, PlatformLimits limits)
+    : clock_(clock), store_(store), limits_(limits), commands_(CommandLimits{limits.maxPendingCommandsPerDevice}) {}
+
+Platform::~Platform() = default;
+
+void Platform::setCommandSender(CommandSender* sender) {
+  std::lock_guard lock(mutex_);
+  sender_ = sender;
+}
+
+std::uint64_t Platform::subscribe(std::function<void(const PlatformEvent&)> listener) {
+  std::lock_guard lock(listenersMutex_);
+  const auto id = nextListener_++;
+  listeners_.emplace(id, std::move(listener));
+  return id;
+}
+
+void Platform::unsubscribe(std::uint64_t id) {
+  std::lock_guard lock(listenersMutex_);
+  listeners_.erase(id);
+}
+
+void Platform::whenCommitted(std::function<void()> done) {
+  if (store_) store_->whenCommitted(std::move(done));
+  else done();
+}
+
+void Platform::flush(Pending& pending) {
+  if (!pending.events.empty()) {
+    std::vector<std::function<void(const PlatformEvent&)>> listeners;
+    {
+      std::lock_guard lock(listenersMutex_);
+      for (const auto& [_, l] : listeners_) listeners.push_back(l);
+    }
+    for (const auto& e : pending.events)
+      for (const auto& l : listeners) l(e);
+  }
+  CommandSender* sender = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    sender = sender_;
+  }
+  if (sender)
+    for (const auto& [device, product, command] : pending.sends) sender->sendCommand(device, product, command);
+}
+
+std::string Platform::newId(const char* prefix) {
+  unsigned char random[6];
+  RAND_bytes(random, sizeof random);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s-%llx-%02x%02x%02x%02x%02x%02x", prefix,
+                static_cast<unsigned long long>(++idCounter_), random[0], random[1], random[2], random[3], random[4],
+                random[5]);
+  return buf;
+}
+
+void Platform::persistDevice(const Device& d) {
+  if (!store_) return;
+  store_->upsertDevice(storage::DeviceRow{d.id, d.productId, d.name, d.identifiers.dump(), d.secrets.dump(),
+                                          d.firmwareVersion, millisOrNull(d.lastSeen), toMillis(d.createdAt)});
+}
+
+void Platform::persistCommand(const Command& c) {
+  if (!store_) return;
+  storage::CommandRow row;
+  row.id = c.id;
+  row.seq = c.seq;
+  row.deviceId = c.spec.deviceId;
+  row.name = c.spec.name;
+  row.payload.assign(c.spec.payload.begin(), c.spec.payload.end());
+  row.binary = c.spec.binary;
+  row.expireSeconds = c.spec.expireSeconds;
+  row.maxRetransmit = c.spec.maxRetransmit;
+  row.ackTimeoutMs = c.spec.ackTimeoutMs;
+  row.callbackUrl = c.spec.callbackUrl;
+  row.status = std::string(toString(c.status));
+  row.createdAt = toMillis(c.createdAt);
+  row.expiresAt = millisOrNull(c.expiresAt);
+  row.sentAt = millisOrNull(c.sentAt);
+  row.ackDeadline = millisOrNull(c.ackDeadline);
+  row.deliveredAt = millisOrNull(c.deliveredAt);
+  row.completedAt = millisOrNull(c.completedAt);
+  row.sends = c.sends;
+  row.result = c.result;
+  row.reason = c.reason;
+  store_->upsertCommand(std::move(row));
+}
+
+void Platform::apply(CommandActions& actions, Pending& pending) {
+  const auto now = clock_.now();
+  for (auto& a : actions) {
+    if (a.kind == CommandAction::Kind::StatusChanged) {
+      persistCommand(a.command);
+      pending.events.push_back({"command.status", a.command.spec.deviceId, now, toJson(a.command)});
+    } else {
+      auto d = devices_.find(a.command.spec.deviceId);
+      if (d == devices_.end()) continue;
+      auto p = products_.find(d->second.productId);
+      if (p == products_.end()) continue;
+      pending.sends.emplace_back(d->second, p->second, a.command);
+    }
+  }
+  actions.clear();
+}
+
+void Platform::load(const storage::PlatformSnapshot& snapshot) {
+  std::lock_guard lock(mutex_);
+  for (const auto& r : snapshot.products)
+    products_[r.id] = Product{r.id, r.name, r.dialect, parseObject(r.keys), fromMillis(r.createdAt)};
+  for (const auto& r : snapshot.devices) {
+    Device d{r.id, r.productId, r.name, parseObject(r.identifiers), parseObject(r.secrets), r.firmwareVersion,
+             false, timeOrNull(r.lastSeen), "", "", fromMillis(r.createdAt)};
+    devices_[r.id] = std::move(d);
+  }
+  std::vector<Command> commands;
+  for (const auto& r : snapshot.commands) {
+    Command c;
+    c.id = r.id;
+    c.seq = r.seq;
+    c.spec = CommandSpec{r.deviceId, r.name, std::string(r.payload.begin(), r.payload.end()), r.binary,
+                         r.expireSeconds, r.maxRetransmit, r.ackTimeoutMs, r.callbackUrl};
+    c.status = parseCommandStatus(r.status).value_or(CommandStatus::Failed);
+    c.createdAt = fromMillis(r.createdAt);
+    c.expiresAt = timeOrNull(r.expiresAt);
+    c.sentAt = timeOrNull(r.sentAt);
+    c.ackDeadline = timeOrNull(r.ackDeadline);
+    c.deliveredAt = timeOrNull(r.deliveredAt);
+    c.completedAt = timeOrNull(r.completedAt);
+    c.sends = r.sends;
+    c.result = r.result;
+    c.reason = r.reason;
+    commands.push_back(std::move(c));
+  }
+  commands_.restore(std::move(commands));
+  for (const auto& r : snapshot.messages) {
+    messages_[r.deviceId].push_back(
+        UplinkMessage{r.id, r.deviceId, fromMillis(r.time), r.transport, r.topic, r.payload, r.contentType});
+    nextMessageId_ = std::max(nextMessageId_, r.id + 1);
+  }
+}
+
+// --- products and devices ---
+
+Expected<Product, Failure> Platform::createProduct(Product p) {
+  Pending pending;
+  {
+    std::lock_guard lock(mutex_);
+    if (p.id.empty()) p.id = newId("prod");
+    if (!validId(p.id)) return Unexpected(Failure{422, "invalid", "product id: 1-128 of A-Z a-z 0-9 - _ . :"});
+    if (products_.contains(p.id)) return Unexpected(Failure{409, "conflict", "product '" + p.id + "' exists"});
+    if (p.name.empty()) p.name = p.id;
+    p.createdAt = clock_.now();
+    products_[p.id] = p;
+    if (store_) store_->upsertProduct(storage::ProductRow{p.id, p.name, p.dialect, p.keys.dump(), toMillis(p.createdAt)});
+  }
+  return p;
+}
+
+std::vector<Product> Platform::products() const {
+  std::lock_guard lock(mutex_);
+  std::vector<Product> out;
+  for (const auto& [_, p] : products_) out.push_back(p);
+  return out;
+}
+
+std::optional<Product> Platform::product(const std::string& id) const {
+  std::lock_guard lock(mutex_);
+  auto it = products_.find(id);
+  return it == products_.end() ? std::nullopt : std::optional<Product>(it->second);
+}
+
+Expected<Product, Failure> Platform::deleteProduct(const std::string& id) {
+  Pending pending;
+  Product removed;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = products_.find(id);
+    if (it == products_.end()) return Unexpected(notFound("product", id));
+    removed = it->second;
+    for (auto d = devices_.begin(); d != devices_.end();) {
+      if (d->second.productId == id) {
+        pending.events.push_back({"device.deleted", d->first, clock_.now(), toJson(d->second)});
+        messages_.erase(d->first);
+        d = devices_.erase(d);
+      } else {
+        ++d;
+      }
+    }
+    products_.erase(it);
+    if (store_) store_->deleteProduct(id);
+  }
+  flush(pending);
+  return removed;
+}
+
+Expected<Device, Failure> Platform::createDevice(Device d) {
+  Pending pending;
+  {
+    std::lock_guard lock(mutex_);
+    if (d.id.empty()) d.id = newId("dev");
+    if (!validId(d.id)) return Unexpected(Failure{422, "invalid", "device id: 1-128 of A-Z a-z 0-9 - _ . :"});
+    if (!products_.contains(d.productId))
+      return Unexpected(Failure{422, "invalid", "no product '" + d.productId + "' for the device"});
+    if (devices_.contains(d.id)) return Unexpected(Failure{409, "conflict", "device '" + d.id + "' exists"});
+    if (d.name.empty()) d.name = d.id;
+    d.online = false;
+    d.createdAt = clock_.now();
+    devices_[d.id] = d;
+    persistDevice(d);
+    pending.events.push_back({"device.created", d.id, d.createdAt, toJson(d)});
+  }
+  flush(pending);
+  return d;
+}
+
+Expected<Device, Failure> Platform::updateDevice(const std::string& id, const json& changes) {
+  Device updated;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = devices_.find(id);
+    if (it == devices_.end()) return Unexpected(notFound("device", id));
+    Device& d = it->second;
+    if (changes.contains("name")) d.name = changes["name"].get<std::string>();
+    if (changes.contains("identifiers")) d.identifiers = changes["identifiers"];
+    if (changes.contains("secrets")) d.secrets = changes["secrets"];
+    if (changes.contains("firmwareVersion")) d.firmwareVersion = changes["firmwareVersion"].get<std::string>();
+    persistDevice(d);
+    updated = d;
+  }
+  return updated;
+}
+
+std::vector<Device> Platform::devices(const std::optional<std::string>& productId) const {
+  std::lock_guard lock(mutex_);
+  std::vector<Device> out;
+  for (const auto& [_, d] : devices_)
+    if (!productId || d.productId == *productId) out.push_back(d);
+  return out;
+}
+
+std::optional<Device> Platform::device(const std::string& id) const {
+  std::lock_guard lock(mutex_);
+  auto it = devices_.find(id);
+  return it == devices_.end() ? std::nullopt : std::optional<Device>(it->second);
+}
+
+std::optional<Device> Platform::findDevice(const std::string& productId, const std::string& key,
+                                           const std::string& value) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& [_, d] : devices_)
+    if (d.productId == productId && d.identifiers.contains(key) && d.identifiers[key].is_string() &&
+        d.identifiers[key].get<std::string>() == value)
+      return d;
+  return std::nullopt;
+}
+
+Expected<Device, Failure> Platform::deleteDevice(const std::string& id) {
+  Pending pending;
+  Device removed;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = devices_.find(id);
+    if (it == devices_.end()) return Unexpected(notFound("device", id));
+    removed = it->second;
+    devices_.erase(it);
+    messages_.erase(id);
+    commands_.deviceOffline(id);
+    if (store_) store_->deleteDevice(id);
+    pending.events.push_back({"device.deleted", id, clock_.now(), toJson(removed)});
+  }
+  flush(pending);
+  return removed;
+}
+
+// --- presence and uplink ---
+
+void Platform::deviceConnected(const std::string& deviceId, const std::string& transport, const std::string& remote) {
+  Pending pending;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = devices_.find(deviceId);
+    if (it == devices_.end()) return;
+    Device& d = it->second;
+    const auto now = clock_.now();
+    d.online = true;
+    d.transport = transport;
+    d.remote = remote;
+    d.lastSeen = now;
+    persistDevice(d);
+    pending.events.push_back({"device.online", deviceId, now, toJson(d)});
+  }
+  flush(pending);
+}
+
+void Platform::deviceReachable(const std::string& deviceId) {
+  Pending pending;
+  {
+    std::lock_guard lock(mutex_);
+    if (!devices_.contains(deviceId) || commands_.online(deviceId)) return;
+    CommandActions actions;
+    commands_.deviceOnline(deviceId, clock_.now(), actions);
+    apply(actions, pending);
+  }
+  flush(pending);
+}
+
+void Platform::deviceDisconnected(const std::string& deviceId) {
+  Pending pending;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = devices_.find(deviceId);
+    if (it == devices_.end()) return;
+    Device& d = it->second;
+    d.online = false;
+    d.lastSeen = clock_.now();
+    d.transport.clear();
+    d.remote.clear();
+    persistDevice(d);
+    commands_.deviceOffline(deviceId);
+    pending.events.push_back({"device.offline", deviceId, *d.lastSeen, toJson(d)});
+  }
+  flush(pending);
+}
+
+void Platform::recordUplink(const std::string& deviceId, const std::string& transport, const std::string& topic,
+                            std::vector<std::uint8_t> payload, std::string contentType) {
+  Pending pending;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = devices_.find(deviceId);
+    if (it == devices_.end()) return;
+    const auto now = clock_.now();
+    it->second.lastSeen = now;
+    UplinkMessage m{nextMessageId_++, deviceId, now, transport, topic, std::move(payload), std::move(contentType)};
+    auto& history = messages_[deviceId];
+    history.push_back(m);
+    while (history.size() > limits_.messagesPerDevice) history.pop_front();
+    if (store_)
+      store_->appendMessage(storage::MessageRow{m.id, m.deviceId, toMillis(m.time), m.transport, m.topic, m.payload,
+                                                m.contentType},
+                            limits_.messagesPerDevice);
+    pending.events.push_back({"uplink", deviceId, now, toJson(m)});
+  }
+  flush(pending);
+}
+
+std::vector<UplinkMessage> Platform::messages(const std::string& deviceId, std::size_t limit,
+                                              std::optional<std::int64_t> before) const {
+  std::lock_guard lock(mutex_);
+  std::vector<UplinkMessage> out;
+  auto it = messages_.find(deviceId);
+  if (it == messages_.end()) return out;
+  for (auto m = it->second.rbegin(); m != it->second.rend() && out.size() < limit; ++m)
+    if (!before || m->id < *before) out.push_back(*m);
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+// --- commands ---
+
+Expected<Command, Failure> Platform::sendCommand(CommandSpec spec) {
+  Pending pending;
+  Command created;
+  {
+    std::lock_guard lock(mutex_);
+    if (!devices_.contains(spec.deviceId)) return Unexpected(notFound("device", spec.deviceId));
+    CommandActions actions;
+    const auto deviceId = spec.deviceId;
+    auto c = commands_.submit(newId("cmd"), std::move(spec), clock_.now(), actions);
+    if (!c) return Unexpected(fromCommandError(c.error(), deviceId));
+    apply(actions, pending);
+    created = *commands_.find(c->id);
+  }
+  flush(pending);
+  std::lock_guard lock(mutex_);
+  return *commands_.find(created.id);  // the send above may have moved it on already
+}
+
+std::optional<Command> Platform::command(const std::string& id) const {
+  std::lock_guard lock(mutex_);
+  const Command* c = commands_.find(id);
+  return c ? std::optional<Command>(*c) : std::nullopt;
+}
+
+Expected<std::vector<Command>, Failure> Platform::commands(const std::string& deviceId,
+                                                           std::optional<CommandStatus> status) const {
+  std::lock_guard lock(mutex_);
+  if (!devices_.contains(deviceId)) return Unexpected(notFound("device", deviceId));
+  return commands_.list(deviceId, status);
+}
+
+Expected<Command, Failure> Platform::cancelCommand(const std::string& id) {
+  Pending pending;
+  Command out;
+  {
+    std::lock_guard lock(mutex_);
+    CommandActions actions;
+    auto c = commands_.cancel(id, clock_.now(), actions);
+    if (!c) return Unexpected(fromCommandError(c.error(), id));
+    apply(actions, pending);
+    out = *c;
+  }
+  flush(pending);
+  return out;
+}
+
+Expected<Command, Failure> Platform::commandDelivered(const std::string& id) {
+  Pending pending;
+  Command out;
+  {
+    std::lock_guard lock(mutex_);
+    CommandActions actions;
+    auto c = commands_.delivered(id, clock_.now(), actions);
+    if (!c) return Unexpected(fromCommandError(c.error(), id));
+    apply(actions, pending);
+    out = *c;
+  }
+  flush(pending);
+  return out;
+}
+
+Expected<Command, Failure> Platform::commandCompleted(const std::string& id, bool success, std::string result) {
+  Pending pending;
+  Command out;
+  {
+    std::lock_guard lock(mutex_);
+    CommandActions actions;
+    auto c = commands_.completed(id, success, std::move(result), clock_.now(), actions);
+    if (!c) return Unexpected(fromCommandError(c.error(), id));
+    apply(actions, pending);
+    out = *c;
+  }
+  flush(pending);
+  return out;
+}
+
+void Platform::tick() {
+  Pending pending;
+  {
+    std::lock_guard lock(mutex_);
+    CommandActions actions;
+    commands_.tick(clock_.now(), actions);
+    apply(actions, pending);
+  }
+  flush(pending);
+}
+
+void Platform::reset() {
+  std::lock_guard lock(mutex_);
+  products_.clear();
+  devices_.clear();
+  messages_.clear();
+  commands_.clear();
+  if (store_) store_->resetAll();
+}
+
+// --- JSON forms ---
+
+std::string isoTime(TimePoint t) {
+  const auto ms = toMillis(t);
+  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return buf;
+}
+
+namespace {
+json timeOrNullJson(const std::optional<TimePoint>& t) { return t ? json(isoTime(*t)) : json(nullptr); }
+}  // namespace
+
+json toJson(const Product& p) {
+  return {{"id", p.id}, {"name", p.name}, {"dialect", p.dialect}, {"keys", p.keys}, {"createdAt", isoTime(p.createdAt)}};
+}
+
+json toJson(const Device& d) {
+  return {{"id", d.id},
+          {"productId", d.productId},
+          {"name", d.name},
+          {"identifiers", d.identifiers},
+          {"secrets", d.secrets},
+          {"firmwareVersion", d.firmwareVersion},
+          {"online", d.online},
+          {"transport", d.online ? json(d.transport) : json(nullptr)},
+          {"remoteAddress", d.online ? json(d.remote) : json(nullptr)},
+          {"lastSeen", timeOrNullJson(d.lastSeen)},
+          {"createdAt", isoTime(d.createdAt)}};
+}
+
+json toJson(const Command& c) {
+  json payload;
+  if (c.spec.binary) {
+    payload = base64Encode(c.spec.payload);
+  } else {
+    payload = json::parse(c.spec.payload, nullptr, false);
+    if (payload.is_discarded()) payload = c.spec.payload;
+  }
+  json result = c.result.empty() ? json(nullptr) : json::parse(c.result, nullptr, false);
+  if (result.is_discarded()) result = c.result;
+  json out = {{"id", c.id},
+              {"deviceId", c.spec.deviceId},
+              {"name", c.spec.name},
+              {"payload", payload},
+              {"binary", c.spec.binary},
+              {"expireTime", c.spec.expireSeconds},
+              {"maxRetransmit", c.spec.maxRetransmit},
+              {"ackTimeoutMs", c.spec.ackTimeoutMs},
+              {"callbackUrl", c.spec.callbackUrl.empty() ? json(nullptr) : json(c.spec.callbackUrl)},
+              {"status", std::string(toString(c.status))},
+              {"createdAt", isoTime(c.createdAt)},
+              {"expiresAt", timeOrNullJson(c.expiresAt)},
+              {"sentAt", timeOrNullJson(c.sentAt)},
+              {"deliveredAt", timeOrNullJson(c.deliveredAt)},
+              {"completedAt", timeOrNullJson(c.completedAt)},
+              {"sends", c.sends},
+              {"result", result},
+              {"reason", c.reason.empty() ? json(nullptr) : json(c.reason)}};
+  return out;
+}
+
+json toJson(const UplinkMessage& m) {
+  json payload = json::parse(m.payload.begin(), m.payload.end(), nullptr, false);
+  return {{"id", m.id},
+          {"deviceId", m.deviceId},
+          {"time", isoTime(m.time)},
+          {"transport", m.transport},
+          {"topic", m.topic},
+          {"contentType", m.contentType},
+          {"payload", payload.is_discarded() ? json(nullptr) : payload},
+          {"payloadBase64", base64Encode(m.payload)}};
+}
+
+}  // namespace fc::server::core

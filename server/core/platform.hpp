@@ -1,0 +1,184 @@
+// The platform core: products, devices and their presence, uplink history, and the command queue,
+// kept in memory and written through to SQLite (storage::PlatformStore). Thread-safe: the broker,
+// the HTTP API and the scheduler call it from their own strands; each call holds one mutex for a
+// few microseconds, and whatever it must tell others (events, commands to send) is done after the
+// mutex is released.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "protocols/common/expected.hpp"
+#include "server/core/clock.hpp"
+#include "server/core/command_queue.hpp"
+
+namespace fc::storage {
+class PlatformStore;
+struct PlatformSnapshot;
+}  // namespace fc::storage
+
+namespace fc::server::core {
+
+struct Product {
+  std::string id;
+  std::string name;
+  std::string dialect;  // "generic", "aliyun", …
+  nlohmann::json keys = nlohmann::json::object();
+  TimePoint createdAt{};
+};
+
+struct Device {
+  std::string id;
+  std::string productId;
+  std::string name;
+  nlohmann::json identifiers = nlohmann::json::object();
+  nlohmann::json secrets = nlohmann::json::object();
+  std::string firmwareVersion;
+  bool online = false;
+  std::optional<TimePoint> lastSeen;
+  std::string transport;  // while online: "mqtt", "http", …
+  std::string remote;     // while online: "address:port"
+  TimePoint createdAt{};
+};
+
+struct UplinkMessage {
+  std::int64_t id = 0;
+  std::string deviceId;
+  TimePoint time{};
+  std::string transport;
+  std::string topic;
+  std::vector<std::uint8_t> payload;
+  std::string contentType;
+};
+
+/// Something that happened, for the event stream and for tests.
+struct PlatformEvent {
+  std::string type;  // device.created, device.deleted, device.online, device.offline, uplink, command.status
+  std::string deviceId;
+  TimePoint time{};
+  nlohmann::json data;
+};
+
+/// An API-shaped failure: the HTTP status, a stable code, and a message for people.
+struct Failure {
+  int status = 400;
+  std::string code;
+  std::string message;
+};
+
+/// How commands reach devices: the dialect layer implements it for the device's transport.
+class CommandSender {
+ public:
+  virtual ~CommandSender() = default;
+  /// Deliver `command` (first send or a resend) to the device; report the transport's
+  /// acknowledgement with Platform::commandDelivered.
+  virtual void sendCommand(const Device& device, const Product& product, const Command& command) = 0;
+};
+
+struct PlatformLimits {
+  std::size_t maxPendingCommandsPerDevice = 1000;
+  std::size_t messagesPerDevice = 1000;  // uplink history kept per device
+};
+
+class Platform {
+ public:
+  Platform(Clock& clock, storage::PlatformStore* store, PlatformLimits limits = {});
+  ~Platform();
+
+  /// Rebuilds the state of an earlier run; devices start offline.
+  void load(const storage::PlatformSnapshot& snapshot);
+  void setCommandSender(CommandSender* sender);
+  std::uint64_t subscribe(std::function<void(const PlatformEvent&)> listener);
+  void unsubscribe(std::uint64_t id);
+  /// Runs `done` once everything changed so far is committed (on the store's thread).
+  void whenCommitted(std::function<void()> done);
+  const Clock& clock() const { return clock_; }
+
+  // --- products and devices ---
+  Expected<Product, Failure> createProduct(Product product);
+  std::vector<Product> products() const;
+  std::optional<Product> product(const std::string& id) const;
+  Expected<Product, Failure> deleteProduct(const std::string& id);
+
+  Expected<Device, Failure> createDevice(Device device);
+  /// Replaces name, identifiers, secrets and firmware version.
+  Expected<Device, Failure> updateDevice(const std::string& id, const nlohmann::json& changes);
+  std::vector<Device> devices(const std::optional<std::string>& productId = {}) const;
+  std::optional<Device> device(const std::string& id) const;
+  Expected<Device, Failure> deleteDevice(const std::string& id);
+  /// The device of `productId` whose identifiers[key] == value (e.g. aliyun's deviceName).
+  std::optional<Device> findDevice(const std::string& productId, const std::string& key,
+                                   const std::string& value) const;
+
+  // --- presence and uplink ---
+  /// Presence: the device is online (it is not yet sent commands: see deviceReachable).
+  void deviceConnected(const std::string& deviceId, const std::string& transport, const std::string& remote);
+  /// The device can now receive commands (e.g. it subscribed to its command topic): cached
+  /// commands go out, in creation order.
+  void deviceReachable(const std::string& deviceId);
+  void deviceDisconnected(const std::string& deviceId);
+  void recordUplink(const std::string& deviceId, const std::string& transport, const std::string& topic,
+                    std::vector<std::uint8_t> payload, std::string contentType);
+  /// Newest last; at most `limit`, before message id `before` when given.
+  std::vector<UplinkMessage> messages(const std::string& deviceId, std::size_t limit,
+                                      std::optional<std::int64_t> before = {}) const;
+
+  // --- commands ---
+  Expected<Command, Failure> sendCommand(CommandSpec spec);
+  std::optional<Command> command(const std::string& id) const;
+  Expected<std::vector<Command>, Failure> commands(const std::string& deviceId,
+                                                   std::optional<CommandStatus> status = {}) const;
+  Expected<Command, Failure> cancelCommand(const std::string& id);
+  Expected<Command, Failure> commandDelivered(const std::string& id);
+  Expected<Command, Failure> commandCompleted(const std::string& id, bool success, std::string result);
+  /// Expiry and ack timeouts due on the clock; the scheduler calls it, and so does every clock change.
+  void tick();
+
+  // --- admin ---
+  /// Forgets every product, device, message and command (and the store's broker tables).
+  void reset();
+
+ private:
+  struct Pending;  // side effects collected under the lock, run after it
+  void flush(Pending& pending);
+  void apply(CommandActions& actions, Pending& pending);
+  void persistDevice(const Device& d);
+  void persistCommand(const Command& c);
+  std::string newId(const char* prefix);
+
+  Clock& clock_;
+  storage::PlatformStore* store_;
+  PlatformLimits limits_;
+  CommandSender* sender_ = nullptr;
+
+  mutable std::mutex mutex_;
+  std::map<std::string, Product> products_;
+  std::map<std::string, Device> devices_;
+  std::unordered_map<std::string, std::deque<UplinkMessage>> messages_;
+  std::int64_t nextMessageId_ = 1;
+  std::uint64_t idCounter_ = 0;
+  CommandQueue commands_;
+
+  std::mutex listenersMutex_;
+  std::uint64_t nextListener_ = 1;
+  std::map<std::uint64_t, std::function<void(const PlatformEvent&)>> listeners_;
+};
+
+/// JSON forms used by the API and the event stream.
+nlohmann::json toJson(const Product& p);
+nlohmann::json toJson(const Device& d);
+nlohmann::json toJson(const Command& c);
+nlohmann::json toJson(const UplinkMessage& m);
+std::string isoTime(TimePoint t);
+
+}  // namespace fc::server::core

@@ -1,0 +1,134 @@
+// The MQTT gateway: logins, topic ACL and traffic of devices, by their product's dialect.
+#include "server/dialects/mqtt_gateway.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "server/broker/mqtt_server.hpp"
+
+namespace fc::server::dialects {
+
+MqttGateway::MqttGateway(core::Platform& platform, broker::AccessPolicy& fallback)
+    : platform_(platform), fallback_(fallback) {}
+
+void MqttGateway::addDialect(std::unique_ptr<MqttDialect> dialect) { dialects_.push_back(std::move(dialect)); }
+
+const MqttDialect* MqttGateway::dialectFor(const std::string& name) const {
+  for (const auto& d : dialects_)
+    if (d->name() == name) return d.get();
+  return nullptr;
+}
+
+std::optional<MqttGateway::Binding> MqttGateway::binding(const std::string& clientId) const {
+  std::lock_guard lock(mutex_);
+  if (auto it = connected_.find(clientId); it != connected_.end()) return it->second;
+  if (auto it = authenticated_.find(clientId); it != authenticated_.end()) return it->second;
+  return std::nullopt;
+}
+
+mqtt::ConnectReturn MqttGateway::authenticate(const broker::ClientIdentity& client,
+                                              const std::optional<std::vector<std::uint8_t>>& password) {
+  for (const auto& dialect : dialects_) {
+    auto login = dialect->identify(platform_, client);
+    if (!login) continue;
+    if (!dialect->verify(*login, client, password)) {
+      spdlog::info("{}: device {} failed to sign in from {} (client id '{}')", dialect->name(), login->device.id,
+                   client.remote, client.clientId);
+      return mqtt::ConnectReturn::BadUsernameOrPassword;
+    }
+    std::lock_guard lock(mutex_);
+    authenticated_[client.clientId] = Binding{login->device.id, dialect.get()};
+    return mqtt::ConnectReturn::Accepted;
+  }
+  return fallback_.authenticate(client, password);
+}
+
+bool MqttGateway::mayPublish(const broker::ClientIdentity& client, std::string_view topic) {
+  auto b = binding(client.clientId);
+  if (!b) return fallback_.mayPublish(client, topic);
+  auto device = platform_.device(b->deviceId);
+  return device && b->dialect->mayPublish(*device, topic);
+}
+
+bool MqttGateway::maySubscribe(const broker::ClientIdentity& client, std::string_view filter) {
+  auto b = binding(client.clientId);
+  if (!b) return fallback_.maySubscribe(client, filter);
+  auto device = platform_.device(b->deviceId);
+  return device && b->dialect->maySubscribe(*device, filter);
+}
+
+void MqttGateway::clientConnected(const broker::ClientIdentity& client) {
+  Binding b;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = authenticated_.find(client.clientId);
+    if (it == authenticated_.end()) return;  // a plain MQTT client
+    b = it->second;
+    authenticated_.erase(it);
+    connected_[client.clientId] = b;
+    clientOf_[b.deviceId] = client.clientId;
+  }
+  platform_.deviceConnected(b.deviceId, client.tls ? "mqtts" : "mqtt", client.remote);
+}
+
+void MqttGateway::clientDisconnected(const broker::ClientIdentity& client) {
+  std::string deviceId;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = connected_.find(client.clientId);
+    if (it == connected_.end()) return;
+    deviceId = it->second.deviceId;
+    connected_.erase(it);
+    if (auto c = clientOf_.find(deviceId); c != clientOf_.end() && c->second == client.clientId) clientOf_.erase(c);
+    else return;  // the device is connected again under another client id
+  }
+  platform_.deviceDisconnected(deviceId);
+}
+
+void MqttGateway::clientSubscribed(const broker::ClientIdentity& client, const std::string& filter) {
+  auto b = binding(client.clientId);
+  if (!b) return;
+  auto device = platform_.device(b->deviceId);
+  // Commands go out once the device can receive them: a command published before its
+  // subscription exists would reach nobody.
+  if (device && b->dialect->receivesCommands(*device, filter)) platform_.deviceReachable(b->deviceId);
+}
+
+void MqttGateway::clientPublished(const broker::ClientIdentity& client, const mqtt::Publish& publish) {
+  auto b = binding(client.clientId);
+  if (!b) return;
+  auto device = platform_.device(b->deviceId);
+  if (device) b->dialect->uplink(platform_, *device, publish);
+}
+
+void MqttGateway::tagDelivered(const std::string&, std::uint64_t tag) {
+  std::string commandId;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = commandOfTag_.find(tag);
+    if (it == commandOfTag_.end()) return;
+    commandId = std::move(it->second);
+    commandOfTag_.erase(it);
+  }
+  platform_.commandDelivered(commandId);
+}
+
+void MqttGateway::sendCommand(const core::Device& device, const core::Product& product, const core::Command& command) {
+  const MqttDialect* dialect = dialectFor(product.dialect);
+  if (!dialect || !server_) return;
+  std::string clientId;
+  std::uint64_t tag = 0;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = clientOf_.find(device.id);
+    if (it == clientOf_.end()) return;  // not on MQTT now: the ack timeout decides
+    clientId = it->second;
+    tag = nextTag_++;
+    commandOfTag_[tag] = command.id;
+  }
+  auto downlink = dialect->encodeCommand(device, command);
+  spdlog::debug("{}: command {} to {} on {} (send {})", dialect->name(), command.id, device.id, downlink.topic,
+                command.sends);
+  server_->publishTagged(std::move(downlink.topic), std::move(downlink.payload), downlink.qos, clientId, tag);
+}
+
+}  // namespace fc::server::dialects

@@ -1,0 +1,67 @@
+// Where MQTT meets the platform. The gateway is the broker's access policy (a login that a dialect
+// recognises is checked by that dialect; any other falls through to the static policy, so plain
+// MQTT clients keep using the broker as a broker), its observer (presence, uplinks, delivery
+// acknowledgements → platform) and the platform's command sender for devices on MQTT.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "server/broker/broker.hpp"
+#include "server/dialects/mqtt_dialect.hpp"
+
+namespace fc::server::broker {
+class MqttServer;
+}
+
+namespace fc::server::dialects {
+
+class MqttGateway final : public broker::AccessPolicy, public broker::BrokerObserver, public core::CommandSender {
+ public:
+  MqttGateway(core::Platform& platform, broker::AccessPolicy& fallback);
+  void addDialect(std::unique_ptr<MqttDialect> dialect);
+  /// The server that carries commands; set before listening.
+  void setServer(broker::MqttServer* server) { server_ = server; }
+
+  // broker::AccessPolicy (broker strand)
+  mqtt::ConnectReturn authenticate(const broker::ClientIdentity& client,
+                                   const std::optional<std::vector<std::uint8_t>>& password) override;
+  bool mayPublish(const broker::ClientIdentity& client, std::string_view topic) override;
+  bool maySubscribe(const broker::ClientIdentity& client, std::string_view filter) override;
+
+  // broker::BrokerObserver (broker strand)
+  void clientConnected(const broker::ClientIdentity& client) override;
+  void clientDisconnected(const broker::ClientIdentity& client) override;
+  void clientSubscribed(const broker::ClientIdentity& client, const std::string& filter) override;
+  void clientPublished(const broker::ClientIdentity& client, const mqtt::Publish& publish) override;
+  void tagDelivered(const std::string& clientId, std::uint64_t tag) override;
+
+  // core::CommandSender (any thread)
+  void sendCommand(const core::Device& device, const core::Product& product, const core::Command& command) override;
+
+ private:
+  struct Binding {
+    std::string deviceId;
+    const MqttDialect* dialect = nullptr;
+  };
+  const MqttDialect* dialectFor(const std::string& name) const;
+  std::optional<Binding> binding(const std::string& clientId) const;
+
+  core::Platform& platform_;
+  broker::AccessPolicy& fallback_;
+  broker::MqttServer* server_ = nullptr;
+  std::vector<std::unique_ptr<MqttDialect>> dialects_;
+
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, Binding> authenticated_;  // client id → device, between CONNECT and CONNACK
+  std::unordered_map<std::string, Binding> connected_;      // client id → device, while connected
+  std::unordered_map<std::string, std::string> clientOf_;   // device id → client id, while connected
+  std::uint64_t nextTag_ = 1;
+  std::unordered_map<std::uint64_t, std::string> commandOfTag_;
+};
+
+}  // namespace fc::server::dialects

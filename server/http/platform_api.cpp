@@ -1,0 +1,309 @@
+// REST handlers: parse and validate JSON, call the platform, shape the answer. Every error is
+// {"error":{"code","message"}} with a fitting status; a 201 for a command comes after its commit.
+#include "server/http/platform_api.hpp"
+
+#include <nlohmann/json.hpp>
+#include <openssl/rand.h>
+
+#include <charconv>
+
+#include "protocols/common/base64.hpp"
+
+namespace fc::server::http {
+namespace {
+
+using nlohmann::json;
+
+ApiResponse ok(int status, const json& body) {
+  return jsonResponse(status, body.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+ApiResponse fail(const core::Failure& f) { return errorResponse(f.status, f.code, f.message); }
+
+/// The body as a JSON object, or the 400 that explains why it is not one.
+Expected<json, ApiResponse> objectBody(const ApiRequest& r) {
+  if (r.body.empty()) return Unexpected(errorResponse(400, "bad_request", "a JSON object body is required"));
+  try {
+    auto j = json::parse(r.body);
+    if (!j.is_object()) return Unexpected(errorResponse(400, "bad_request", "the body must be a JSON object"));
+    return j;
+  } catch (const json::parse_error& e) {
+    return Unexpected(errorResponse(400, "bad_json", std::string("malformed JSON: ") + e.what()));
+  }
+}
+
+/// A field of a known type, or the 422 that names it.
+template <class T>
+Expected<std::optional<T>, ApiResponse> field(const json& body, const char* name) {
+  if (!body.contains(name) || body[name].is_null()) return std::optional<T>{};
+  try {
+    return std::optional<T>(body[name].get<T>());
+  } catch (const json::exception&) {
+    return Unexpected(errorResponse(422, "invalid", std::string("field '") + name + "' has the wrong type"));
+  }
+}
+
+std::optional<std::size_t> sizeParam(const ApiRequest& r, const char* name) {
+  auto v = r.queryParam(name);
+  if (!v) return std::nullopt;
+  std::size_t n = 0;
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (ec != std::errc{} || p != v->data() + v->size()) return std::nullopt;
+  return n;
+}
+
+/// {"items": [...], "total", "offset", "limit"} over a whole list, with ?offset= and ?limit= (≤ 1000).
+template <class T>
+ApiResponse page(const ApiRequest& r, const std::vector<T>& all) {
+  const auto offset = sizeParam(r, "offset").value_or(0);
+  const auto limit = std::min<std::size_t>(sizeParam(r, "limit").value_or(100), 1000);
+  json items = json::array();
+  for (std::size_t i = offset; i < all.size() && i < offset + limit; ++i) items.push_back(core::toJson(all[i]));
+  return ok(200, {{"items", items}, {"total", all.size()}, {"offset", offset}, {"limit", limit}});
+}
+
+std::string randomSecret() {
+  unsigned char bytes[16];
+  RAND_bytes(bytes, sizeof bytes);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (auto b : bytes) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
+const std::vector<std::string> kDialects = {"generic", "aliyun", "oceanconnect", "rtthread", "wmiot", "gizwits"};
+
+// --- products ---
+
+ApiResponse createProduct(core::Platform& platform, const ApiRequest& r) {
+  auto body = objectBody(r);
+  if (!body) return body.error();
+  auto id = field<std::string>(*body, "id");
+  auto name = field<std::string>(*body, "name");
+  auto dialect = field<std::string>(*body, "dialect");
+  if (!id) return id.error();
+  if (!name) return name.error();
+  if (!dialect) return dialect.error();
+  const auto d = dialect->value_or("generic");
+  if (std::find(kDialects.begin(), kDialects.end(), d) == kDialects.end())
+    return errorResponse(422, "invalid", "unknown dialect '" + d + "'");
+  core::Product p;
+  p.id = id->value_or("");
+  p.name = name->value_or("");
+  p.dialect = d;
+  if (body->contains("keys")) {
+    if (!(*body)["keys"].is_object()) return errorResponse(422, "invalid", "field 'keys' must be an object");
+    p.keys = (*body)["keys"];
+  }
+  auto created = platform.createProduct(std::move(p));
+  return created ? ok(201, core::toJson(*created)) : fail(created.error());
+}
+
+// --- devices ---
+
+ApiResponse createDevice(core::Platform& platform, const ApiRequest& r) {
+  auto body = objectBody(r);
+  if (!body) return body.error();
+  auto id = field<std::string>(*body, "id");
+  auto productId = field<std::string>(*body, "productId");
+  auto name = field<std::string>(*body, "name");
+  if (!id) return id.error();
+  if (!productId) return productId.error();
+  if (!name) return name.error();
+  if (!*productId) return errorResponse(422, "invalid", "field 'productId' is required");
+  auto product = platform.product(**productId);
+  if (!product) return errorResponse(422, "invalid", "no product '" + **productId + "'");
+  core::Device d;
+  d.id = id->value_or("");
+  d.productId = **productId;
+  d.name = name->value_or("");
+  for (const char* key : {"identifiers", "secrets"}) {
+    if (!body->contains(key)) continue;
+    if (!(*body)[key].is_object()) return errorResponse(422, "invalid", std::string("field '") + key + "' must be an object");
+    (key == std::string("identifiers") ? d.identifiers : d.secrets) = (*body)[key];
+  }
+  if (auto fw = field<std::string>(*body, "firmwareVersion"); !fw) return fw.error();
+  else d.firmwareVersion = fw->value_or("");
+  if (product->dialect == "generic" && !d.secrets.contains("secret")) d.secrets["secret"] = randomSecret();
+  auto created = platform.createDevice(std::move(d));
+  return created ? ok(201, core::toJson(*created)) : fail(created.error());
+}
+
+ApiResponse patchDevice(core::Platform& platform, const ApiRequest& r) {
+  auto body = objectBody(r);
+  if (!body) return body.error();
+  for (const auto& [key, value] : body->items()) {
+    if (key == "name" || key == "firmwareVersion") {
+      if (!value.is_string()) return errorResponse(422, "invalid", "field '" + key + "' must be a string");
+    } else if (key == "identifiers" || key == "secrets") {
+      if (!value.is_object()) return errorResponse(422, "invalid", "field '" + key + "' must be an object");
+    } else {
+      return errorResponse(422, "invalid", "field '" + key + "' cannot be changed");
+    }
+  }
+  auto updated = platform.updateDevice(r.params.at("id"), *body);
+  return updated ? ok(200, core::toJson(*updated)) : fail(updated.error());
+}
+
+// --- commands ---
+
+void postCommand(core::Platform& platform, const ApiRequest& r, const Respond& respond) {
+  auto body = objectBody(r);
+  if (!body) return respond(body.error());
+  core::CommandSpec spec;
+  spec.deviceId = r.params.at("id");
+  auto name = field<std::string>(*body, "name");
+  auto expire = field<std::int64_t>(*body, "expireTime");
+  auto retransmit = field<std::int64_t>(*body, "maxRetransmit");
+  auto ackTimeout = field<std::int64_t>(*body, "ackTimeoutMs");
+  auto callback = field<std::string>(*body, "callbackUrl");
+  auto base64 = field<std::string>(*body, "payloadBase64");
+  for (const auto* bad : {name ? nullptr : &name.error(), expire ? nullptr : &expire.error(),
+                          retransmit ? nullptr : &retransmit.error(), ackTimeout ? nullptr : &ackTimeout.error(),
+                          callback ? nullptr : &callback.error(), base64 ? nullptr : &base64.error()})
+    if (bad) return respond(*bad);
+  spec.name = name->value_or("");
+  spec.expireSeconds = expire->value_or(core::kDefaultExpireSeconds);
+  if (spec.expireSeconds < 0) return respond(errorResponse(422, "invalid", "expireTime must be 0 or more seconds"));
+  const auto maxRetransmit = retransmit->value_or(3);
+  if (maxRetransmit < 0 || maxRetransmit > 100) return respond(errorResponse(422, "invalid", "maxRetransmit must be 0..100"));
+  spec.maxRetransmit = static_cast<std::uint32_t>(maxRetransmit);
+  const auto ackMs = ackTimeout->value_or(30'000);
+  if (ackMs < 10 || ackMs > 86'400'000) return respond(errorResponse(422, "invalid", "ackTimeoutMs must be 10..86400000"));
+  spec.ackTimeoutMs = static_cast<std::uint32_t>(ackMs);
+  spec.callbackUrl = callback->value_or("");
+  if (*base64) {
+    auto bytes = base64Decode(**base64);
+    if (!bytes) return respond(errorResponse(422, "invalid", "payloadBase64 is not valid base64"));
+    spec.payload.assign(bytes->begin(), bytes->end());
+    spec.binary = true;
+  } else if (body->contains("payload")) {
+    spec.payload = (*body)["payload"].dump();
+  } else {
+    return respond(errorResponse(422, "invalid", "a command needs 'payload' (JSON) or 'payloadBase64'"));
+  }
+  auto created = platform.sendCommand(std::move(spec));
+  if (!created) return respond(fail(created.error()));
+  // Answer 201 only once the command is committed: it then survives a restart or a SIGKILL.
+  platform.whenCommitted([respond, body = core::toJson(*created)] { respond(ok(201, body)); });
+}
+
+ApiResponse listCommands(core::Platform& platform, const ApiRequest& r) {
+  std::optional<core::CommandStatus> status;
+  if (auto s = r.queryParam("status")) {
+    status = core::parseCommandStatus(*s);
+    if (!status) return errorResponse(400, "bad_request", "unknown status '" + *s + "'");
+  }
+  auto list = platform.commands(r.params.at("id"), status);
+  return list ? page(r, *list) : fail(list.error());
+}
+
+// --- admin ---
+
+ApiResponse clockState(const core::PlatformClock& clock) {
+  const auto now = clock.now();
+  return ok(200, {{"now", core::isoTime(now)},
+                  {"nowMs", core::toMillis(now)},
+                  {"frozen", clock.frozen()},
+                  {"offsetMs", std::chrono::duration_cast<std::chrono::milliseconds>(clock.offset()).count()}});
+}
+
+ApiResponse postClock(core::Platform& platform, core::PlatformClock& clock, const ApiRequest& r) {
+  auto body = objectBody(r);
+  if (!body) return body.error();
+  auto action = field<std::string>(*body, "action");
+  if (!action) return action.error();
+  const auto a = action->value_or("");
+  if (a == "freeze") {
+    clock.freeze();
+  } else if (a == "resume") {
+    clock.resume();
+  } else if (a == "reset") {
+    clock.reset();
+  } else if (a == "advance") {
+    auto seconds = field<double>(*body, "seconds");
+    auto ms = field<std::int64_t>(*body, "ms");
+    if (!seconds) return seconds.error();
+    if (!ms) return ms.error();
+    if (!*seconds && !*ms) return errorResponse(422, "invalid", "advance needs 'seconds' or 'ms'");
+    const auto by = *ms ? std::chrono::milliseconds(**ms)
+                        : std::chrono::milliseconds(static_cast<std::int64_t>(**seconds * 1000));
+    clock.advance(by);
+  } else if (a == "set") {
+    auto ms = field<std::int64_t>(*body, "timeMs");
+    if (!ms) return ms.error();
+    if (!*ms) return errorResponse(422, "invalid", "set needs 'timeMs' (milliseconds since the Unix epoch)");
+    clock.set(core::fromMillis(**ms));
+  } else {
+    return errorResponse(422, "invalid", "action must be freeze, resume, advance, set or reset");
+  }
+  platform.tick();  // whatever fell due is handled before the answer, so tests can assert right after it
+  return clockState(clock);
+}
+
+}  // namespace
+
+void addPlatformRoutes(Router& router, core::Platform& platform, core::PlatformClock& clock, PlatformApiHooks hooks) {
+  auto& p = platform;
+  router.add("GET", "/api/v1/products", [&p](const ApiRequest& r) { return page(r, p.products()); });
+  router.add("POST", "/api/v1/products", [&p](const ApiRequest& r) { return createProduct(p, r); });
+  router.add("GET", "/api/v1/products/{id}", [&p](const ApiRequest& r) {
+    auto product = p.product(r.params.at("id"));
+    return product ? ok(200, core::toJson(*product))
+                   : errorResponse(404, "not_found", "no product '" + r.params.at("id") + "'");
+  });
+  router.add("DELETE", "/api/v1/products/{id}", [&p](const ApiRequest& r) {
+    auto removed = p.deleteProduct(r.params.at("id"));
+    return removed ? ok(200, core::toJson(*removed)) : fail(removed.error());
+  });
+
+  router.add("GET", "/api/v1/devices", [&p](const ApiRequest& r) { return page(r, p.devices(r.queryParam("productId"))); });
+  router.add("POST", "/api/v1/devices", [&p](const ApiRequest& r) { return createDevice(p, r); });
+  router.add("GET", "/api/v1/devices/{id}", [&p](const ApiRequest& r) {
+    auto device = p.device(r.params.at("id"));
+    return device ? ok(200, core::toJson(*device))
+                  : errorResponse(404, "not_found", "no device '" + r.params.at("id") + "'");
+  });
+  router.add("PATCH", "/api/v1/devices/{id}", [&p](const ApiRequest& r) { return patchDevice(p, r); });
+  router.add("DELETE", "/api/v1/devices/{id}", [&p](const ApiRequest& r) {
+    auto removed = p.deleteDevice(r.params.at("id"));
+    return removed ? ok(200, core::toJson(*removed)) : fail(removed.error());
+  });
+  router.add("GET", "/api/v1/devices/{id}/messages", [&p](const ApiRequest& r) {
+    if (!p.device(r.params.at("id"))) return errorResponse(404, "not_found", "no device '" + r.params.at("id") + "'");
+    const auto limit = std::min<std::size_t>(sizeParam(r, "limit").value_or(100), 1000);
+    std::optional<std::int64_t> before;
+    if (auto b = sizeParam(r, "before")) before = static_cast<std::int64_t>(*b);
+    json items = json::array();
+    for (const auto& m : p.messages(r.params.at("id"), limit, before)) items.push_back(core::toJson(m));
+    return ok(200, {{"items", items}, {"limit", limit}});
+  });
+
+  router.addAsync("POST", "/api/v1/devices/{id}/commands",
+                  [&p](ApiRequest r, Respond respond) { postCommand(p, r, respond); });
+  router.add("GET", "/api/v1/devices/{id}/commands", [&p](const ApiRequest& r) { return listCommands(p, r); });
+  router.add("GET", "/api/v1/commands/{id}", [&p](const ApiRequest& r) {
+    auto c = p.command(r.params.at("id"));
+    return c ? ok(200, core::toJson(*c)) : errorResponse(404, "not_found", "no command '" + r.params.at("id") + "'");
+  });
+  router.addAsync("DELETE", "/api/v1/commands/{id}", [&p](ApiRequest r, Respond respond) {
+    auto c = p.cancelCommand(r.params.at("id"));
+    if (!c) return respond(fail(c.error()));
+    p.whenCommitted([respond, body = core::toJson(*c)] { respond(ok(200, body)); });
+  });
+
+  auto* clk = &clock;
+  router.add("GET", "/api/v1/admin/clock", [clk](const ApiRequest&) { return clockState(*clk); });
+  router.add("POST", "/api/v1/admin/clock", [&p, clk](const ApiRequest& r) { return postClock(p, *clk, r); });
+  router.addAsync("POST", "/api/v1/admin/reset", [&p, clk, hooks](ApiRequest, Respond respond) {
+    p.reset();
+    clk->reset();
+    if (hooks.onReset) hooks.onReset();
+    p.whenCommitted([respond] { respond(ok(200, {{"reset", true}})); });
+  });
+}
+
+}  // namespace fc::server::http
