@@ -119,10 +119,24 @@ int runServer(const Config& config) {
 
   net::io_context ioc;
   core::PlatformClock clock;
-  core::Platform platform(clock, platformStore.get());
+  core::Platform platform(clock, platformStore.get(),
+                          core::PlatformLimits{config.platform.maxPendingCommandsPerDevice,
+                                               config.platform.messagesPerDevice, config.platform.journalPerDevice});
   platform.load(platformSnapshot);
   platformSnapshot = {};
   platform.tick();  // commands that expired or timed out while the server was down
+  if (!config.fixtures.empty()) {
+    const auto text = readFile(config.fixtures);
+    const auto fixtures = nlohmann::json::parse(text, nullptr, false, true);
+    const auto report = http::loadFixtures(platform, fixtures.is_discarded() ? nlohmann::json() : fixtures);
+    if (fixtures.is_discarded() || !report.errors.empty()) {
+      spdlog::critical("fixtures {}: {}", config.fixtures,
+                       fixtures.is_discarded() ? std::string("not valid JSON (or unreadable)") : report.errors.front());
+      return 1;
+    }
+    spdlog::info("fixtures {}: {} products and {} devices created, {} existed", config.fixtures, report.products,
+                 report.devices, report.existing);
+  }
 
   broker::StaticAccessPolicy staticAccess(config.mqtt);
   dialects::MqttGateway gateway(platform, staticAccess);
@@ -157,7 +171,25 @@ int runServer(const Config& config) {
   router->add("GET", "/api/v1/ca.pem", [caPem](const http::ApiRequest&) {
     return http::ApiResponse{200, "application/x-pem-file", caPem};
   });
-  http::addPlatformRoutes(*router, platform, clock, http::PlatformApiHooks{[&mqtt] { mqtt.reset(); }});
+  http::PlatformApiHooks hooks;
+  hooks.onReset = [&mqtt] { mqtt.reset(); };
+  hooks.publish = [&mqtt](std::string topic, std::vector<std::uint8_t> payload, int qos, bool retain) {
+    mqtt.publish(std::move(topic), std::move(payload), static_cast<mqtt::QoS>(qos), retain);
+  };
+  hooks.brokerStats = [&mqtt](std::function<void(nlohmann::json)> done) {
+    mqtt.stats([done = std::move(done)](broker::BrokerStats s) {
+      done({{"connections", s.connections},
+            {"sessions", s.sessions},
+            {"persistentSessions", s.persistentSessions},
+            {"subscriptions", s.subscriptions},
+            {"retained", s.retained},
+            {"publishesReceived", s.publishesReceived},
+            {"messagesSent", s.messagesSent},
+            {"messagesDropped", s.messagesDropped},
+            {"publishesDenied", s.publishesDenied}});
+    });
+  };
+  http::addPlatformRoutes(*router, platform, clock, std::move(hooks));
   http::HttpServer httpServer(ioc, router);
 
   nlohmann::json ports;

@@ -47,6 +47,12 @@ struct MqttConfig {
   std::vector<AclRule> acl;
 };
 
+struct PlatformConfig {
+  std::uint32_t journalPerDevice = 1000;        // exchanges kept per device
+  std::uint32_t messagesPerDevice = 1000;       // uplink messages kept per device
+  std::uint32_t maxPendingCommandsPerDevice = 1000;  // beyond it POST …/commands answers 429
+};
+
 struct Ports {
   std::uint16_t mqtt = 1883;
   std::uint16_t mqtts = 8883;
@@ -59,11 +65,13 @@ struct Config {
   std::string bind = "127.0.0.1";
   Ports ports;
   std::string portsFile;
+  std::string fixtures;  // JSON file of products and devices loaded at start
   std::string logLevel = "info";
   std::string logFormat = "text";
   unsigned threads = 0;  // 0: one per core
   TlsConfig tls;
   MqttConfig mqtt;
+  PlatformConfig platform;
 
   std::string dbPath() const;
 };

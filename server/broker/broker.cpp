@@ -53,6 +53,7 @@ struct Session {
   std::uint8_t level = mqtt::kLevel311;
   ConnectionId conn = 0;  // 0 while offline
   bool connackSent = false;
+  bool traced = false;  // its packets go to BrokerObserver::clientPacket
   std::shared_ptr<ConnectionPort> port;
   ClientIdentity identity;
   std::optional<mqtt::Will> will;
@@ -120,6 +121,14 @@ struct Broker::Impl {
     wroteStore = true;
   }
 
+  void trace(Session& s, bool incoming, const std::vector<std::uint8_t>& bytes) {
+    if (s.traced && observer) observer->clientPacket(s.identity, incoming, bytes);
+  }
+  void send(Session& s, Bytes bytes) {
+    trace(s, false, *bytes);
+    s.port->send(std::move(bytes));
+  }
+
   /// Sends `bytes` to connection `id` once everything this packet wrote is committed, then runs
   /// `after` (with the session, if the connection is still there).
   void reply(ConnectionId id, Bytes bytes, std::function<void(Session&)> after = {}) {
@@ -127,7 +136,7 @@ struct Broker::Impl {
     if (it == links.end()) return;
     Link& link = it->second;
     if (!store || (!wroteStore && link.deferredReplies == 0)) {
-      link.port->send(std::move(bytes));
+      send(*link.session, std::move(bytes));
       if (after) after(*link.session);
       return;
     }
@@ -137,7 +146,7 @@ struct Broker::Impl {
         auto it = links.find(id);
         if (it == links.end()) return;
         --it->second.deferredReplies;
-        it->second.port->send(std::move(bytes));
+        send(*it->second.session, std::move(bytes));
         if (after) after(*it->second.session);
       });
     });
@@ -160,9 +169,9 @@ struct Broker::Impl {
       }
       if (!out.retain) {
         if (!out.msg->plainQos0Wire) out.msg->plainQos0Wire = publishWire(out, false);
-        s.port->send(out.msg->plainQos0Wire);
+        send(s, out.msg->plainQos0Wire);
       } else {
-        s.port->send(publishWire(out, false));
+        send(s, publishWire(out, false));
       }
       ++counters.messagesSent;
       return;
@@ -176,7 +185,7 @@ struct Broker::Impl {
         persist([&](storage::BrokerStore& st) { st.addMessage(s.clientId, toRow(out)); });
       }
     }
-    s.port->send(publishWire(out, false));
+    send(s, publishWire(out, false));
     ++counters.messagesSent;
     s.inflightIds[out.packetId] = out.seq;
     s.inflight.emplace(out.seq, std::move(out));
@@ -292,6 +301,9 @@ struct Broker::Impl {
   }
 
   void connect(ConnectionId id, std::shared_ptr<ConnectionPort> port, mqtt::Connect c, ConnectionInfo info) {
+    // Kept whole for the observer's trace: the fields below are moved into the session.
+    std::optional<mqtt::Connect> connectPacket;
+    if (observer) connectPacket = c;
     if (c.protocolLevel != mqtt::kLevel31 && c.protocolLevel != mqtt::kLevel311) {
       refuse(id, *port, mqtt::ConnectReturn::UnacceptableProtocolVersion,
              "unsupported protocol level " + std::to_string(c.protocolLevel));
@@ -346,8 +358,10 @@ struct Broker::Impl {
     s->identity = std::move(identity);
     s->will = std::move(c.will);
     links[id] = Link{s, port, 0};
+    s->traced = false;
     if (observer) {
-      observer->clientConnected(s->identity);
+      s->traced = observer->clientConnected(s->identity);
+      if (s->traced) observer->clientPacket(s->identity, true, mqtt::encode(*connectPacket));
       for (const auto& [filter, _] : s->subscriptions) observer->clientSubscribed(s->identity, filter);
     }
     spdlog::debug("mqtt: {} connected from {} (level {}, clean {}, keepalive {})", s->clientId, info.remote,
@@ -359,8 +373,8 @@ struct Broker::Impl {
       s.connackSent = true;
       // Resume: unacknowledged messages go again with DUP, then whatever queued while offline.
       for (const auto& [seq, out] : s.inflight) {
-        if (out.state == MessageState::Released) s.port->send(wire(mqtt::Pubrel{out.packetId}));
-        else s.port->send(publishWire(out, true));
+        if (out.state == MessageState::Released) send(s, wire(mqtt::Pubrel{out.packetId}));
+        else send(s, publishWire(out, true));
       }
       drain(s);
     });
@@ -486,6 +500,7 @@ struct Broker::Impl {
     auto it = links.find(id);
     if (it == links.end()) return;  // closed or refused meanwhile
     Session& s = *it->second.session;
+    if (s.traced) trace(s, true, mqtt::encode(p));
     std::visit(
         [&](auto&& pkt) {
           using T = std::decay_t<decltype(pkt)>;

@@ -41,13 +41,16 @@ class ConnectionPort {
 class BrokerObserver {
  public:
   virtual ~BrokerObserver() = default;
-  virtual void clientConnected(const ClientIdentity& client) = 0;
+  /// Returns whether to report this client's packets (clientPacket) until it disconnects.
+  virtual bool clientConnected(const ClientIdentity& client) = 0;
   virtual void clientDisconnected(const ClientIdentity& client) = 0;
   /// The client holds a subscription to `filter`: granted by a SUBSCRIBE, or resumed with its
   /// session at CONNECT.
   virtual void clientSubscribed(const ClientIdentity& client, const std::string& filter) = 0;
   /// A PUBLISH from a client that the access policy allowed.
   virtual void clientPublished(const ClientIdentity& client, const mqtt::Publish& publish) = 0;
+  /// A packet to or from a client whose clientConnected returned true, as it is on the wire.
+  virtual void clientPacket(const ClientIdentity& client, bool incoming, const std::vector<std::uint8_t>& bytes) = 0;
   /// The client acknowledged a message published with a tag (PUBACK for QoS 1, PUBCOMP for QoS 2).
   virtual void tagDelivered(const std::string& clientId, std::uint64_t tag) = 0;
 };

@@ -490,6 +490,10 @@ void MqttServer::publish(std::string topic, std::vector<std::uint8_t> payload, m
   });
 }
 
+void MqttServer::stats(std::function<void(BrokerStats)> done) {
+  net::post(impl_->strand, [impl = impl_, done = std::move(done)] { done(impl->broker.stats()); });
+}
+
 void MqttServer::reset() {
   net::post(impl_->strand, [impl = impl_] { impl->broker.reset(); });
 }

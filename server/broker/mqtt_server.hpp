@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,6 +51,8 @@ class MqttServer {
 
   /// Publishes as the platform; safe from any thread.
   void publish(std::string topic, std::vector<std::uint8_t> payload, mqtt::QoS qos, bool retain);
+  /// Broker::stats, answered on the broker strand.
+  void stats(std::function<void(BrokerStats)> done);
   /// Broker::reset, from any thread.
   void reset();
   /// Broker::publishTagged, from any thread.

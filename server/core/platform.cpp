@@ -189,6 +189,11 @@ void Platform::load(const storage::PlatformSnapshot& snapshot) {
     commands.push_back(std::move(c));
   }
   commands_.restore(std::move(commands));
+  for (const auto& r : snapshot.journal) {
+    journal_[r.deviceId].push_back(JournalEntry{r.id, r.deviceId, fromMillis(r.time), r.direction, r.transport, r.topic,
+                                                r.raw, r.summary});
+    nextJournalId_ = std::max(nextJournalId_, r.id + 1);
+  }
   for (const auto& r : snapshot.messages) {
     messages_[r.deviceId].push_back(
         UplinkMessage{r.id, r.deviceId, fromMillis(r.time), r.transport, r.topic, r.payload, r.contentType});
@@ -238,6 +243,7 @@ Expected<Product, Failure> Platform::deleteProduct(const std::string& id) {
       if (d->second.productId == id) {
         pending.events.push_back({"device.deleted", d->first, clock_.now(), toJson(d->second)});
         messages_.erase(d->first);
+        journal_.erase(d->first);
         d = devices_.erase(d);
       } else {
         ++d;
@@ -321,6 +327,7 @@ Expected<Device, Failure> Platform::deleteDevice(const std::string& id) {
     removed = it->second;
     devices_.erase(it);
     messages_.erase(id);
+    journal_.erase(id);
     commands_.deviceOffline(id);
     if (store_) store_->deleteDevice(id);
     pending.events.push_back({"device.deleted", id, clock_.now(), toJson(removed)});
@@ -507,8 +514,56 @@ void Platform::reset() {
   products_.clear();
   devices_.clear();
   messages_.clear();
+  journal_.clear();
   commands_.clear();
   if (store_) store_->resetAll();
+}
+
+nlohmann::json Platform::stats() const {
+  std::lock_guard lock(mutex_);
+  std::size_t online = 0;
+  json byStatus = json::object();
+  std::size_t messages = 0;
+  for (const auto& [id, d] : devices_) {
+    online += d.online ? 1 : 0;
+    for (const auto& c : commands_.list(id)) {
+      const std::string status(toString(c.status));
+      byStatus[status] = byStatus.value(status, 0) + 1;
+    }
+  }
+  for (const auto& [_, history] : messages_) messages += history.size();
+  return {{"products", products_.size()},
+          {"devices", devices_.size()},
+          {"devicesOnline", online},
+          {"commands", byStatus},
+          {"messages", messages}};
+}
+
+void Platform::journal(const std::string& deviceId, std::string direction, std::string transport, std::string topic,
+                       std::vector<std::uint8_t> raw, std::string summary) {
+  std::lock_guard lock(mutex_);
+  if (!devices_.contains(deviceId)) return;
+  JournalEntry e{nextJournalId_++, deviceId, clock_.now(), std::move(direction), std::move(transport),
+                 std::move(topic), std::move(raw), std::move(summary)};
+  if (store_)
+    store_->appendJournal(storage::JournalRow{e.id, e.deviceId, toMillis(e.time), e.direction, e.transport, e.topic,
+                                              e.raw, e.summary},
+                          limits_.journalPerDevice);
+  auto& entries = journal_[deviceId];
+  entries.push_back(std::move(e));
+  while (entries.size() > limits_.journalPerDevice) entries.pop_front();
+}
+
+std::vector<JournalEntry> Platform::journalEntries(const std::string& deviceId, std::size_t limit,
+                                                   std::optional<std::int64_t> before) const {
+  std::lock_guard lock(mutex_);
+  std::vector<JournalEntry> out;
+  auto it = journal_.find(deviceId);
+  if (it == journal_.end()) return out;
+  for (auto e = it->second.rbegin(); e != it->second.rend() && out.size() < limit; ++e)
+    if (!before || e->id < *before) out.push_back(*e);
+  std::reverse(out.begin(), out.end());
+  return out;
 }
 
 // --- JSON forms ---
@@ -575,6 +630,12 @@ json toJson(const Command& c) {
               {"result", result},
               {"reason", c.reason.empty() ? json(nullptr) : json(c.reason)}};
   return out;
+}
+
+json toJson(const JournalEntry& e) {
+  return {{"id", e.id},           {"deviceId", e.deviceId},   {"time", isoTime(e.time)},
+          {"direction", e.direction}, {"transport", e.transport}, {"topic", e.topic},
+          {"summary", e.summary}, {"rawBase64", base64Encode(e.raw)}};
 }
 
 json toJson(const UplinkMessage& m) {

@@ -51,6 +51,18 @@ struct Device {
   TimePoint createdAt{};
 };
 
+/// One exchange with a device as it was on the wire.
+struct JournalEntry {
+  std::int64_t id = 0;
+  std::string deviceId;
+  TimePoint time{};
+  std::string direction;  // "in" (from the device) or "out"
+  std::string transport;
+  std::string topic;      // or path
+  std::vector<std::uint8_t> raw;
+  std::string summary;
+};
+
 struct UplinkMessage {
   std::int64_t id = 0;
   std::string deviceId;
@@ -88,6 +100,7 @@ class CommandSender {
 struct PlatformLimits {
   std::size_t maxPendingCommandsPerDevice = 1000;
   std::size_t messagesPerDevice = 1000;  // uplink history kept per device
+  std::size_t journalPerDevice = 1000;   // journal entries kept per device
 };
 
 class Platform {
@@ -147,6 +160,16 @@ class Platform {
   // --- admin ---
   /// Forgets every product, device, message and command (and the store's broker tables).
   void reset();
+  /// Counts: products, devices (online), commands by status, uplink messages kept.
+  nlohmann::json stats() const;
+
+  // --- journal ---
+  /// Records one exchange with a device (no event: the journal is read through the API).
+  void journal(const std::string& deviceId, std::string direction, std::string transport, std::string topic,
+               std::vector<std::uint8_t> raw, std::string summary);
+  /// Newest last; at most `limit`, before entry id `before` when given.
+  std::vector<JournalEntry> journalEntries(const std::string& deviceId, std::size_t limit,
+                                           std::optional<std::int64_t> before = {}) const;
 
  private:
   struct Pending;  // side effects collected under the lock, run after it
@@ -166,6 +189,8 @@ class Platform {
   std::map<std::string, Device> devices_;
   std::unordered_map<std::string, std::deque<UplinkMessage>> messages_;
   std::int64_t nextMessageId_ = 1;
+  std::unordered_map<std::string, std::deque<JournalEntry>> journal_;
+  std::int64_t nextJournalId_ = 1;
   std::uint64_t idCounter_ = 0;
   CommandQueue commands_;
 
@@ -179,6 +204,7 @@ nlohmann::json toJson(const Product& p);
 nlohmann::json toJson(const Device& d);
 nlohmann::json toJson(const Command& c);
 nlohmann::json toJson(const UplinkMessage& m);
+nlohmann::json toJson(const JournalEntry& e);
 std::string isoTime(TimePoint t);
 
 }  // namespace fc::server::core

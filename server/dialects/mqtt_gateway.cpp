@@ -3,9 +3,60 @@
 
 #include <spdlog/spdlog.h>
 
+#include "protocols/mqtt/codec.hpp"
 #include "server/broker/mqtt_server.hpp"
 
 namespace fc::server::dialects {
+
+namespace {
+
+struct Summary {
+  std::string topic;
+  std::string text;
+};
+
+/// One line for the journal: "PUBLISH qos=1 id=7 devices/x/telemetry (14 bytes)".
+Summary summarize(const std::vector<std::uint8_t>& bytes) {
+  mqtt::Limits unlimited;
+  unlimited.maxPacket = bytes.size() + 8;
+  auto decoded = mqtt::decode(bytes, unlimited);
+  if (!decoded) return {"", "undecodable (" + mqtt::make_error_code(decoded.error()).message() + ")"};
+  Summary out;
+  std::visit(
+      [&out](const auto& p) {
+        using T = std::decay_t<decltype(p)>;
+        out.text = mqtt::packetName(p);
+        if constexpr (std::is_same_v<T, mqtt::Connect>) {
+          out.text += " client=" + p.clientId + " level=" + std::to_string(p.protocolLevel) +
+                      " clean=" + std::to_string(p.cleanSession) + " keepalive=" + std::to_string(p.keepAlive);
+        } else if constexpr (std::is_same_v<T, mqtt::Connack>) {
+          out.text += " rc=" + std::to_string(static_cast<int>(p.returnCode)) +
+                      " sessionPresent=" + std::to_string(p.sessionPresent);
+        } else if constexpr (std::is_same_v<T, mqtt::Publish>) {
+          out.topic = p.topic;
+          out.text += " qos=" + std::to_string(static_cast<int>(p.qos)) +
+                      (p.qos != mqtt::QoS::AtMostOnce ? " id=" + std::to_string(p.packetId) : "") +
+                      (p.retain ? " retain" : "") + (p.dup ? " dup" : "") + " " + p.topic + " (" +
+                      std::to_string(p.payload.size()) + " bytes)";
+        } else if constexpr (std::is_same_v<T, mqtt::Subscribe>) {
+          out.text += " id=" + std::to_string(p.packetId);
+          for (const auto& s : p.subscriptions) out.text += " " + s.filter + "(" + std::to_string(static_cast<int>(s.qos)) + ")";
+          if (!p.subscriptions.empty()) out.topic = p.subscriptions.front().filter;
+        } else if constexpr (std::is_same_v<T, mqtt::Suback>) {
+          out.text += " id=" + std::to_string(p.packetId);
+          for (auto rc : p.returnCodes) out.text += " " + std::to_string(rc);
+        } else if constexpr (std::is_same_v<T, mqtt::Unsubscribe>) {
+          out.text += " id=" + std::to_string(p.packetId);
+          for (const auto& f : p.filters) out.text += " " + f;
+        } else if constexpr (requires { p.packetId; }) {
+          out.text += " id=" + std::to_string(p.packetId);
+        }
+      },
+      decoded->value);
+  return out;
+}
+
+}  // namespace
 
 MqttGateway::MqttGateway(core::Platform& platform, broker::AccessPolicy& fallback)
     : platform_(platform), fallback_(fallback) {}
@@ -56,18 +107,28 @@ bool MqttGateway::maySubscribe(const broker::ClientIdentity& client, std::string
   return device && b->dialect->maySubscribe(*device, filter);
 }
 
-void MqttGateway::clientConnected(const broker::ClientIdentity& client) {
+bool MqttGateway::clientConnected(const broker::ClientIdentity& client) {
   Binding b;
   {
     std::lock_guard lock(mutex_);
     auto it = authenticated_.find(client.clientId);
-    if (it == authenticated_.end()) return;  // a plain MQTT client
+    if (it == authenticated_.end()) return false;  // a plain MQTT client
     b = it->second;
     authenticated_.erase(it);
     connected_[client.clientId] = b;
     clientOf_[b.deviceId] = client.clientId;
   }
   platform_.deviceConnected(b.deviceId, client.tls ? "mqtts" : "mqtt", client.remote);
+  return true;  // a device: its packets go to the journal
+}
+
+void MqttGateway::clientPacket(const broker::ClientIdentity& client, bool incoming,
+                               const std::vector<std::uint8_t>& bytes) {
+  auto b = binding(client.clientId);
+  if (!b) return;
+  auto summary = summarize(bytes);
+  platform_.journal(b->deviceId, incoming ? "in" : "out", client.tls ? "mqtts" : "mqtt", std::move(summary.topic),
+                    bytes, std::move(summary.text));
 }
 
 void MqttGateway::clientDisconnected(const broker::ClientIdentity& client) {

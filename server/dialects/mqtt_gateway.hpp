@@ -34,7 +34,8 @@ class MqttGateway final : public broker::AccessPolicy, public broker::BrokerObse
   bool maySubscribe(const broker::ClientIdentity& client, std::string_view filter) override;
 
   // broker::BrokerObserver (broker strand)
-  void clientConnected(const broker::ClientIdentity& client) override;
+  bool clientConnected(const broker::ClientIdentity& client) override;
+  void clientPacket(const broker::ClientIdentity& client, bool incoming, const std::vector<std::uint8_t>& bytes) override;
   void clientDisconnected(const broker::ClientIdentity& client) override;
   void clientSubscribed(const broker::ClientIdentity& client, const std::string& filter) override;
   void clientPublished(const broker::ClientIdentity& client, const mqtt::Publish& publish) override;

@@ -8,6 +8,7 @@
 #include <charconv>
 
 #include "protocols/common/base64.hpp"
+#include "protocols/mqtt/topic.hpp"
 
 namespace fc::server::http {
 namespace {
@@ -78,57 +79,73 @@ const std::vector<std::string> kDialects = {"generic", "aliyun", "oceanconnect",
 
 // --- products ---
 
-ApiResponse createProduct(core::Platform& platform, const ApiRequest& r) {
-  auto body = objectBody(r);
-  if (!body) return body.error();
-  auto id = field<std::string>(*body, "id");
-  auto name = field<std::string>(*body, "name");
-  auto dialect = field<std::string>(*body, "dialect");
-  if (!id) return id.error();
-  if (!name) return name.error();
-  if (!dialect) return dialect.error();
+/// A product from its JSON form, or the 422 that says what is wrong.
+Expected<core::Product, ApiResponse> productFromJson(const json& body) {
+  auto id = field<std::string>(body, "id");
+  auto name = field<std::string>(body, "name");
+  auto dialect = field<std::string>(body, "dialect");
+  if (!id) return Unexpected(id.error());
+  if (!name) return Unexpected(name.error());
+  if (!dialect) return Unexpected(dialect.error());
   const auto d = dialect->value_or("generic");
   if (std::find(kDialects.begin(), kDialects.end(), d) == kDialects.end())
-    return errorResponse(422, "invalid", "unknown dialect '" + d + "'");
+    return Unexpected(errorResponse(422, "invalid", "unknown dialect '" + d + "'"));
   core::Product p;
   p.id = id->value_or("");
   p.name = name->value_or("");
   p.dialect = d;
-  if (body->contains("keys")) {
-    if (!(*body)["keys"].is_object()) return errorResponse(422, "invalid", "field 'keys' must be an object");
-    p.keys = (*body)["keys"];
+  if (body.contains("keys")) {
+    if (!body["keys"].is_object()) return Unexpected(errorResponse(422, "invalid", "field 'keys' must be an object"));
+    p.keys = body["keys"];
   }
-  auto created = platform.createProduct(std::move(p));
+  return p;
+}
+
+ApiResponse createProduct(core::Platform& platform, const ApiRequest& r) {
+  auto body = objectBody(r);
+  if (!body) return body.error();
+  auto p = productFromJson(*body);
+  if (!p) return p.error();
+  auto created = platform.createProduct(std::move(*p));
   return created ? ok(201, core::toJson(*created)) : fail(created.error());
 }
 
 // --- devices ---
 
-ApiResponse createDevice(core::Platform& platform, const ApiRequest& r) {
-  auto body = objectBody(r);
-  if (!body) return body.error();
-  auto id = field<std::string>(*body, "id");
-  auto productId = field<std::string>(*body, "productId");
-  auto name = field<std::string>(*body, "name");
-  if (!id) return id.error();
-  if (!productId) return productId.error();
-  if (!name) return name.error();
-  if (!*productId) return errorResponse(422, "invalid", "field 'productId' is required");
+/// A device from its JSON form (its product must exist), or the 422 that says what is wrong.
+Expected<core::Device, ApiResponse> deviceFromJson(const core::Platform& platform, const json& body) {
+  auto id = field<std::string>(body, "id");
+  auto productId = field<std::string>(body, "productId");
+  auto name = field<std::string>(body, "name");
+  auto fw = field<std::string>(body, "firmwareVersion");
+  if (!id) return Unexpected(id.error());
+  if (!productId) return Unexpected(productId.error());
+  if (!name) return Unexpected(name.error());
+  if (!fw) return Unexpected(fw.error());
+  if (!*productId) return Unexpected(errorResponse(422, "invalid", "field 'productId' is required"));
   auto product = platform.product(**productId);
-  if (!product) return errorResponse(422, "invalid", "no product '" + **productId + "'");
+  if (!product) return Unexpected(errorResponse(422, "invalid", "no product '" + **productId + "'"));
   core::Device d;
   d.id = id->value_or("");
   d.productId = **productId;
   d.name = name->value_or("");
+  d.firmwareVersion = fw->value_or("");
   for (const char* key : {"identifiers", "secrets"}) {
-    if (!body->contains(key)) continue;
-    if (!(*body)[key].is_object()) return errorResponse(422, "invalid", std::string("field '") + key + "' must be an object");
-    (key == std::string("identifiers") ? d.identifiers : d.secrets) = (*body)[key];
+    if (!body.contains(key)) continue;
+    if (!body[key].is_object())
+      return Unexpected(errorResponse(422, "invalid", std::string("field '") + key + "' must be an object"));
+    (key == std::string("identifiers") ? d.identifiers : d.secrets) = body[key];
   }
-  if (auto fw = field<std::string>(*body, "firmwareVersion"); !fw) return fw.error();
-  else d.firmwareVersion = fw->value_or("");
   if (product->dialect == "generic" && !d.secrets.contains("secret")) d.secrets["secret"] = randomSecret();
-  auto created = platform.createDevice(std::move(d));
+  return d;
+}
+
+ApiResponse createDevice(core::Platform& platform, const ApiRequest& r) {
+  auto body = objectBody(r);
+  if (!body) return body.error();
+  auto d = deviceFromJson(platform, *body);
+  if (!d) return d.error();
+  auto created = platform.createDevice(std::move(*d));
   return created ? ok(201, core::toJson(*created)) : fail(created.error());
 }
 
@@ -244,7 +261,75 @@ ApiResponse postClock(core::Platform& platform, core::PlatformClock& clock, cons
   return clockState(clock);
 }
 
+std::string errorMessage(const ApiResponse& r) {
+  auto j = json::parse(r.body, nullptr, false);
+  return j.is_object() && j.contains("error") ? j["error"].value("message", r.body) : r.body;
+}
+
 }  // namespace
+
+FixtureReport loadFixtures(core::Platform& platform, const nlohmann::json& fixtures) {
+  FixtureReport report;
+  if (!fixtures.is_object()) {
+    report.errors.push_back("fixtures must be a JSON object with \"products\" and \"devices\" arrays");
+    return report;
+  }
+  for (const auto& [key, _] : fixtures.items())
+    if (key != "products" && key != "devices") report.errors.push_back("unknown key '" + key + "'");
+  auto section = [&](const char* name) -> const json* {
+    if (!fixtures.contains(name)) return nullptr;
+    if (!fixtures[name].is_array()) {
+      report.errors.push_back(std::string("'") + name + "' must be an array");
+      return nullptr;
+    }
+    return &fixtures[name];
+  };
+  if (const json* products = section("products")) {
+    for (std::size_t i = 0; i < products->size(); ++i) {
+      const auto where = "products[" + std::to_string(i) + "]: ";
+      const auto& item = (*products)[i];
+      if (!item.is_object()) {
+        report.errors.push_back(where + "must be an object");
+        continue;
+      }
+      auto p = productFromJson(item);
+      if (!p) {
+        report.errors.push_back(where + errorMessage(p.error()));
+      } else if (!p->id.empty() && platform.product(p->id)) {
+        ++report.existing;
+      } else if (auto created = platform.createProduct(std::move(*p)); created) {
+        ++report.products;
+      } else {
+        report.errors.push_back(where + created.error().message);
+      }
+    }
+  }
+  if (const json* devices = section("devices")) {
+    for (std::size_t i = 0; i < devices->size(); ++i) {
+      const auto where = "devices[" + std::to_string(i) + "]: ";
+      const auto& item = (*devices)[i];
+      if (!item.is_object()) {
+        report.errors.push_back(where + "must be an object");
+        continue;
+      }
+      auto d = deviceFromJson(platform, item);
+      if (!d) {
+        report.errors.push_back(where + errorMessage(d.error()));
+      } else if (!d->id.empty() && platform.device(d->id)) {
+        ++report.existing;
+      } else if (auto created = platform.createDevice(std::move(*d)); created) {
+        ++report.devices;
+      } else {
+        report.errors.push_back(where + created.error().message);
+      }
+    }
+  }
+  return report;
+}
+
+nlohmann::json toJson(const FixtureReport& r) {
+  return {{"products", r.products}, {"devices", r.devices}, {"existing", r.existing}, {"errors", r.errors}};
+}
 
 void addPlatformRoutes(Router& router, core::Platform& platform, core::PlatformClock& clock, PlatformApiHooks hooks) {
   auto& p = platform;
@@ -282,6 +367,16 @@ void addPlatformRoutes(Router& router, core::Platform& platform, core::PlatformC
     return ok(200, {{"items", items}, {"limit", limit}});
   });
 
+  router.add("GET", "/api/v1/devices/{id}/journal", [&p](const ApiRequest& r) {
+    if (!p.device(r.params.at("id"))) return errorResponse(404, "not_found", "no device '" + r.params.at("id") + "'");
+    const auto limit = std::min<std::size_t>(sizeParam(r, "limit").value_or(100), 1000);
+    std::optional<std::int64_t> before;
+    if (auto b = sizeParam(r, "before")) before = static_cast<std::int64_t>(*b);
+    json items = json::array();
+    for (const auto& e : p.journalEntries(r.params.at("id"), limit, before)) items.push_back(core::toJson(e));
+    return ok(200, {{"items", items}, {"limit", limit}});
+  });
+
   router.addAsync("POST", "/api/v1/devices/{id}/commands",
                   [&p](ApiRequest r, Respond respond) { postCommand(p, r, respond); });
   router.add("GET", "/api/v1/devices/{id}/commands", [&p](const ApiRequest& r) { return listCommands(p, r); });
@@ -293,6 +388,51 @@ void addPlatformRoutes(Router& router, core::Platform& platform, core::PlatformC
     auto c = p.cancelCommand(r.params.at("id"));
     if (!c) return respond(fail(c.error()));
     p.whenCommitted([respond, body = core::toJson(*c)] { respond(ok(200, body)); });
+  });
+
+  router.addAsync("POST", "/api/v1/admin/fixtures", [&p](ApiRequest r, Respond respond) {
+    auto body = objectBody(r);
+    if (!body) return respond(body.error());
+    auto report = loadFixtures(p, *body);
+    const int status = report.errors.empty() ? 200 : 422;
+    p.whenCommitted([respond, status, body = toJson(report)] { respond(ok(status, body)); });
+  });
+
+  router.add("POST", "/api/v1/mqtt/publish", [hooks](const ApiRequest& r) {
+    auto body = objectBody(r);
+    if (!body) return body.error();
+    auto topic = field<std::string>(*body, "topic");
+    auto qos = field<std::int64_t>(*body, "qos");
+    auto retain = field<bool>(*body, "retain");
+    auto base64 = field<std::string>(*body, "payloadBase64");
+    auto payloadText = field<std::string>(*body, "payloadText");
+    for (const auto* bad : {topic ? nullptr : &topic.error(), qos ? nullptr : &qos.error(),
+                            retain ? nullptr : &retain.error(), base64 ? nullptr : &base64.error(),
+                            payloadText ? nullptr : &payloadText.error()})
+      if (bad) return *bad;
+    if (!*topic || !mqtt::validTopicName(**topic) || !mqtt::validUtf8(**topic))
+      return errorResponse(422, "invalid", "'topic' must be a valid MQTT topic name (no wildcards)");
+    const auto q = qos->value_or(0);
+    if (q < 0 || q > 2) return errorResponse(422, "invalid", "'qos' must be 0, 1 or 2");
+    std::vector<std::uint8_t> payload;
+    if (*base64) {
+      auto bytes = base64Decode(**base64);
+      if (!bytes) return errorResponse(422, "invalid", "payloadBase64 is not valid base64");
+      payload = std::move(*bytes);
+    } else if (*payloadText) {
+      payload.assign((*payloadText)->begin(), (*payloadText)->end());
+    } else if (body->contains("payload")) {
+      const auto text = (*body)["payload"].dump();
+      payload.assign(text.begin(), text.end());
+    }
+    const auto size = payload.size();
+    hooks.publish(**topic, std::move(payload), static_cast<int>(q), retain->value_or(false));
+    return ok(202, {{"topic", **topic}, {"bytes", size}, {"qos", q}, {"retain", retain->value_or(false)}});
+  });
+  router.addAsync("GET", "/api/v1/admin/stats", [&p, hooks](ApiRequest, Respond respond) {
+    hooks.brokerStats([respond, platform = p.stats()](json broker) {
+      respond(ok(200, {{"platform", platform}, {"mqtt", broker}}));
+    });
   });
 
   auto* clk = &clock;

@@ -3,6 +3,10 @@
 #pragma once
 
 #include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "server/core/clock.hpp"
 #include "server/core/platform.hpp"
@@ -13,7 +17,24 @@ namespace fc::server::http {
 struct PlatformApiHooks {
   /// After the platform forgot everything (POST /api/v1/admin/reset): clear what else holds state.
   std::function<void()> onReset;
+  /// POST /api/v1/mqtt/publish: publish as the platform.
+  std::function<void(std::string topic, std::vector<std::uint8_t> payload, int qos, bool retain)> publish;
+  /// GET /api/v1/admin/stats: the broker's part, answered asynchronously as JSON.
+  std::function<void(std::function<void(nlohmann::json)>)> brokerStats;
 };
+
+/// What loading fixtures did: products and devices created, items that existed already (left as
+/// they are, so loading twice is harmless), and one message per item refused.
+struct FixtureReport {
+  std::size_t products = 0;
+  std::size_t devices = 0;
+  std::size_t existing = 0;
+  std::vector<std::string> errors;
+};
+
+/// Loads `{"products":[…], "devices":[…]}` (each item as POST /products and POST /devices take it).
+FixtureReport loadFixtures(core::Platform& platform, const nlohmann::json& fixtures);
+nlohmann::json toJson(const FixtureReport& report);
 
 void addPlatformRoutes(Router& router, core::Platform& platform, core::PlatformClock& clock, PlatformApiHooks hooks);
 

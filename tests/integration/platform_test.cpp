@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fstream>
 #include <thread>
 
 #include "client/sync_mqtt_client.hpp"
@@ -252,6 +253,87 @@ TEST_F(Platform, ResetForgetsEverything) {
   ASSERT_EQ(reset.status, 200);
   EXPECT_EQ(call(server_, "GET", "/api/v1/devices").body["total"], 0);
   EXPECT_EQ(call(server_, "GET", "/api/v1/products").body["total"], 0);
+}
+
+TEST_F(Platform, JournalKeepsEveryExchangeWithTheDevice) {
+  auto dev = onlineDevice();
+  ASSERT_FALSE(dev->publish("devices/lamp-1/telemetry", "42", QoS::AtLeastOnce));
+  auto journal = call(server_, "GET", "/api/v1/devices/lamp-1/journal");
+  ASSERT_EQ(journal.status, 200);
+  std::vector<std::string> summaries;
+  for (const auto& e : journal.body["items"]) summaries.push_back(e["direction"].get<std::string>() + " " + e["summary"].get<std::string>());
+  ASSERT_GE(summaries.size(), 6u);
+  EXPECT_EQ(summaries[0].rfind("in CONNECT client=lamp-1-mqtt level=4", 0), 0u) << summaries[0];
+  EXPECT_EQ(summaries[1], "out CONNACK rc=0 sessionPresent=0");
+  EXPECT_EQ(summaries[2], "in SUBSCRIBE id=1 devices/lamp-1/commands(1)");
+  EXPECT_EQ(summaries[3], "out SUBACK id=1 1");
+  EXPECT_EQ(summaries[4], "in PUBLISH qos=1 id=2 devices/lamp-1/telemetry (2 bytes)");
+  EXPECT_EQ(summaries[5], "out PUBACK id=2");
+  // Raw bytes as on the wire: PUBACK for packet id 2.
+  EXPECT_EQ(journal.body["items"][5]["rawBase64"], "QAIAAg==");
+  EXPECT_EQ(call(server_, "GET", "/api/v1/devices/lamp-1/journal?limit=1").body["items"].size(), 1u);
+}
+
+TEST_F(Platform, FixturesLoadProductsAndDevicesIdempotently) {
+  json fixtures = {{"products", {{{"id", "sensor"}, {"dialect", "generic"}}}},
+                   {"devices", {{{"id", "s-1"}, {"productId", "sensor"}, {"secrets", {{"secret", "x"}}}},
+                                {{"id", "s-2"}, {"productId", "sensor"}}}}};
+  auto first = call(server_, "POST", "/api/v1/admin/fixtures", fixtures);
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_EQ(first.body["products"], 1);
+  EXPECT_EQ(first.body["devices"], 2);
+  auto second = call(server_, "POST", "/api/v1/admin/fixtures", fixtures);
+  EXPECT_EQ(second.body["existing"], 3);
+  auto bad = call(server_, "POST", "/api/v1/admin/fixtures", {{"devices", {{{"id", "orphan"}, {"productId", "none"}}}}});
+  EXPECT_EQ(bad.status, 422);
+  EXPECT_NE(bad.body["errors"][0].get<std::string>().find("devices[0]"), std::string::npos) << bad.body;
+  SyncMqttClient s1(device("s-1", "x"));
+  auto ack = s1.connect();
+  ASSERT_TRUE(ack);
+  EXPECT_EQ(ack->returnCode, mqtt::ConnectReturn::Accepted);
+}
+
+TEST_F(Platform, PublishThroughTheApiAndStats) {
+  SyncMqttClient watcher(server_.mqtt("watcher"));
+  ASSERT_TRUE(watcher.connect());
+  ASSERT_TRUE(watcher.subscribe("news/#", QoS::AtLeastOnce));
+  auto published = call(server_, "POST", "/api/v1/mqtt/publish",
+                        {{"topic", "news/today"}, {"payload", {{"headline", "hello"}}}, {"qos", 1}});
+  ASSERT_EQ(published.status, 202) << published.body;
+  auto m = watcher.receive();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(json::parse(m->payload.begin(), m->payload.end())["headline"], "hello");
+  EXPECT_EQ(call(server_, "POST", "/api/v1/mqtt/publish", {{"topic", "news/#"}}).status, 422);
+  EXPECT_EQ(call(server_, "POST", "/api/v1/mqtt/publish", {{"topic", "x"}, {"qos", 3}}).status, 422);
+
+  auto stats = call(server_, "GET", "/api/v1/admin/stats");
+  ASSERT_EQ(stats.status, 200);
+  EXPECT_EQ(stats.body["platform"]["devices"], 1);
+  EXPECT_EQ(stats.body["mqtt"]["connections"], 1);
+  EXPECT_GE(stats.body["mqtt"]["messagesSent"], 1);
+}
+
+TEST(PlatformLimits, OpenCommandsPerDeviceAreBoundedWith429) {
+  ServerProcess server({.args = {"--max-pending-commands", "2"}});
+  ASSERT_EQ(call(server, "POST", "/api/v1/products", {{"id", "p"}}).status, 201);
+  ASSERT_EQ(call(server, "POST", "/api/v1/devices", {{"id", "d"}, {"productId", "p"}}).status, 201);
+  EXPECT_EQ(call(server, "POST", "/api/v1/devices/d/commands", {{"payload", 1}}).status, 201);
+  EXPECT_EQ(call(server, "POST", "/api/v1/devices/d/commands", {{"payload", 2}}).status, 201);
+  auto third = call(server, "POST", "/api/v1/devices/d/commands", {{"payload", 3}});
+  EXPECT_EQ(third.status, 429);
+  EXPECT_EQ(third.body["error"]["code"], "too_many_commands");
+}
+
+TEST(PlatformFixtures, FixturesFileIsLoadedAtStart) {
+  TempDir dir;
+  const auto file = dir.path() + "/fixtures.json";
+  std::ofstream(file) << R"({"products":[{"id":"p","dialect":"generic"}],
+                             "devices":[{"id":"d","productId":"p","secrets":{"secret":"s"}}]})";
+  ServerProcess server({.args = {"--fixtures", file}});
+  EXPECT_EQ(call(server, "GET", "/api/v1/devices/d").status, 200);
+
+  std::ofstream(file) << R"({"devices":[{"id":"d","productId":"missing"}]})";
+  EXPECT_THROW(ServerProcess({.args = {"--fixtures", file}}), std::runtime_error) << "bad fixtures stop the start";
 }
 
 TEST(PlatformPersistence, CommandsSurviveSigkillAndExpireOnTheClockAfterRestart) {
