@@ -23,6 +23,7 @@
 #include "server/dialects/mqtt_gateway.hpp"
 #include "server/http/http_server.hpp"
 #include "server/http/platform_api.hpp"
+#include "server/http/system_api.hpp"
 #include "storage/broker_store.hpp"
 #include "storage/database.hpp"
 #include "storage/migrations.hpp"
@@ -163,14 +164,7 @@ int runServer(const Config& config) {
   std::atomic<bool> ready{false};
   const std::string caPem = readFile(tlsFiles.caFile);
   auto router = std::make_shared<http::Router>();
-  router->add("GET", "/healthz", [](const http::ApiRequest&) { return http::jsonResponse(200, R"({"status":"ok"})"); });
-  router->add("GET", "/readyz", [&ready](const http::ApiRequest&) {
-    return ready ? http::jsonResponse(200, R"({"status":"ready"})")
-                 : http::errorResponse(503, "not_ready", "fakecloud is starting");
-  });
-  router->add("GET", "/api/v1/ca.pem", [caPem](const http::ApiRequest&) {
-    return http::ApiResponse{200, "application/x-pem-file", caPem};
-  });
+  http::addSystemRoutes(*router, [&ready] { return ready.load(); }, caPem);
   http::PlatformApiHooks hooks;
   hooks.onReset = [&mqtt] { mqtt.reset(); };
   hooks.publish = [&mqtt](std::string topic, std::vector<std::uint8_t> payload, int qos, bool retain) {

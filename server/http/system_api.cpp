@@ -1,0 +1,201 @@
+// The system routes and the OpenAPI document. The document is built from one table, one row per
+// route, so that a test can hold it against the router's own list (tests/unit/server/openapi_test.cpp).
+#include "server/http/system_api.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <vector>
+
+namespace fc::server::http {
+namespace {
+
+using nlohmann::json;
+
+struct Operation {
+  const char* method;
+  const char* path;
+  const char* summary;
+  const char* requestSchema;   // component name, or nullptr
+  const char* responseSchema;  // component name for the success body, or nullptr for free-form
+  std::vector<int> statuses;   // success status first
+  std::vector<const char*> query = {};
+};
+
+const std::vector<Operation>& operations() {
+  static const std::vector<Operation> kOperations = {
+      {"GET", "/healthz", "Liveness", nullptr, "Status", {200}},
+      {"GET", "/readyz", "Readiness: 200 once listening, 503 while starting or stopping", nullptr, "Status", {200, 503}},
+      {"GET", "/api/openapi.json", "This document", nullptr, nullptr, {200}},
+      {"GET", "/api/v1/ca.pem", "The CA certificate (PEM) devices trust for TLS", nullptr, nullptr, {200}},
+      {"GET", "/api/v1/products", "List products", nullptr, "ProductPage", {200}, {"offset", "limit"}},
+      {"POST", "/api/v1/products", "Create a product", "ProductInput", "Product", {201, 400, 409, 422}},
+      {"GET", "/api/v1/products/{id}", "One product", nullptr, "Product", {200, 404}},
+      {"DELETE", "/api/v1/products/{id}", "Delete a product with its devices", nullptr, "Product", {200, 404}},
+      {"GET", "/api/v1/devices", "List devices", nullptr, "DevicePage", {200}, {"productId", "offset", "limit"}},
+      {"POST", "/api/v1/devices", "Create a device", "DeviceInput", "Device", {201, 400, 409, 422}},
+      {"GET", "/api/v1/devices/{id}", "One device, with its online state", nullptr, "Device", {200, 404}},
+      {"PATCH", "/api/v1/devices/{id}", "Change name, identifiers, secrets or firmware version", "DevicePatch",
+       "Device", {200, 400, 404, 422}},
+      {"DELETE", "/api/v1/devices/{id}", "Delete a device with its commands and history", nullptr, "Device",
+       {200, 404}},
+      {"GET", "/api/v1/devices/{id}/messages", "Uplink history, oldest first", nullptr, "MessageList", {200, 404},
+       {"limit", "before"}},
+      {"GET", "/api/v1/devices/{id}/journal", "Every exchange with the device, as on the wire", nullptr,
+       "JournalList", {200, 404}, {"limit", "before"}},
+      {"POST", "/api/v1/devices/{id}/commands", "Send a command (201 once committed)", "CommandInput", "Command",
+       {201, 400, 404, 422, 429}},
+      {"GET", "/api/v1/devices/{id}/commands", "A device's commands in creation order", nullptr, "CommandPage",
+       {200, 400, 404}, {"status", "offset", "limit"}},
+      {"GET", "/api/v1/commands/{id}", "One command", nullptr, "Command", {200, 404}},
+      {"DELETE", "/api/v1/commands/{id}", "Cancel a PENDING command", nullptr, "Command", {200, 404, 409}},
+      {"POST", "/api/v1/mqtt/publish", "Publish an MQTT message as the platform", "PublishInput", nullptr,
+       {202, 400, 422}},
+      {"GET", "/api/v1/admin/clock", "The platform clock", nullptr, "Clock", {200}},
+      {"POST", "/api/v1/admin/clock", "Freeze, resume, advance, set or reset the platform clock", "ClockInput",
+       "Clock", {200, 400, 422}},
+      {"POST", "/api/v1/admin/fixtures", "Load products and devices", "Fixtures", "FixtureReport", {200, 400, 422}},
+      {"GET", "/api/v1/admin/stats", "Platform and broker counters", nullptr, nullptr, {200}},
+      {"POST", "/api/v1/admin/reset", "Forget everything: products, devices, commands, sessions, retained", nullptr,
+       nullptr, {200}},
+  };
+  return kOperations;
+}
+
+json object(std::initializer_list<std::pair<const char*, json>> properties, std::vector<std::string> required = {}) {
+  json props = json::object();
+  for (const auto& [name, schema] : properties) props[name] = schema;
+  json out = {{"type", "object"}, {"properties", props}};
+  if (!required.empty()) out["required"] = required;
+  return out;
+}
+
+json ref(const char* name) { return {{"$ref", std::string("#/components/schemas/") + name}}; }
+json str() { return {{"type", "string"}}; }
+json integer() { return {{"type", "integer"}}; }
+json boolean() { return {{"type", "boolean"}}; }
+json any() { return json::object(); }
+json nullableTime() { return {{"type", "string"}, {"format", "date-time"}, {"nullable", true}}; }
+json arrayOf(const char* name) { return {{"type", "array"}, {"items", ref(name)}}; }
+json page(const char* item) {
+  return object({{"items", arrayOf(item)}, {"total", integer()}, {"offset", integer()}, {"limit", integer()}});
+}
+
+json schemas() {
+  return {
+      {"Error", object({{"error", object({{"code", str()}, {"message", str()}}, {"code", "message"})}}, {"error"})},
+      {"Status", object({{"status", str()}})},
+      {"ProductInput", object({{"id", str()},
+                               {"name", str()},
+                               {"dialect", {{"type", "string"},
+                                            {"enum", {"generic", "aliyun", "oceanconnect", "rtthread", "wmiot", "gizwits"}}}},
+                               {"keys", {{"type", "object"}}}})},
+      {"Product", object({{"id", str()}, {"name", str()}, {"dialect", str()}, {"keys", {{"type", "object"}}},
+                          {"createdAt", str()}})},
+      {"ProductPage", page("Product")},
+      {"DeviceInput", object({{"id", str()}, {"productId", str()}, {"name", str()}, {"identifiers", {{"type", "object"}}},
+                              {"secrets", {{"type", "object"}}}, {"firmwareVersion", str()}},
+                             {"productId"})},
+      {"DevicePatch", object({{"name", str()}, {"identifiers", {{"type", "object"}}}, {"secrets", {{"type", "object"}}},
+                              {"firmwareVersion", str()}})},
+      {"Device", object({{"id", str()}, {"productId", str()}, {"name", str()}, {"identifiers", {{"type", "object"}}},
+                         {"secrets", {{"type", "object"}}}, {"firmwareVersion", str()}, {"online", boolean()},
+                         {"transport", {{"type", "string"}, {"nullable", true}}},
+                         {"remoteAddress", {{"type", "string"}, {"nullable", true}}}, {"lastSeen", nullableTime()},
+                         {"createdAt", str()}})},
+      {"DevicePage", page("Device")},
+      {"CommandInput", object({{"payload", any()}, {"payloadBase64", str()}, {"name", str()},
+                               {"expireTime", {{"type", "integer"}, {"minimum", 0}, {"default", 172800}}},
+                               {"maxRetransmit", {{"type", "integer"}, {"minimum", 0}, {"maximum", 100}, {"default", 3}}},
+                               {"ackTimeoutMs", {{"type", "integer"}, {"minimum", 10}, {"default", 30000}}},
+                               {"callbackUrl", str()}})},
+      {"Command", object({{"id", str()}, {"deviceId", str()}, {"name", str()}, {"payload", any()}, {"binary", boolean()},
+                          {"expireTime", integer()}, {"maxRetransmit", integer()}, {"ackTimeoutMs", integer()},
+                          {"callbackUrl", {{"type", "string"}, {"nullable", true}}},
+                          {"status", {{"type", "string"},
+                                      {"enum", {"PENDING", "SENT", "DELIVERED", "SUCCESSFUL", "FAILED", "TIMEOUT",
+                                                "EXPIRED", "CANCELED"}}}},
+                          {"createdAt", str()}, {"expiresAt", nullableTime()}, {"sentAt", nullableTime()},
+                          {"deliveredAt", nullableTime()}, {"completedAt", nullableTime()}, {"sends", integer()},
+                          {"result", any()}, {"reason", {{"type", "string"}, {"nullable", true}}}})},
+      {"CommandPage", page("Command")},
+      {"Message", object({{"id", integer()}, {"deviceId", str()}, {"time", str()}, {"transport", str()},
+                          {"topic", str()}, {"contentType", str()}, {"payload", any()}, {"payloadBase64", str()}})},
+      {"MessageList", object({{"items", arrayOf("Message")}, {"limit", integer()}})},
+      {"JournalEntry", object({{"id", integer()}, {"deviceId", str()}, {"time", str()},
+                               {"direction", {{"type", "string"}, {"enum", {"in", "out"}}}}, {"transport", str()},
+                               {"topic", str()}, {"summary", str()}, {"rawBase64", str()}})},
+      {"JournalList", object({{"items", arrayOf("JournalEntry")}, {"limit", integer()}})},
+      {"PublishInput", object({{"topic", str()}, {"payload", any()}, {"payloadText", str()}, {"payloadBase64", str()},
+                               {"qos", {{"type", "integer"}, {"enum", {0, 1, 2}}}}, {"retain", boolean()}},
+                              {"topic"})},
+      {"Clock", object({{"now", str()}, {"nowMs", integer()}, {"frozen", boolean()}, {"offsetMs", integer()}})},
+      {"ClockInput", object({{"action", {{"type", "string"}, {"enum", {"freeze", "resume", "advance", "set", "reset"}}}},
+                             {"seconds", {{"type", "number"}}}, {"ms", integer()}, {"timeMs", integer()}},
+                            {"action"})},
+      {"Fixtures", object({{"products", arrayOf("ProductInput")}, {"devices", arrayOf("DeviceInput")}})},
+      {"FixtureReport", object({{"products", integer()}, {"devices", integer()}, {"existing", integer()},
+                                {"errors", {{"type", "array"}, {"items", str()}}}})},
+  };
+}
+
+json operationJson(const Operation& op) {
+  json out = {{"summary", op.summary}};
+  json parameters = json::array();
+  const std::string path = op.path;
+  for (std::size_t open = path.find('{'); open != std::string::npos; open = path.find('{', open + 1)) {
+    const auto close = path.find('}', open);
+    parameters.push_back({{"name", path.substr(open + 1, close - open - 1)},
+                          {"in", "path"},
+                          {"required", true},
+                          {"schema", str()}});
+  }
+  for (const char* q : op.query) parameters.push_back({{"name", q}, {"in", "query"}, {"schema", str()}});
+  if (!parameters.empty()) out["parameters"] = parameters;
+  if (op.requestSchema)
+    out["requestBody"] = {{"required", true}, {"content", {{"application/json", {{"schema", ref(op.requestSchema)}}}}}};
+  json responses = json::object();
+  for (std::size_t i = 0; i < op.statuses.size(); ++i) {
+    const int status = op.statuses[i];
+    const bool success = status < 400 && !(status == 503);
+    json schema = success ? (op.responseSchema ? ref(op.responseSchema) : json({{"type", "object"}})) : ref("Error");
+    responses[std::to_string(status)] = {{"description", success ? "OK" : "Error"},
+                                         {"content", {{"application/json", {{"schema", schema}}}}}};
+  }
+  out["responses"] = responses;
+  return out;
+}
+
+}  // namespace
+
+std::string openApiDocument() {
+  json paths = json::object();
+  for (const auto& op : operations()) {
+    std::string method = op.method;
+    for (auto& c : method) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    paths[op.path][method] = operationJson(op);
+  }
+  json doc = {{"openapi", "3.0.3"},
+              {"info",
+               {{"title", "fakecloud"},
+                {"version", "0.1.0"},
+                {"description", "A mock IoT cloud for device integration tests: northbound and admin API."}}},
+              {"paths", paths},
+              {"components", {{"schemas", schemas()}}}};
+  return doc.dump(2);
+}
+
+void addSystemRoutes(Router& router, std::function<bool()> ready, std::string caPem) {
+  router.add("GET", "/healthz", [](const ApiRequest&) { return jsonResponse(200, R"({"status":"ok"})"); });
+  router.add("GET", "/readyz", [ready = std::move(ready)](const ApiRequest&) {
+    return ready() ? jsonResponse(200, R"({"status":"ready"})")
+                   : errorResponse(503, "not_ready", "fakecloud is starting or stopping");
+  });
+  router.add("GET", "/api/v1/ca.pem", [caPem = std::move(caPem)](const ApiRequest&) {
+    return ApiResponse{200, "application/x-pem-file", caPem};
+  });
+  router.add("GET", "/api/openapi.json", [document = openApiDocument()](const ApiRequest&) {
+    return jsonResponse(200, document);
+  });
+}
+
+}  // namespace fc::server::http
