@@ -185,6 +185,7 @@ int runServer(const Config& config) {
   };
   http::addPlatformRoutes(*router, platform, clock, std::move(hooks));
   http::HttpServer httpServer(ioc, router);
+  httpServer.addWebSocket(http::eventStreamRoute(platform));
 
   nlohmann::json ports;
   try {

@@ -13,6 +13,8 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/beast/websocket/stream.hpp>
 #include <spdlog/spdlog.h>
 
 #include "server/net/acceptor.hpp"
@@ -20,6 +22,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <deque>
+#include <mutex>
 
 namespace fc::server::http {
 namespace {
@@ -27,6 +31,7 @@ namespace {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
+namespace websocket = boost::beast::websocket;
 using tcp = net::ip::tcp;
 using error_code = boost::system::error_code;
 
@@ -46,10 +51,81 @@ ApiRequest toApiRequest(const bhttp::request<bhttp::string_body>& req) {
   return out;
 }
 
+/// One WebSocket client: text frames out from a bounded queue, frames in read only to notice the
+/// close (and to let Beast answer pings).
+class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
+ public:
+  WebSocketSession(beast::tcp_stream stream, std::size_t maxBacklog)
+      : ws_(std::move(stream)), maxBacklog_(maxBacklog) {}
+
+  /// Completes the upgrade; `opened` subscribes and returns the unsubscribe function.
+  void accept(bhttp::request<bhttp::string_body> req,
+              std::function<std::function<void()>(std::function<void(std::string)>)> opened) {
+    beast::get_lowest_layer(ws_).expires_never();
+    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    ws_.async_accept(req, [self = shared_from_this(), opened = std::move(opened)](error_code ec) {
+      if (ec) return;
+      std::weak_ptr<WebSocketSession> weak = self;
+      self->unsubscribe_ = opened([weak](std::string text) {
+        if (auto s = weak.lock()) s->send(std::move(text));
+      });
+      self->doRead();
+    });
+  }
+
+ private:
+  void send(std::string text) {
+    net::post(ws_.get_executor(), [self = shared_from_this(), text = std::move(text)]() mutable {
+      if (self->closed_) return;
+      if (self->outbox_.size() >= self->maxBacklog_) {
+        spdlog::info("http: WebSocket client fell {} events behind; closing it", self->outbox_.size());
+        return self->close();
+      }
+      self->outbox_.push_back(std::move(text));
+      if (self->outbox_.size() == 1) self->doWrite();
+    });
+  }
+
+  void doWrite() {
+    ws_.text(true);
+    ws_.async_write(net::buffer(outbox_.front()), [self = shared_from_this()](error_code ec, std::size_t) {
+      if (ec) return self->close();
+      self->outbox_.pop_front();
+      if (!self->outbox_.empty()) self->doWrite();
+    });
+  }
+
+  void doRead() {
+    ws_.async_read(inbox_, [self = shared_from_this()](error_code ec, std::size_t) {
+      if (ec) return self->close();
+      self->inbox_.clear();  // clients have nothing to say; frames are ignored
+      self->doRead();
+    });
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    if (unsubscribe_) unsubscribe_();
+    unsubscribe_ = nullptr;
+    outbox_.clear();
+    error_code ignored;
+    beast::get_lowest_layer(ws_).socket().close(ignored);
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  std::size_t maxBacklog_;
+  beast::flat_buffer inbox_;
+  std::deque<std::string> outbox_;
+  std::function<void()> unsubscribe_;
+  bool closed_ = false;
+};
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, std::shared_ptr<const Router> router, HttpLimits limits)
-      : stream_(std::move(socket)), router_(std::move(router)), limits_(limits) {}
+  Session(tcp::socket socket, std::shared_ptr<const Router> router,
+          std::shared_ptr<const std::vector<WebSocketRoute>> webSockets, HttpLimits limits)
+      : stream_(std::move(socket)), router_(std::move(router)), webSockets_(std::move(webSockets)), limits_(limits) {}
 
   void start() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->doRead(); });
@@ -78,6 +154,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return respond(errorResponse(400, "bad_request", "malformed HTTP request: " + ec.message()), false, 11);
     }
     auto req = parser_->release();
+    if (websocket::is_upgrade(req)) return upgrade(std::move(req));
     const bool head = req.method() == bhttp::verb::head;
     const bool keepAlive = req.keep_alive();
     const unsigned version = req.version();
@@ -88,6 +165,20 @@ class Session : public std::enable_shared_from_this<Session> {
         self->respond(std::move(r), keepAlive, version);
       });
     });
+  }
+
+  void upgrade(bhttp::request<bhttp::string_body> req) {
+    auto api = toApiRequest(req);
+    for (const auto& route : *webSockets_) {
+      if (route.path != api.path) continue;
+      if (auto refused = route.check(api)) return respond(std::move(*refused), false, req.version());
+      auto ws = std::make_shared<WebSocketSession>(std::move(stream_), limits_.maxWebSocketBacklog);
+      ws->accept(std::move(req), [subscribe = route.subscribe, api](std::function<void(std::string)> send) {
+        return subscribe(api, std::move(send));
+      });
+      return;
+    }
+    respond(errorResponse(404, "not_found", "no WebSocket endpoint at " + api.path), false, req.version());
   }
 
   void respond(ApiResponse r, bool keepAlive, unsigned version) {
@@ -120,6 +211,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::shared_ptr<const Router> router_;
+  std::shared_ptr<const std::vector<WebSocketRoute>> webSockets_;
   HttpLimits limits_;
 };
 
@@ -128,6 +220,7 @@ class Session : public std::enable_shared_from_this<Session> {
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   net::io_context& ioc;
   std::shared_ptr<const Router> router;
+  std::shared_ptr<std::vector<WebSocketRoute>> webSockets = std::make_shared<std::vector<WebSocketRoute>>();
   HttpLimits limits;
   std::vector<std::shared_ptr<tcp::acceptor>> acceptors;
   std::atomic<bool> stopping{false};
@@ -138,7 +231,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     acceptor->async_accept(net::make_strand(ioc), [self = shared_from_this(), acceptor](error_code ec, tcp::socket s) {
       if (ec == net::error::operation_aborted || self->stopping) return;
       if (ec) spdlog::warn("http: accept failed: {}", ec.message());
-      else std::make_shared<Session>(std::move(s), self->router, self->limits)->start();
+      else std::make_shared<Session>(std::move(s), self->router, self->webSockets, self->limits)->start();
       self->accept(acceptor);
     });
   }
@@ -148,6 +241,8 @@ HttpServer::HttpServer(net::io_context& ioc, std::shared_ptr<const Router> route
     : impl_(std::make_shared<Impl>(ioc, std::move(router), limits)) {}
 
 HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::addWebSocket(WebSocketRoute route) { impl_->webSockets->push_back(std::move(route)); }
 
 std::uint16_t HttpServer::listen(const std::string& address, std::uint16_t port) {
   auto acceptor = server::bindAcceptor(impl_->ioc, address, port);

@@ -268,6 +268,36 @@ std::string errorMessage(const ApiResponse& r) {
 
 }  // namespace
 
+WebSocketRoute eventStreamRoute(core::Platform& platform) {
+  WebSocketRoute route;
+  route.path = "/api/v1/events";
+  route.check = [&platform](const ApiRequest& r) -> std::optional<ApiResponse> {
+    if (auto d = r.queryParam("deviceId"); d && !platform.device(*d))
+      return errorResponse(404, "not_found", "no device '" + *d + "'");
+    return std::nullopt;
+  };
+  route.subscribe = [&platform](const ApiRequest& r, std::function<void(std::string)> send) {
+    const auto deviceId = r.queryParam("deviceId");
+    std::vector<std::string> types;
+    if (auto t = r.queryParam("type"))
+      for (std::size_t start = 0; start <= t->size();) {
+        const auto comma = std::min(t->find(',', start), t->size());
+        if (comma > start) types.push_back(t->substr(start, comma - start));
+        start = comma + 1;
+      }
+    const auto id = platform.subscribe([deviceId, types, send = std::move(send)](const core::PlatformEvent& e) {
+      if (deviceId && e.deviceId != *deviceId) return;
+      if (!types.empty() && std::none_of(types.begin(), types.end(),
+                                         [&](const std::string& t) { return e.type.starts_with(t); }))
+        return;
+      send(json({{"type", e.type}, {"deviceId", e.deviceId}, {"time", core::isoTime(e.time)}, {"data", e.data}})
+               .dump(-1, ' ', false, json::error_handler_t::replace));
+    });
+    return std::function<void()>([&platform, id] { platform.unsubscribe(id); });
+  };
+  return route;
+}
+
 FixtureReport loadFixtures(core::Platform& platform, const nlohmann::json& fixtures) {
   FixtureReport report;
   if (!fixtures.is_object()) {
@@ -433,6 +463,12 @@ void addPlatformRoutes(Router& router, core::Platform& platform, core::PlatformC
     hooks.brokerStats([respond, platform = p.stats()](json broker) {
       respond(ok(200, {{"platform", platform}, {"mqtt", broker}}));
     });
+  });
+
+  router.add("GET", "/api/v1/events", [](const ApiRequest&) {
+    auto r = errorResponse(426, "upgrade_required", "/api/v1/events is a WebSocket: connect with Upgrade: websocket");
+    r.headers.emplace_back("Upgrade", "websocket");
+    return r;
   });
 
   auto* clk = &clock;

@@ -10,6 +10,7 @@
 
 #include "server/core/clock.hpp"
 #include "server/core/platform.hpp"
+#include "server/http/http_server.hpp"
 #include "server/http/router.hpp"
 
 namespace fc::server::http {
@@ -35,6 +36,11 @@ struct FixtureReport {
 /// Loads `{"products":[…], "devices":[…]}` (each item as POST /products and POST /devices take it).
 FixtureReport loadFixtures(core::Platform& platform, const nlohmann::json& fixtures);
 nlohmann::json toJson(const FixtureReport& report);
+
+/// The platform's event stream for HttpServer::addWebSocket at /api/v1/events: one JSON text frame
+/// per event, {"type","deviceId","time","data"}, filtered by ?deviceId= and ?type= (comma-separated
+/// type prefixes, e.g. "command,device.online").
+WebSocketRoute eventStreamRoute(core::Platform& platform);
 
 void addPlatformRoutes(Router& router, core::Platform& platform, core::PlatformClock& clock, PlatformApiHooks hooks);
 

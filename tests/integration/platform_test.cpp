@@ -9,6 +9,7 @@
 
 #include "client/sync_mqtt_client.hpp"
 #include "tests/integration/server_process.hpp"
+#include "tests/integration/websocket_client.hpp"
 
 namespace fc::test {
 namespace {
@@ -311,6 +312,38 @@ TEST_F(Platform, PublishThroughTheApiAndStats) {
   EXPECT_EQ(stats.body["platform"]["devices"], 1);
   EXPECT_EQ(stats.body["mqtt"]["connections"], 1);
   EXPECT_GE(stats.body["mqtt"]["messagesSent"], 1);
+}
+
+TEST_F(Platform, EventStreamOverWebSocketFollowsOneDevice) {
+  WebSocketClient events(server_.httpPort(), "/api/v1/events?deviceId=lamp-1&type=device.online,command");
+  auto created = send({{"payload", 1}});
+  const auto id = created.body["id"].get<std::string>();
+  auto first = events.next(3s);
+  ASSERT_TRUE(first) << "no event for the new command";
+  auto e = json::parse(*first);
+  EXPECT_EQ(e["type"], "command.status");
+  EXPECT_EQ(e["deviceId"], "lamp-1");
+  EXPECT_EQ(e["data"]["id"], id);
+  EXPECT_EQ(e["data"]["status"], "PENDING");
+
+  auto dev = onlineDevice();
+  std::vector<std::string> seen;
+  for (auto frame = events.next(2s); frame; frame = events.next(500ms)) {
+    auto j = json::parse(*frame);
+    seen.push_back(j["type"].get<std::string>() + (j["data"].contains("status") ? ":" + j["data"]["status"].get<std::string>() : ""));
+  }
+  const std::vector<std::string> want{"device.online", "command.status:SENT", "command.status:DELIVERED"};
+  EXPECT_EQ(seen, want);
+
+  // Another device's events and unselected types do not come through.
+  ASSERT_FALSE(dev->publish("devices/lamp-1/telemetry", "1", QoS::AtLeastOnce));
+  EXPECT_FALSE(events.next(300ms)) << "uplink is not among the selected types";
+}
+
+TEST_F(Platform, EventStreamRefusesUnknownDevicesAndPlainGets) {
+  EXPECT_THROW(WebSocketClient(server_.httpPort(), "/api/v1/events?deviceId=ghost"), std::runtime_error);
+  auto plain = httpRequest(server_.httpPort(), "GET", "/api/v1/events");
+  EXPECT_EQ(plain.status, 426);
 }
 
 TEST(PlatformLimits, OpenCommandsPerDeviceAreBoundedWith429) {
