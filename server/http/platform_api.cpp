@@ -201,6 +201,27 @@ ApiResponse listCommands(core::Platform& platform, const ApiRequest& r) {
   return list ? page(r, *list) : fail(list.error());
 }
 
+// --- shadow ---
+
+void putShadow(core::Platform& platform, const ApiRequest& r, const Respond& respond) {
+  auto body = objectBody(r);
+  if (!body) return respond(body.error());
+  if (!body->contains("desired"))
+    return respond(errorResponse(422, "invalid", "field 'desired' (an object, or null to clear) is required"));
+  core::ShadowUpdate update;
+  const auto& desired = (*body)["desired"];
+  if (desired.is_null()) update.clearDesired = true;
+  else if (desired.is_object()) update.desired = desired;
+  else return respond(errorResponse(422, "invalid", "field 'desired' must be an object or null"));
+  auto version = field<std::int64_t>(*body, "version");
+  if (!version) return respond(version.error());
+  update.version = *version;
+  update.source = "api";
+  auto shadow = platform.updateShadow(r.params.at("id"), update);
+  if (!shadow) return respond(fail(shadow.error()));
+  platform.whenCommitted([respond, out = core::toJson(*shadow)] { respond(ok(200, out)); });
+}
+
 // --- admin ---
 
 ApiResponse clockState(const core::PlatformClock& clock) {
@@ -294,6 +315,13 @@ void addPlatformRoutes(Router& router, core::Platform& platform, core::PlatformC
     if (!c) return respond(fail(c.error()));
     p.whenCommitted([respond, body = core::toJson(*c)] { respond(ok(200, body)); });
   });
+
+  router.add("GET", "/api/v1/devices/{id}/shadow", [&p](const ApiRequest& r) {
+    auto shadow = p.shadow(r.params.at("id"));
+    return shadow ? ok(200, core::toJson(*shadow)) : fail(shadow.error());
+  });
+  router.addAsync("PUT", "/api/v1/devices/{id}/shadow",
+                  [&p](ApiRequest r, Respond respond) { putShadow(p, r, respond); });
 
   auto* clk = &clock;
   router.add("GET", "/api/v1/admin/clock", [clk](const ApiRequest&) { return clockState(*clk); });
