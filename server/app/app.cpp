@@ -19,6 +19,8 @@
 #include "server/broker/access.hpp"
 #include "server/broker/mqtt_server.hpp"
 #include "server/core/platform.hpp"
+#include "server/dialects/aliyun.hpp"
+#include "server/dialects/aliyun_http.hpp"
 #include "server/dialects/generic.hpp"
 #include "server/dialects/mqtt_gateway.hpp"
 #include "server/http/http_server.hpp"
@@ -127,6 +129,9 @@ int runServer(const Config& config) {
   broker::StaticAccessPolicy staticAccess(config.mqtt);
   dialects::MqttGateway gateway(platform, staticAccess);
   gateway.addDialect(std::make_unique<dialects::GenericDialect>());
+  auto aliyunOwned = std::make_unique<dialects::AliyunDialect>(platform, gateway);
+  auto& aliyun = *aliyunOwned;
+  gateway.addDialect(std::move(aliyunOwned));
   broker::MqttServer mqtt(ioc, config.mqtt, gateway, store.get(), &gateway);
   gateway.setServer(&mqtt);
   platform.setCommandSender(&gateway);
@@ -141,6 +146,7 @@ int runServer(const Config& config) {
     scheduler.async_wait([&](const boost::system::error_code& ec) {
       if (ec) return;
       platform.tick();
+      aliyun.tick();  // RRPC timeouts (real time)
       scheduleTick();
     });
   };
@@ -157,12 +163,17 @@ int runServer(const Config& config) {
   router->add("GET", "/api/v1/ca.pem", [caPem](const http::ApiRequest&) {
     return http::ApiResponse{200, "application/x-pem-file", caPem};
   });
-  http::addPlatformRoutes(*router, platform, clock, http::PlatformApiHooks{[&mqtt] { mqtt.reset(); }});
+  http::addPlatformRoutes(*router, platform, clock, http::PlatformApiHooks{[&mqtt, &aliyun] {
+                            mqtt.reset();
+                            aliyun.reset();
+                          }});
+  dialects::addAliyunRoutes(*router, platform, aliyun);
   http::HttpServer httpServer(ioc, router);
 
   nlohmann::json ports;
   try {
     ports["mqtt"] = mqtt.listenTcp(config.bind, config.ports.mqtt);
+    aliyun.setMqttPort(ports["mqtt"].get<std::uint16_t>());  // where the pre-step sends devices
     ports["mqtts"] = mqtt.listenTls(config.bind, config.ports.mqtts, tlsFiles);
     ports["http"] = httpServer.listen(config.bind, config.ports.http);
     if (!config.portsFile.empty()) writePortsFile(config.portsFile, ports);

@@ -8,6 +8,8 @@
 #include <charconv>
 
 #include "protocols/common/base64.hpp"
+#include "protocols/dialects/aliyun/alink.hpp"
+#include "protocols/dialects/aliyun/sign.hpp"
 
 namespace fc::server::http {
 namespace {
@@ -74,6 +76,51 @@ std::string randomSecret() {
   return out;
 }
 
+/// Letters and digits, like Alibaba's keys and secrets.
+std::string randomAlnum(std::size_t n) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  std::vector<unsigned char> random(n);
+  RAND_bytes(random.data(), static_cast<int>(n));
+  std::string out;
+  for (auto r : random) out += kAlphabet[r % 62];
+  return out;
+}
+
+std::string stringKey(const json& object, const char* key) {
+  return object.contains(key) && object[key].is_string() ? object[key].get<std::string>() : std::string{};
+}
+
+/// An aliyun product needs a productKey unique among aliyun products: given, or generated like
+/// Alibaba's ("a1" + 9 letters and digits).
+std::optional<ApiResponse> prepareAliyunProduct(const core::Platform& platform, core::Product& p) {
+  if (!p.keys.contains("productKey")) p.keys["productKey"] = "a1" + randomAlnum(9);
+  const auto pk = stringKey(p.keys, "productKey");
+  if (!fc::aliyun::validName(pk))
+    return errorResponse(422, "invalid", "keys.productKey must be 1-64 characters without / + # & | or controls");
+  for (const auto& other : platform.products())
+    if (other.dialect == "aliyun" && stringKey(other.keys, "productKey") == pk)
+      return errorResponse(409, "conflict", "productKey '" + pk + "' is used by product '" + other.id + "'");
+  return std::nullopt;
+}
+
+/// An aliyun device needs identifiers.deviceName (default: its id), unique in its product, and
+/// secrets.deviceSecret (generated: 32 letters and digits, like Alibaba's).
+std::optional<ApiResponse> prepareAliyunDevice(const core::Platform& platform, core::Device& d) {
+  if (!d.identifiers.contains("deviceName")) {
+    if (d.id.empty()) return errorResponse(422, "invalid", "an aliyun device needs identifiers.deviceName or an id");
+    d.identifiers["deviceName"] = d.id;
+  }
+  const auto dn = stringKey(d.identifiers, "deviceName");
+  if (!fc::aliyun::validName(dn))
+    return errorResponse(422, "invalid", "identifiers.deviceName must be 1-64 characters without / + # & | or controls");
+  if (auto other = platform.findDevice(d.productId, "deviceName", dn))
+    return errorResponse(409, "conflict", "deviceName '" + dn + "' is used by device '" + other->id + "'");
+  if (!d.secrets.contains("deviceSecret")) d.secrets["deviceSecret"] = randomAlnum(32);
+  if (stringKey(d.secrets, "deviceSecret").empty())
+    return errorResponse(422, "invalid", "secrets.deviceSecret must be a non-empty string");
+  return std::nullopt;
+}
+
 const std::vector<std::string> kDialects = {"generic", "aliyun", "oceanconnect", "rtthread", "wmiot", "gizwits"};
 
 // --- products ---
@@ -98,6 +145,8 @@ ApiResponse createProduct(core::Platform& platform, const ApiRequest& r) {
     if (!(*body)["keys"].is_object()) return errorResponse(422, "invalid", "field 'keys' must be an object");
     p.keys = (*body)["keys"];
   }
+  if (d == "aliyun")
+    if (auto bad = prepareAliyunProduct(platform, p)) return *bad;
   auto created = platform.createProduct(std::move(p));
   return created ? ok(201, core::toJson(*created)) : fail(created.error());
 }
@@ -128,6 +177,8 @@ ApiResponse createDevice(core::Platform& platform, const ApiRequest& r) {
   if (auto fw = field<std::string>(*body, "firmwareVersion"); !fw) return fw.error();
   else d.firmwareVersion = fw->value_or("");
   if (product->dialect == "generic" && !d.secrets.contains("secret")) d.secrets["secret"] = randomSecret();
+  if (product->dialect == "aliyun")
+    if (auto bad = prepareAliyunDevice(platform, d)) return *bad;
   auto created = platform.createDevice(std::move(d));
   return created ? ok(201, core::toJson(*created)) : fail(created.error());
 }
@@ -166,6 +217,12 @@ void postCommand(core::Platform& platform, const ApiRequest& r, const Respond& r
                           callback ? nullptr : &callback.error(), base64 ? nullptr : &base64.error()})
     if (bad) return respond(*bad);
   spec.name = name->value_or("");
+  if (auto device = platform.device(spec.deviceId); device && !spec.name.empty()) {
+    auto product = platform.product(device->productId);
+    if (product && product->dialect == "aliyun" && !fc::aliyun::validServiceName(spec.name))
+      return respond(errorResponse(422, "invalid",
+                                   "an aliyun command name is a service identifier (letters, digits, _) or property.set"));
+  }
   spec.expireSeconds = expire->value_or(core::kDefaultExpireSeconds);
   if (spec.expireSeconds < 0) return respond(errorResponse(422, "invalid", "expireTime must be 0 or more seconds"));
   const auto maxRetransmit = retransmit->value_or(3);
