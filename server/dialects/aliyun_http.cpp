@@ -88,9 +88,10 @@ ApiResponse httpTopic(AliyunDialect& aliyun, core::Platform& platform, const Api
   auto device = platform.device(*deviceId);
   auto t = device ? aliyun.triplet(*device) : std::nullopt;
   if (!t) return channelError(kHttpTokenExpired, "token is expired or invalid");
-  if (!mqtt::validTopicName(topic) || !aliyunMayPublish(t->productKey, t->deviceName, topic)) {
+  if (!mqtt::validTopicName(topic) || !mqtt::validUtf8(topic) ||
+      !aliyunMayPublish(t->productKey, t->deviceName, topic)) {
     spdlog::info("aliyun http: device {} may not publish to {}", t->device.id, topic);
-    return channelError(kHttpPublishError, "no permission to publish to " + topic);
+    return channelError(kHttpPublishError, "no permission to publish to " + r.path.substr(6));
   }
   std::vector<std::uint8_t> payload(r.body.begin(), r.body.end());
   // iotkit-embedded sends strlen(payload) + 1 bytes: the C string's terminator is not data.

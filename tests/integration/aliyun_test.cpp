@@ -386,6 +386,10 @@ TEST_F(Aliyun, HttpChannelAuthTopicAndBadTokens) {
   auto other = httpRequest(server_.httpPort(), "POST", std::string("/topic/") + kPk + "/test_02/user/update", "x",
                            {"password:" + token}, "application/octet-stream");
   EXPECT_EQ(json::parse(other.body)["code"], 30001) << "a token is good for its own device's topics only";
+  auto garbage = httpRequest(server_.httpPort(), "POST", std::string("/topic/") + kPk + "/test_01/%FF%00", "x",
+                             {"password:" + token}, "application/octet-stream");
+  EXPECT_EQ(garbage.status, 200);
+  EXPECT_EQ(json::parse(garbage.body, nullptr, false).value("code", 0), 30001) << "not a topic name";
 
   auto wrongSign = auth;
   wrongSign["sign"] = std::string(40, '0');
@@ -426,6 +430,35 @@ TEST_F(Aliyun, PreStepThenTokenLogin) {
                            "application/x-www-form-urlencoded");
   EXPECT_NE(json::parse(wrong.body)["code"], 200);
   EXPECT_FALSE(json::parse(wrong.body).contains("data"));
+}
+
+TEST_F(Aliyun, GarbageOnEveryTopicAndEndpointIsAnsweredNotFatal) {
+  auto d = online("test_01");
+  ASSERT_TRUE(d->subscribe(sys() + "thing/#", QoS::AtMostOnce));
+  ASSERT_TRUE(d->subscribe(std::string("/shadow/get/") + kPk + "/test_01", QoS::AtMostOnce));
+  const std::vector<std::string> topics = {
+      sys() + "thing/event/property/post", sys() + "thing/event/x/post",    sys() + "thing/deviceinfo/update",
+      sys() + "thing/service/property/set_reply", sys() + "thing/service/x_reply", sys() + "rrpc/response/1",
+      std::string("/ext/ntp/") + kPk + "/test_01/request", std::string("/ota/device/inform/") + kPk + "/test_01",
+      std::string("/shadow/update/") + kPk + "/test_01"};
+  const std::vector<std::string> payloads = {"", "\xff\xfe", "null", "[]", "{", R"({"id":{}})", R"({"id":"x","code":"200"})",
+                                             R"({"method":"update","state":{"reported":{"a":1}},"version":1e99})",
+                                             R"({"params":{"version":5},"deviceSendTime":[]})"};
+  for (const auto& t : topics)
+    for (const auto& p : payloads) ASSERT_FALSE(d->publish(t, p, QoS::AtLeastOnce)) << t << " " << p;
+  d->receiveAll();
+  EXPECT_TRUE(d->connected());
+  for (const auto& body : {std::string("[]"), std::string("\"x\""), std::string("{\"productKey\":5}")}) {
+    EXPECT_EQ(httpRequest(server_.httpPort(), "POST", "/auth", body).status, 200);
+    EXPECT_EQ(httpRequest(server_.httpPort(), "POST", "/api/v1/devices/lamp-test_01/rrpc", body).status / 100, 4) << body;
+  }
+  for (const auto& form : {"", "&&&", "productKey=%zz&deviceName=&sign=", "productKey=a1MZxOdcBnO&deviceName=test_01&sign=x&signmethod=rot13"}) {
+    auto r = httpRequest(server_.httpPort(), "POST", "/auth/devicename", form, {}, "application/x-www-form-urlencoded");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_NE(json::parse(r.body).value("code", 200), 200) << form;
+  }
+  EXPECT_EQ(call(server_, "GET", "/healthz").status, 200);
+  EXPECT_EQ(call(server_, "GET", "/api/v1/devices/lamp-test_01").body["online"], true);
 }
 
 TEST(AliyunPersistence, ShadowSurvivesARestart) {
