@@ -19,6 +19,8 @@
 #include "server/broker/access.hpp"
 #include "server/broker/mqtt_server.hpp"
 #include "server/core/platform.hpp"
+#include "server/dialects/aliyun.hpp"
+#include "server/dialects/aliyun_http.hpp"
 #include "server/dialects/generic.hpp"
 #include "server/dialects/mqtt_gateway.hpp"
 #include "server/http/http_server.hpp"
@@ -142,6 +144,9 @@ int runServer(const Config& config) {
   broker::StaticAccessPolicy staticAccess(config.mqtt);
   dialects::MqttGateway gateway(platform, staticAccess);
   gateway.addDialect(std::make_unique<dialects::GenericDialect>());
+  auto aliyunOwned = std::make_unique<dialects::AliyunDialect>(platform, gateway);
+  auto& aliyun = *aliyunOwned;
+  gateway.addDialect(std::move(aliyunOwned));
   broker::MqttServer mqtt(ioc, config.mqtt, gateway, store.get(), &gateway);
   gateway.setServer(&mqtt);
   platform.setCommandSender(&gateway);
@@ -156,6 +161,7 @@ int runServer(const Config& config) {
     scheduler.async_wait([&](const boost::system::error_code& ec) {
       if (ec) return;
       platform.tick();
+      aliyun.tick();  // RRPC timeouts (real time)
       scheduleTick();
     });
   };
@@ -166,7 +172,10 @@ int runServer(const Config& config) {
   auto router = std::make_shared<http::Router>();
   http::addSystemRoutes(*router, [&ready] { return ready.load(); }, caPem);
   http::PlatformApiHooks hooks;
-  hooks.onReset = [&mqtt] { mqtt.reset(); };
+  hooks.onReset = [&mqtt, &aliyun] {
+    mqtt.reset();
+    aliyun.reset();
+  };
   hooks.publish = [&mqtt](std::string topic, std::vector<std::uint8_t> payload, int qos, bool retain) {
     mqtt.publish(std::move(topic), std::move(payload), static_cast<mqtt::QoS>(qos), retain);
   };
@@ -184,12 +193,14 @@ int runServer(const Config& config) {
     });
   };
   http::addPlatformRoutes(*router, platform, clock, std::move(hooks));
+  dialects::addAliyunRoutes(*router, platform, aliyun);
   http::HttpServer httpServer(ioc, router);
   httpServer.addWebSocket(http::eventStreamRoute(platform));
 
   nlohmann::json ports;
   try {
     ports["mqtt"] = mqtt.listenTcp(config.bind, config.ports.mqtt);
+    aliyun.setMqttPort(ports["mqtt"].get<std::uint16_t>());  // where the pre-step sends devices
     ports["mqtts"] = mqtt.listenTls(config.bind, config.ports.mqtts, tlsFiles);
     ports["http"] = httpServer.listen(config.bind, config.ports.http);
     if (!config.portsFile.empty()) writePortsFile(config.portsFile, ports);

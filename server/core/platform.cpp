@@ -199,6 +199,9 @@ void Platform::load(const storage::PlatformSnapshot& snapshot) {
         UplinkMessage{r.id, r.deviceId, fromMillis(r.time), r.transport, r.topic, r.payload, r.contentType});
     nextMessageId_ = std::max(nextMessageId_, r.id + 1);
   }
+  for (const auto& r : snapshot.shadows)
+    shadows_[r.deviceId] = Shadow{r.deviceId, parseObject(r.reported), parseObject(r.desired), r.version,
+                                  fromMillis(r.updatedAt)};
 }
 
 // --- products and devices ---
@@ -244,6 +247,7 @@ Expected<Product, Failure> Platform::deleteProduct(const std::string& id) {
         pending.events.push_back({"device.deleted", d->first, clock_.now(), toJson(d->second)});
         messages_.erase(d->first);
         journal_.erase(d->first);
+        shadows_.erase(d->first);
         d = devices_.erase(d);
       } else {
         ++d;
@@ -328,6 +332,7 @@ Expected<Device, Failure> Platform::deleteDevice(const std::string& id) {
     devices_.erase(it);
     messages_.erase(id);
     journal_.erase(id);
+    shadows_.erase(id);
     commands_.deviceOffline(id);
     if (store_) store_->deleteDevice(id);
     pending.events.push_back({"device.deleted", id, clock_.now(), toJson(removed)});
@@ -516,6 +521,7 @@ void Platform::reset() {
   messages_.clear();
   journal_.clear();
   commands_.clear();
+  shadows_.clear();
   if (store_) store_->resetAll();
 }
 
@@ -563,6 +569,52 @@ std::vector<JournalEntry> Platform::journalEntries(const std::string& deviceId, 
   for (auto e = it->second.rbegin(); e != it->second.rend() && out.size() < limit; ++e)
     if (!before || e->id < *before) out.push_back(*e);
   std::reverse(out.begin(), out.end());
+  return out;
+}
+
+// --- shadow ---
+
+Expected<Shadow, Failure> Platform::shadow(const std::string& deviceId) const {
+  std::lock_guard lock(mutex_);
+  if (!devices_.contains(deviceId)) return Unexpected(notFound("device", deviceId));
+  auto it = shadows_.find(deviceId);
+  if (it == shadows_.end()) return Shadow{deviceId};
+  return it->second;
+}
+
+Expected<Shadow, Failure> Platform::updateShadow(const std::string& deviceId, const ShadowUpdate& u) {
+  for (const auto* side : {&u.reported, &u.desired})
+    if (!side->is_null() && !side->is_object())
+      return Unexpected(Failure{422, "invalid", "shadow state must be an object"});
+  Pending pending;
+  Shadow out;
+  {
+    std::lock_guard lock(mutex_);
+    if (!devices_.contains(deviceId)) return Unexpected(notFound("device", deviceId));
+    auto [it, _] = shadows_.try_emplace(deviceId, Shadow{deviceId});
+    Shadow next = it->second;
+    if (u.version && *u.version <= next.version)
+      return Unexpected(Failure{409, "conflict",
+                                "shadow version " + std::to_string(*u.version) + " is not above the current " +
+                                    std::to_string(next.version)});
+    // A null value removes the key: JSON merge patch (RFC 7396) on each side.
+    if (u.clearReported) next.reported = json::object();
+    if (u.clearDesired) next.desired = json::object();
+    if (u.reported.is_object()) next.reported.merge_patch(u.reported);
+    if (u.desired.is_object()) next.desired.merge_patch(u.desired);
+    next.version = u.version ? *u.version : next.version + 1;
+    next.updatedAt = clock_.now();
+    it->second = next;
+    if (store_)
+      store_->upsertShadow(storage::ShadowRow{deviceId, next.desired.dump(), next.reported.dump(), next.version,
+                                              toMillis(*next.updatedAt)});
+    auto data = toJson(next);
+    data["source"] = u.source;
+    data["desiredChanged"] = u.clearDesired || u.desired.is_object();
+    pending.events.push_back({"shadow.updated", deviceId, *next.updatedAt, std::move(data)});
+    out = std::move(next);
+  }
+  flush(pending);
   return out;
 }
 
@@ -648,6 +700,13 @@ json toJson(const UplinkMessage& m) {
           {"contentType", m.contentType},
           {"payload", payload.is_discarded() ? json(nullptr) : payload},
           {"payloadBase64", base64Encode(m.payload)}};
+}
+
+json toJson(const Shadow& s) {
+  return {{"deviceId", s.deviceId},
+          {"state", {{"reported", s.reported}, {"desired", s.desired}}},
+          {"version", s.version},
+          {"updatedAt", timeOrNullJson(s.updatedAt)}};
 }
 
 }  // namespace fc::server::core

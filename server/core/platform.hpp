@@ -103,6 +103,30 @@ struct PlatformLimits {
   std::size_t journalPerDevice = 1000;   // journal entries kept per device
 };
 
+/// A device's shadow: the state it reported, the state the cloud wants, and a version that grows
+/// with every change.
+struct Shadow {
+  std::string deviceId;
+  nlohmann::json reported = nlohmann::json::object();
+  nlohmann::json desired = nlohmann::json::object();
+  std::int64_t version = 0;
+  std::optional<TimePoint> updatedAt;  // never written: nullopt
+  bool empty() const { return reported.empty() && desired.empty(); }
+};
+
+/// A change to a shadow. `reported` and `desired` are objects merged into the state (a null value
+/// removes that key) or null for no change; the clear flags empty a side before merging.
+struct ShadowUpdate {
+  nlohmann::json reported;
+  nlohmann::json desired;
+  bool clearReported = false;
+  bool clearDesired = false;
+  /// When set it must exceed the current version (else 409) and becomes the version; otherwise
+  /// the version goes up by one.
+  std::optional<std::int64_t> version;
+  std::string source = "api";  // who changed it ("device", "api"), told in the shadow.updated event
+};
+
 class Platform {
  public:
   Platform(Clock& clock, storage::PlatformStore* store, PlatformLimits limits = {});
@@ -171,6 +195,14 @@ class Platform {
   std::vector<JournalEntry> journalEntries(const std::string& deviceId, std::size_t limit,
                                            std::optional<std::int64_t> before = {}) const;
 
+  // --- shadow ---
+  /// The device's shadow (an empty one, version 0, if it never had one); 404 for an unknown device.
+  Expected<Shadow, Failure> shadow(const std::string& deviceId) const;
+  /// Applies the change, persists it and announces "shadow.updated" (data: the shadow's JSON plus
+  /// "source" and "desiredChanged"). 404 unknown device, 409 stale version, 422 a side that is not
+  /// an object or null.
+  Expected<Shadow, Failure> updateShadow(const std::string& deviceId, const ShadowUpdate& update);
+
  private:
   struct Pending;  // side effects collected under the lock, run after it
   void flush(Pending& pending);
@@ -197,6 +229,8 @@ class Platform {
   std::mutex listenersMutex_;
   std::uint64_t nextListener_ = 1;
   std::map<std::uint64_t, std::function<void(const PlatformEvent&)>> listeners_;
+
+  std::map<std::string, Shadow> shadows_;  // under mutex_
 };
 
 /// JSON forms used by the API and the event stream.
@@ -206,5 +240,7 @@ nlohmann::json toJson(const Command& c);
 nlohmann::json toJson(const UplinkMessage& m);
 nlohmann::json toJson(const JournalEntry& e);
 std::string isoTime(TimePoint t);
+/// {"deviceId","state":{"reported","desired"},"version","updatedAt"}
+nlohmann::json toJson(const Shadow& s);
 
 }  // namespace fc::server::core

@@ -41,7 +41,8 @@ bool GenericDialect::maySubscribe(const core::Device& device, std::string_view f
   return broker::filterCovers("devices/" + device.id + "/#", filter);
 }
 
-void GenericDialect::uplink(core::Platform& platform, const core::Device& device, const mqtt::Publish& p) const {
+void GenericDialect::uplink(core::Platform& platform, const core::Device& device, const mqtt::Publish& p,
+                            MqttPublisher&) const {
   const auto root = deviceRoot(device);
   const std::string_view rest = std::string_view(p.topic).substr(root.size());
   // devices/{id}/commands/{commandId}/result

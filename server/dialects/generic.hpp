@@ -20,7 +20,8 @@ class GenericDialect final : public MqttDialect {
               const std::optional<std::vector<std::uint8_t>>& password) const override;
   bool mayPublish(const core::Device& device, std::string_view topic) const override;
   bool maySubscribe(const core::Device& device, std::string_view filter) const override;
-  void uplink(core::Platform& platform, const core::Device& device, const mqtt::Publish& publish) const override;
+  void uplink(core::Platform& platform, const core::Device& device, const mqtt::Publish& publish,
+              MqttPublisher& out) const override;
   bool receivesCommands(const core::Device& device, std::string_view filter) const override;
   MqttDownlink encodeCommand(const core::Device& device, const core::Command& command) const override;
 };

@@ -90,6 +90,13 @@ mqtt::ConnectReturn MqttGateway::authenticate(const broker::ClientIdentity& clie
     authenticated_[client.clientId] = Binding{login->device.id, dialect.get()};
     return mqtt::ConnectReturn::Accepted;
   }
+  for (const auto& dialect : dialects_) {
+    auto refusal = dialect->refuse(platform_, client);
+    if (!refusal) continue;
+    spdlog::info("{}: refused the login of client id '{}' from {}: {}", dialect->name(), client.clientId,
+                 client.remote, refusal->reason);
+    return refusal->code;
+  }
   return fallback_.authenticate(client, password);
 }
 
@@ -158,7 +165,11 @@ void MqttGateway::clientPublished(const broker::ClientIdentity& client, const mq
   auto b = binding(client.clientId);
   if (!b) return;
   auto device = platform_.device(b->deviceId);
-  if (device) b->dialect->uplink(platform_, *device, publish);
+  if (device) b->dialect->uplink(platform_, *device, publish, *this);
+}
+
+void MqttGateway::publish(std::string topic, std::vector<std::uint8_t> payload, mqtt::QoS qos) {
+  if (server_) server_->publish(std::move(topic), std::move(payload), qos, /*retain=*/false);
 }
 
 void MqttGateway::tagDelivered(const std::string&, std::uint64_t tag) {

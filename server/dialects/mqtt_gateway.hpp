@@ -20,7 +20,10 @@ class MqttServer;
 
 namespace fc::server::dialects {
 
-class MqttGateway final : public broker::AccessPolicy, public broker::BrokerObserver, public core::CommandSender {
+class MqttGateway final : public broker::AccessPolicy,
+                          public broker::BrokerObserver,
+                          public core::CommandSender,
+                          public MqttPublisher {
  public:
   MqttGateway(core::Platform& platform, broker::AccessPolicy& fallback);
   void addDialect(std::unique_ptr<MqttDialect> dialect);
@@ -43,6 +46,9 @@ class MqttGateway final : public broker::AccessPolicy, public broker::BrokerObse
 
   // core::CommandSender (any thread)
   void sendCommand(const core::Device& device, const core::Product& product, const core::Command& command) override;
+
+  // MqttPublisher (any thread)
+  void publish(std::string topic, std::vector<std::uint8_t> payload, mqtt::QoS qos) override;
 
  private:
   struct Binding {

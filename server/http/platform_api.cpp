@@ -9,6 +9,8 @@
 
 #include "protocols/common/base64.hpp"
 #include "protocols/mqtt/topic.hpp"
+#include "protocols/dialects/aliyun/alink.hpp"
+#include "protocols/dialects/aliyun/sign.hpp"
 
 namespace fc::server::http {
 namespace {
@@ -75,12 +77,57 @@ std::string randomSecret() {
   return out;
 }
 
+/// Letters and digits, like Alibaba's keys and secrets.
+std::string randomAlnum(std::size_t n) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  std::vector<unsigned char> random(n);
+  RAND_bytes(random.data(), static_cast<int>(n));
+  std::string out;
+  for (auto r : random) out += kAlphabet[r % 62];
+  return out;
+}
+
+std::string stringKey(const json& object, const char* key) {
+  return object.contains(key) && object[key].is_string() ? object[key].get<std::string>() : std::string{};
+}
+
+/// An aliyun product needs a productKey unique among aliyun products: given, or generated like
+/// Alibaba's ("a1" + 9 letters and digits).
+std::optional<ApiResponse> prepareAliyunProduct(const core::Platform& platform, core::Product& p) {
+  if (!p.keys.contains("productKey")) p.keys["productKey"] = "a1" + randomAlnum(9);
+  const auto pk = stringKey(p.keys, "productKey");
+  if (!fc::aliyun::validName(pk))
+    return errorResponse(422, "invalid", "keys.productKey must be 1-64 characters without / + # & | or controls");
+  for (const auto& other : platform.products())
+    if (other.dialect == "aliyun" && stringKey(other.keys, "productKey") == pk)
+      return errorResponse(409, "conflict", "productKey '" + pk + "' is used by product '" + other.id + "'");
+  return std::nullopt;
+}
+
+/// An aliyun device needs identifiers.deviceName (default: its id), unique in its product, and
+/// secrets.deviceSecret (generated: 32 letters and digits, like Alibaba's).
+std::optional<ApiResponse> prepareAliyunDevice(const core::Platform& platform, core::Device& d) {
+  if (!d.identifiers.contains("deviceName")) {
+    if (d.id.empty()) return errorResponse(422, "invalid", "an aliyun device needs identifiers.deviceName or an id");
+    d.identifiers["deviceName"] = d.id;
+  }
+  const auto dn = stringKey(d.identifiers, "deviceName");
+  if (!fc::aliyun::validName(dn))
+    return errorResponse(422, "invalid", "identifiers.deviceName must be 1-64 characters without / + # & | or controls");
+  if (auto other = platform.findDevice(d.productId, "deviceName", dn))
+    return errorResponse(409, "conflict", "deviceName '" + dn + "' is used by device '" + other->id + "'");
+  if (!d.secrets.contains("deviceSecret")) d.secrets["deviceSecret"] = randomAlnum(32);
+  if (stringKey(d.secrets, "deviceSecret").empty())
+    return errorResponse(422, "invalid", "secrets.deviceSecret must be a non-empty string");
+  return std::nullopt;
+}
+
 const std::vector<std::string> kDialects = {"generic", "aliyun", "oceanconnect", "rtthread", "wmiot", "gizwits"};
 
 // --- products ---
 
 /// A product from its JSON form, or the 422 that says what is wrong.
-Expected<core::Product, ApiResponse> productFromJson(const json& body) {
+Expected<core::Product, ApiResponse> productFromJson(const core::Platform& platform, const json& body) {
   auto id = field<std::string>(body, "id");
   auto name = field<std::string>(body, "name");
   auto dialect = field<std::string>(body, "dialect");
@@ -98,13 +145,15 @@ Expected<core::Product, ApiResponse> productFromJson(const json& body) {
     if (!body["keys"].is_object()) return Unexpected(errorResponse(422, "invalid", "field 'keys' must be an object"));
     p.keys = body["keys"];
   }
+  if (d == "aliyun")
+    if (auto bad = prepareAliyunProduct(platform, p)) return Unexpected(std::move(*bad));
   return p;
 }
 
 ApiResponse createProduct(core::Platform& platform, const ApiRequest& r) {
   auto body = objectBody(r);
   if (!body) return body.error();
-  auto p = productFromJson(*body);
+  auto p = productFromJson(platform, *body);
   if (!p) return p.error();
   auto created = platform.createProduct(std::move(*p));
   return created ? ok(201, core::toJson(*created)) : fail(created.error());
@@ -137,6 +186,8 @@ Expected<core::Device, ApiResponse> deviceFromJson(const core::Platform& platfor
     (key == std::string("identifiers") ? d.identifiers : d.secrets) = body[key];
   }
   if (product->dialect == "generic" && !d.secrets.contains("secret")) d.secrets["secret"] = randomSecret();
+  if (product->dialect == "aliyun")
+    if (auto bad = prepareAliyunDevice(platform, d)) return Unexpected(std::move(*bad));
   return d;
 }
 
@@ -183,6 +234,12 @@ void postCommand(core::Platform& platform, const ApiRequest& r, const Respond& r
                           callback ? nullptr : &callback.error(), base64 ? nullptr : &base64.error()})
     if (bad) return respond(*bad);
   spec.name = name->value_or("");
+  if (auto device = platform.device(spec.deviceId); device && !spec.name.empty()) {
+    auto product = platform.product(device->productId);
+    if (product && product->dialect == "aliyun" && !fc::aliyun::validServiceName(spec.name))
+      return respond(errorResponse(422, "invalid",
+                                   "an aliyun command name is a service identifier (letters, digits, _) or property.set"));
+  }
   spec.expireSeconds = expire->value_or(core::kDefaultExpireSeconds);
   if (spec.expireSeconds < 0) return respond(errorResponse(422, "invalid", "expireTime must be 0 or more seconds"));
   const auto maxRetransmit = retransmit->value_or(3);
@@ -216,6 +273,27 @@ ApiResponse listCommands(core::Platform& platform, const ApiRequest& r) {
   }
   auto list = platform.commands(r.params.at("id"), status);
   return list ? page(r, *list) : fail(list.error());
+}
+
+// --- shadow ---
+
+void putShadow(core::Platform& platform, const ApiRequest& r, const Respond& respond) {
+  auto body = objectBody(r);
+  if (!body) return respond(body.error());
+  if (!body->contains("desired"))
+    return respond(errorResponse(422, "invalid", "field 'desired' (an object, or null to clear) is required"));
+  core::ShadowUpdate update;
+  const auto& desired = (*body)["desired"];
+  if (desired.is_null()) update.clearDesired = true;
+  else if (desired.is_object()) update.desired = desired;
+  else return respond(errorResponse(422, "invalid", "field 'desired' must be an object or null"));
+  auto version = field<std::int64_t>(*body, "version");
+  if (!version) return respond(version.error());
+  update.version = *version;
+  update.source = "api";
+  auto shadow = platform.updateShadow(r.params.at("id"), update);
+  if (!shadow) return respond(fail(shadow.error()));
+  platform.whenCommitted([respond, out = core::toJson(*shadow)] { respond(ok(200, out)); });
 }
 
 // --- admin ---
@@ -322,7 +400,7 @@ FixtureReport loadFixtures(core::Platform& platform, const nlohmann::json& fixtu
         report.errors.push_back(where + "must be an object");
         continue;
       }
-      auto p = productFromJson(item);
+      auto p = productFromJson(platform, item);
       if (!p) {
         report.errors.push_back(where + errorMessage(p.error()));
       } else if (!p->id.empty() && platform.product(p->id)) {
@@ -470,6 +548,13 @@ void addPlatformRoutes(Router& router, core::Platform& platform, core::PlatformC
     r.headers.emplace_back("Upgrade", "websocket");
     return r;
   });
+
+  router.add("GET", "/api/v1/devices/{id}/shadow", [&p](const ApiRequest& r) {
+    auto shadow = p.shadow(r.params.at("id"));
+    return shadow ? ok(200, core::toJson(*shadow)) : fail(shadow.error());
+  });
+  router.addAsync("PUT", "/api/v1/devices/{id}/shadow",
+                  [&p](ApiRequest r, Respond respond) { putShadow(p, r, respond); });
 
   auto* clk = &clock;
   router.add("GET", "/api/v1/admin/clock", [clk](const ApiRequest&) { return clockState(*clk); });

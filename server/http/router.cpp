@@ -23,6 +23,13 @@ bool isParam(const std::string& segment) {
   return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
 }
 
+/// `{name*}`: the last segment of a pattern, binding the rest of the path (one or more segments).
+bool isRest(const std::string& segment) { return isParam(segment) && segment[segment.size() - 2] == '*'; }
+
+std::string paramName(const std::string& segment) {
+  return segment.substr(1, segment.size() - (isRest(segment) ? 3 : 2));
+}
+
 int hexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -89,25 +96,38 @@ void Router::addAsync(std::string method, std::string pattern, AsyncHandler hand
 const Router::Route* Router::match(std::string_view path, std::map<std::string, std::string>& params) const {
   const auto segments = split(path);
   const Route* best = nullptr;
-  int bestLiterals = -1;
+  int bestScore = -1;
   for (const auto& r : routes_) {
-    if (r.segments.size() != segments.size()) continue;
+    const bool rest = !r.segments.empty() && isRest(r.segments.back());
+    if (rest ? segments.size() < r.segments.size() : r.segments.size() != segments.size()) continue;
     int literals = 0;
     bool ok = true;
-    for (std::size_t i = 0; i < segments.size() && ok; ++i) {
-      if (isParam(r.segments[i])) ok = !segments[i].empty();
+    for (std::size_t i = 0; i < r.segments.size() && ok; ++i) {
+      if (rest && i + 1 == r.segments.size()) ok = !segments[i].empty();
+      else if (isParam(r.segments[i])) ok = !segments[i].empty();
       else if (r.segments[i] == segments[i]) ++literals;
       else ok = false;
     }
-    if (ok && literals > bestLiterals) {
+    // More literal segments win; on a tie an exact-length pattern beats a rest pattern.
+    const int score = literals * 2 + (rest ? 0 : 1);
+    if (ok && score > bestScore) {
       best = &r;
-      bestLiterals = literals;
+      bestScore = score;
     }
   }
   if (best) {
-    for (std::size_t i = 0; i < segments.size(); ++i)
-      if (isParam(best->segments[i]))
-        params[best->segments[i].substr(1, best->segments[i].size() - 2)] = percentDecode(segments[i], false);
+    const bool rest = isRest(best->segments.back());
+    for (std::size_t i = 0; i < best->segments.size(); ++i) {
+      const auto& seg = best->segments[i];
+      if (!isParam(seg)) continue;
+      if (rest && i + 1 == best->segments.size()) {
+        std::string joined;
+        for (std::size_t j = i; j < segments.size(); ++j) joined += (j == i ? "" : "/") + segments[j];
+        params[paramName(seg)] = percentDecode(joined, false);
+      } else {
+        params[paramName(seg)] = percentDecode(segments[i], false);
+      }
+    }
   }
   return best;
 }

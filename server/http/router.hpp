@@ -1,6 +1,7 @@
 // HTTP routing on plain request/response structs, so handlers compile fast and test without Beast.
-// Paths are patterns whose `{name}` segments bind parameters; handlers answer synchronously or
-// later through a Respond callback (when the work runs on another strand).
+// Paths are patterns whose `{name}` segments bind parameters, and whose last segment may be
+// `{name*}` to bind the rest of the path (one or more segments, joined with '/'); handlers answer
+// synchronously or later through a Respond callback (when the work runs on another strand).
 #pragma once
 
 #include <functional>
@@ -55,7 +56,8 @@ class Router {
 
   /// Finds the route and runs it; `respond` is called exactly once, maybe later, maybe on another
   /// thread. 404 for an unknown path, 405 (with Allow) for a known path and another method; a
-  /// literal segment wins over a `{parameter}` one. Whatever a handler throws becomes a 500.
+  /// literal segment wins over a `{parameter}` one, and an exact-length pattern over a `{rest*}`
+  /// one with as many literals. Whatever a handler throws becomes a 500.
   void dispatch(ApiRequest request, Respond respond) const;
   /// For synchronous routes (tests, health): dispatch and return the response.
   ApiResponse handle(const ApiRequest& request) const;

@@ -228,10 +228,17 @@ bool RawConnection::closedByPeer(std::chrono::milliseconds timeout) {
 
 HttpResult httpRequest(std::uint16_t port, const std::string& method, const std::string& target,
                        const std::string& body) {
+  return httpRequest(port, method, target, body, {});
+}
+
+HttpResult httpRequest(std::uint16_t port, const std::string& method, const std::string& target,
+                       const std::string& body, const std::vector<std::string>& headers,
+                       const std::string& contentType) {
   RawConnection conn(port);
   std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+  for (const auto& h : headers) req += h + "\r\n";
   if (!body.empty() || method == "POST" || method == "PUT")
-    req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+    req += "Content-Type: " + contentType + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   req += "\r\n" + body;
   conn.send(bytes(req));
   std::string response;

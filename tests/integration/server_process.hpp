@@ -101,6 +101,10 @@ struct HttpResult {
 /// A minimal HTTP/1.1 request over loopback (no keep-alive).
 HttpResult httpRequest(std::uint16_t port, const std::string& method, const std::string& target,
                        const std::string& body = {});
+/// The same with extra header lines ("Name: value" or "name:value", sent as given) and a content type.
+HttpResult httpRequest(std::uint16_t port, const std::string& method, const std::string& target,
+                       const std::string& body, const std::vector<std::string>& headers,
+                       const std::string& contentType = "application/json");
 
 std::vector<std::uint8_t> bytes(std::string_view s);
 std::string text(const std::vector<std::uint8_t>& b);

@@ -128,6 +128,26 @@ TEST(RouterPatterns, ParametersBindAndLiteralSegmentsWin) {
   EXPECT_EQ(router.routes().size(), 3u);
 }
 
+TEST(RouterPatterns, RestParameterBindsTheRemainingSegments) {
+  Router router;
+  router.add("POST", "/topic/{topic*}", [](const ApiRequest& r) { return jsonResponse(200, "rest:" + r.params.at("topic")); });
+  router.add("POST", "/topic/status", [](const ApiRequest&) { return jsonResponse(200, "literal"); });
+  router.add("POST", "/a/{x}/{more*}", [](const ApiRequest& r) {
+    return jsonResponse(200, r.params.at("x") + "|" + r.params.at("more"));
+  });
+  EXPECT_EQ(router.handle(request("POST", "/topic/a1/dev/user/update")).body, "rest:a1/dev/user/update");
+  EXPECT_EQ(router.handle(request("POST", "/topic/one")).body, "rest:one");
+  EXPECT_EQ(router.handle(request("POST", "/topic/a%20b/c")).body, "rest:a b/c") << "percent-decoded";
+  EXPECT_EQ(router.handle(request("POST", "/topic/a//b")).body, "rest:a//b") << "empty levels inside are kept";
+  EXPECT_EQ(router.handle(request("POST", "/topic/status")).body, "literal") << "an exact pattern wins";
+  EXPECT_EQ(router.handle(request("POST", "/topic/status/x")).body, "rest:status/x");
+  EXPECT_EQ(router.handle(request("POST", "/topic/")).status, 404) << "the rest needs at least one segment";
+  EXPECT_EQ(router.handle(request("POST", "/topic")).status, 404);
+  EXPECT_EQ(router.handle(request("GET", "/topic/x")).status, 405);
+  EXPECT_EQ(router.handle(request("POST", "/a/1/2/3")).body, "1|2/3");
+  EXPECT_EQ(router.handle(request("POST", "/a/1")).status, 404);
+}
+
 TEST(RouterPatterns, AsyncHandlersAnswerLater) {
   Router router;
   Respond saved;

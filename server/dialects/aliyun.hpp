@@ -1,0 +1,152 @@
+// The aliyun dialect: Alibaba Cloud IoT as iotkit-embedded sees it (docs/dialects/aliyun.md,
+// ../shared/protocols/aliyun.md).
+//   product      keys.productKey (keys.productSecret optional); device identifiers.deviceName, secrets.deviceSecret
+//   login        triplet: clientId `{id}|securemode=2|3,signmethod=…,timestamp=…|`, username `{dn}&{pk}`,
+//                password hex HMAC(deviceSecret, clientId{id}deviceName{dn}productKey{pk}timestamp{ts});
+//                pre-step (securemode -1/0): POST /auth/devicename → iotId/iotToken, then username=iotId,
+//                password=iotToken. Wrong credentials or an unknown device: CONNACK 0x04; a securemode
+//                fakecloud does not support (ID2, or a direct login with -1/0): CONNACK 0x05.
+//   ACL          the device's own topics only (aliyunMayPublish / aliyunMaySubscribe)
+//   Alink        property/event posts and deviceinfo → uplink history + `_reply`; NTP; OTA inform →
+//                firmware version; shadow update/get/delete → reply on /shadow/get, desired → control
+//   commands     name "" or "property.set" → thing/service/property/set, other N → thing/service/N;
+//                Alink id = the command's sequence number; the `_reply` code 200 → SUCCESSFUL, else FAILED
+//   RRPC         rrpc() publishes /sys/{pk}/{dn}/rrpc/request/{msgId} and waits (real time) for the response
+//   HTTP channel tokens for POST /auth and /topic/… (aliyun_http.cpp holds the routes)
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "server/dialects/mqtt_dialect.hpp"
+
+namespace fc::server::dialects {
+
+/// May the device {pk}/{dn} publish to `topic` (a valid topic name)? Its user topics except `get`,
+/// /sys/{pk}/{dn}/thing/# and rrpc/#, its OTA, shadow, ntp, error and session topics.
+bool aliyunMayPublish(std::string_view productKey, std::string_view deviceName, std::string_view topic);
+/// May it subscribe to `filter` (a valid filter)? Every topic the filter can match must be one of
+/// its own (user topics except `update` and `update/error`, the /sys, OTA, shadow, ext topics) or
+/// the product's /broadcast/{pk}/#.
+bool aliyunMaySubscribe(std::string_view productKey, std::string_view deviceName, std::string_view filter);
+
+class AliyunDialect final : public MqttDialect {
+ public:
+  /// Tokens (HTTP channel, pre-step) live this long on the platform clock.
+  static constexpr std::chrono::hours kTokenLifetime{48};
+
+  /// `publisher` carries pushes that no uplink prompted (RRPC requests, shadow control).
+  AliyunDialect(core::Platform& platform, MqttPublisher& publisher);
+  ~AliyunDialect() override;
+  AliyunDialect(const AliyunDialect&) = delete;
+  AliyunDialect& operator=(const AliyunDialect&) = delete;
+
+  // --- MqttDialect ---
+  std::string_view name() const override { return "aliyun"; }
+  std::optional<MqttLogin> identify(const core::Platform& platform, const broker::ClientIdentity& client) const override;
+  std::optional<MqttRefusal> refuse(const core::Platform& platform, const broker::ClientIdentity& client) const override;
+  bool verify(const MqttLogin& login, const broker::ClientIdentity& client,
+              const std::optional<std::vector<std::uint8_t>>& password) const override;
+  bool mayPublish(const core::Device& device, std::string_view topic) const override;
+  bool maySubscribe(const core::Device& device, std::string_view filter) const override;
+  void uplink(core::Platform& platform, const core::Device& device, const mqtt::Publish& publish,
+              MqttPublisher& out) const override;
+  bool receivesCommands(const core::Device& device, std::string_view filter) const override;
+  MqttDownlink encodeCommand(const core::Device& device, const core::Command& command) const override;
+
+  // --- devices by triplet ---
+  struct Triplet {
+    core::Device device;
+    core::Product product;
+    std::string productKey;
+    std::string deviceName;
+    std::string deviceSecret;
+  };
+  /// The aliyun device {productKey}/{deviceName}, if there is one.
+  std::optional<Triplet> findDevice(const std::string& productKey, const std::string& deviceName) const;
+  std::optional<Triplet> triplet(const core::Device& device) const;
+
+  /// A message from the device on any transport ("mqtt", "http"): history, then what it asks for.
+  void handleUplink(const Triplet& t, const std::string& topic, const std::vector<std::uint8_t>& payload,
+                    const std::string& transport, MqttPublisher& out) const;
+  /// The same for a message that came over the HTTP channel (replies go out over MQTT).
+  void httpUplink(const Triplet& t, const std::string& topic, const std::vector<std::uint8_t>& payload) const {
+    handleUplink(t, topic, payload, "http", publisher_);
+  }
+
+  // --- tokens for the HTTP channel and the MQTT pre-step ---
+  std::string issueHttpToken(const std::string& deviceId);
+  /// The device the token belongs to, if it is known and not expired.
+  std::optional<std::string> httpTokenDevice(const std::string& token) const;
+  struct IotToken {
+    std::string iotId;
+    std::string iotToken;
+  };
+  /// A new iotId/iotToken pair for the device (replacing its previous one).
+  IotToken issueIotToken(const std::string& deviceId);
+  /// Where the pre-step sends devices: the host is taken from the request, the port is this one.
+  void setMqttPort(std::uint16_t port) { mqttPort_ = port; }
+  std::uint16_t mqttPort() const { return mqttPort_; }
+  /// A new HTTP-channel message id.
+  std::uint64_t nextMessageId() { return nextMessageId_++; }
+
+  // --- RRPC ---
+  struct RrpcResult {
+    bool answered = false;  // false: timed out
+    std::string msgId;
+    std::vector<std::uint8_t> payload;
+  };
+  using RrpcDone = std::function<void(RrpcResult)>;
+  /// Publishes the request and calls `done` once with the device's answer or, after `timeout`
+  /// (real time), without one. 404 unknown device, 409 not online over MQTT, 422 not an aliyun device.
+  Expected<std::string, core::Failure> rrpc(const std::string& deviceId, std::vector<std::uint8_t> payload,
+                                            std::chrono::milliseconds timeout, RrpcDone done);
+  /// Times out RRPC calls; the app calls it every 50 ms.
+  void tick();
+  /// Forgets every token (the admin API's reset); RRPC calls under way run to their timeout.
+  void reset();
+
+ private:
+  struct Login;  // a CONNECT read in this dialect's form
+  Login read(const core::Platform& platform, const broker::ClientIdentity& client) const;
+  void onEvent(const core::PlatformEvent& event);
+  void answerRrpc(const std::string& deviceId, const std::string& msgId, const std::vector<std::uint8_t>& payload) const;
+  void handleShadow(const Triplet& t, const std::vector<std::uint8_t>& payload, MqttPublisher& out) const;
+  void handleCommandReply(const Triplet& t, const std::vector<std::uint8_t>& payload) const;
+
+  core::Platform& platform_;
+  MqttPublisher& publisher_;
+  std::uint64_t subscription_ = 0;
+  std::atomic<std::uint16_t> mqttPort_{1883};
+  std::atomic<std::uint64_t> nextMessageId_;
+
+  struct Token {
+    std::string deviceId;
+    core::TimePoint expiresAt;
+  };
+  struct IotEntry {
+    std::string deviceId;
+    std::string iotToken;
+    core::TimePoint expiresAt;
+  };
+  struct PendingRrpc {
+    std::string deviceId;
+    std::chrono::steady_clock::time_point deadline;
+    RrpcDone done;
+  };
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, Token> httpTokens_;          // token → device
+  std::unordered_map<std::string, std::string> httpTokenOf_;   // device → its current token
+  std::unordered_map<std::string, IotEntry> iotIds_;           // iotId → device and token
+  std::unordered_map<std::string, std::string> iotIdOf_;       // device → its current iotId
+  std::uint64_t nextRrpc_;
+  mutable std::map<std::string, PendingRrpc> rrpcs_;           // msgId → call
+};
+
+}  // namespace fc::server::dialects

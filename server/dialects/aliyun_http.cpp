@@ -1,0 +1,188 @@
+// The aliyun HTTP endpoints; the list is at the top of aliyun_http.hpp. Codes of the HTTP channel
+// are iotkit-embedded's iotx_http_upstream_response_t.
+#include "server/dialects/aliyun_http.hpp"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "protocols/common/base64.hpp"
+#include "protocols/dialects/aliyun/sign.hpp"
+#include "protocols/mqtt/topic.hpp"
+
+namespace fc::server::dialects {
+namespace {
+
+using nlohmann::json;
+using http::ApiRequest;
+using http::ApiResponse;
+namespace ali = fc::aliyun;
+
+// iotx_http_upstream_response_t
+constexpr int kHttpSuccess = 0;
+constexpr int kHttpParamError = 10001;
+constexpr int kHttpAuthCheckError = 20000;
+constexpr int kHttpTokenExpired = 20001;  // the SDK signs in again on this one
+constexpr int kHttpTokenNull = 20002;
+constexpr int kHttpPublishError = 30001;
+
+ApiResponse deviceAnswer(const json& body) {
+  return http::jsonResponse(200, body.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+ApiResponse channelError(int code, const std::string& message) {
+  return deviceAnswer({{"code", code}, {"message", message}});
+}
+
+std::string field(const json& body, const char* key) {
+  return body.contains(key) && body[key].is_string() ? body[key].get<std::string>() : std::string{};
+}
+
+/// Checks `sign` over clientId, deviceName, productKey (and timestamp when given) with the device
+/// secret; the device, or why not.
+Expected<AliyunDialect::Triplet, std::string> checkSign(const AliyunDialect& aliyun, const std::string& productKey,
+                                                        const std::string& deviceName, const std::string& clientId,
+                                                        const std::string& timestamp, const std::string& signMethod,
+                                                        const std::string& sign) {
+  const auto method = ali::parseSignMethod(signMethod.empty() ? "hmacmd5" : signMethod);  // the SDK's default
+  if (!method) return Unexpected("signmethod '" + signMethod + "' is not hmacmd5, hmacsha1 or hmacsha256");
+  auto t = aliyun.findDevice(productKey, deviceName);
+  if (!t) return Unexpected("no device '" + deviceName + "' in product key '" + productKey + "'");
+  if (t->deviceSecret.empty()) return Unexpected(std::string("the device has no secrets.deviceSecret"));
+  const auto expected = ali::sign(*method, t->deviceSecret, clientId, deviceName, productKey, timestamp);
+  if (!ali::signatureMatches(expected, sign))
+    return Unexpected("wrong sign (" + std::string(ali::toString(*method)) + " over '" +
+                      ali::signContent(clientId, deviceName, productKey, timestamp) + "')");
+  return *t;
+}
+
+// POST /auth — {"version","clientId","signmethod","sign","productKey","deviceName"[,"timestamp"]}
+ApiResponse httpAuth(AliyunDialect& aliyun, const ApiRequest& r) {
+  const auto body = json::parse(r.body, nullptr, false);
+  if (!body.is_object()) {
+    spdlog::info("aliyun http: /auth body is not a JSON object");
+    return channelError(kHttpParamError, "request body is not a JSON object");
+  }
+  const auto pk = field(body, "productKey"), dn = field(body, "deviceName"), clientId = field(body, "clientId"),
+             sign = field(body, "sign");
+  if (pk.empty() || dn.empty() || clientId.empty() || sign.empty())
+    return channelError(kHttpParamError, "productKey, deviceName, clientId and sign are required");
+  auto t = checkSign(aliyun, pk, dn, clientId, field(body, "timestamp"), field(body, "signmethod"), sign);
+  if (!t) {
+    spdlog::info("aliyun http: /auth of {}/{} refused: {}", pk, dn, t.error());
+    return channelError(kHttpAuthCheckError, "auth check error");
+  }
+  return deviceAnswer({{"code", kHttpSuccess},
+                       {"message", "success"},
+                       {"info", {{"token", aliyun.issueHttpToken(t->device.id)}}}});
+}
+
+// POST /topic/{topic…} with header `password:{token}`
+ApiResponse httpTopic(AliyunDialect& aliyun, core::Platform& platform, const ApiRequest& r) {
+  const auto topic = "/" + r.params.at("topic");
+  auto header = r.headers.find("password");
+  if (header == r.headers.end() || header->second.empty()) return channelError(kHttpTokenNull, "token is null");
+  auto deviceId = aliyun.httpTokenDevice(header->second);
+  if (!deviceId) {
+    spdlog::info("aliyun http: POST {} with an unknown or expired token", r.path);
+    return channelError(kHttpTokenExpired, "token is expired or invalid");
+  }
+  auto device = platform.device(*deviceId);
+  auto t = device ? aliyun.triplet(*device) : std::nullopt;
+  if (!t) return channelError(kHttpTokenExpired, "token is expired or invalid");
+  if (!mqtt::validTopicName(topic) || !mqtt::validUtf8(topic) ||
+      !aliyunMayPublish(t->productKey, t->deviceName, topic)) {
+    spdlog::info("aliyun http: device {} may not publish to {}", t->device.id, topic);
+    return channelError(kHttpPublishError, "no permission to publish to " + r.path.substr(6));
+  }
+  std::vector<std::uint8_t> payload(r.body.begin(), r.body.end());
+  // iotkit-embedded sends strlen(payload) + 1 bytes: the C string's terminator is not data.
+  if (!payload.empty() && payload.back() == 0) payload.pop_back();
+  aliyun.httpUplink(*t, topic, payload);
+  return deviceAnswer({{"code", kHttpSuccess}, {"message", "success"}, {"info", {{"messageId", aliyun.nextMessageId()}}}});
+}
+
+// POST /auth/devicename — form productKey, deviceName, sign, signmethod, clientId, timestamp, version, resources
+ApiResponse preAuth(AliyunDialect& aliyun, const ApiRequest& r) {
+  ApiRequest form;
+  form.query = r.body;  // application/x-www-form-urlencoded is a query string
+  const auto get = [&form](const char* name) { return form.queryParam(name).value_or(""); };
+  const auto pk = get("productKey"), dn = get("deviceName"), sign = get("sign");
+  if (pk.empty() || dn.empty() || sign.empty())
+    return deviceAnswer({{"code", 460}, {"message", "request parameter error: productKey, deviceName and sign are required"}});
+  const auto clientId = get("clientId").empty() ? pk + "." + dn : get("clientId");
+  auto t = checkSign(aliyun, pk, dn, clientId, get("timestamp"), get("signmethod"), sign);
+  if (!t) {
+    spdlog::info("aliyun: pre-step (/auth/devicename) of {}/{} refused: {}", pk, dn, t.error());
+    return deviceAnswer({{"code", 401}, {"message", "authentication failed"}});
+  }
+  std::string host = "127.0.0.1";
+  if (auto h = r.headers.find("host"); h != r.headers.end() && !h->second.empty()) {
+    host = h->second;
+    if (host.front() == '[') host = host.find(']') == std::string::npos ? "" : host.substr(0, host.find(']') + 1);
+    else host = host.substr(0, host.find(':'));  // [::1]:8080 above, 127.0.0.1:8080 here
+    if (host.empty()) host = "127.0.0.1";
+  }
+  const auto token = aliyun.issueIotToken(t->device.id);
+  return deviceAnswer({{"code", 200},
+                       {"data",
+                        {{"iotId", token.iotId},
+                         {"iotToken", token.iotToken},
+                         {"resources", {{"mqtt", {{"host", host}, {"port", aliyun.mqttPort()}}}}}}},
+                       {"message", "success"}});
+}
+
+// POST /api/v1/devices/{id}/rrpc — {"payload": JSON | "payloadBase64": "…", "timeoutMs"?: 5000}
+void postRrpc(AliyunDialect& aliyun, const ApiRequest& r, const http::Respond& respond) {
+  const auto body = json::parse(r.body, nullptr, false);
+  if (body.is_discarded()) return respond(http::errorResponse(400, "bad_json", "the body is not JSON"));
+  if (!body.is_object()) return respond(http::errorResponse(400, "bad_request", "the body must be a JSON object"));
+  std::vector<std::uint8_t> payload;
+  if (body.contains("payloadBase64")) {
+    if (!body["payloadBase64"].is_string())
+      return respond(http::errorResponse(422, "invalid", "field 'payloadBase64' must be a string"));
+    auto decoded = base64Decode(body["payloadBase64"].get<std::string>());
+    if (!decoded) return respond(http::errorResponse(422, "invalid", "payloadBase64 is not valid base64"));
+    payload = std::move(*decoded);
+  } else if (body.contains("payload")) {
+    const auto text = body["payload"].dump();
+    payload.assign(text.begin(), text.end());
+  } else {
+    return respond(http::errorResponse(422, "invalid", "an RRPC needs 'payload' (JSON) or 'payloadBase64'"));
+  }
+  std::int64_t timeoutMs = 5000;
+  if (body.contains("timeoutMs")) {
+    if (!body["timeoutMs"].is_number_integer())
+      return respond(http::errorResponse(422, "invalid", "field 'timeoutMs' must be an integer"));
+    timeoutMs = body["timeoutMs"].get<std::int64_t>();
+    if (timeoutMs < 10 || timeoutMs > 60'000)
+      return respond(http::errorResponse(422, "invalid", "timeoutMs must be 10..60000"));
+  }
+  auto started = aliyun.rrpc(r.params.at("id"), std::move(payload), std::chrono::milliseconds(timeoutMs),
+                             [respond, timeoutMs](AliyunDialect::RrpcResult result) {
+                               if (!result.answered)
+                                 return respond(http::errorResponse(
+                                     504, "timeout",
+                                     "the device did not answer RRPC " + result.msgId + " within " +
+                                         std::to_string(timeoutMs) + " ms"));
+                               const auto parsed =
+                                   json::parse(result.payload.begin(), result.payload.end(), nullptr, false);
+                               json out = {{"msgId", result.msgId},
+                                           {"payload", parsed.is_discarded() ? json(nullptr) : parsed},
+                                           {"payloadBase64", base64Encode(result.payload)}};
+                               respond(http::jsonResponse(200, out.dump(-1, ' ', false, json::error_handler_t::replace)));
+                             });
+  if (!started) respond(http::errorResponse(started.error().status, started.error().code, started.error().message));
+}
+
+}  // namespace
+
+void addAliyunRoutes(http::Router& router, core::Platform& platform, AliyunDialect& aliyun) {
+  auto* a = &aliyun;
+  auto* p = &platform;
+  router.add("POST", "/auth", [a](const ApiRequest& r) { return httpAuth(*a, r); });
+  router.add("POST", "/topic/{topic*}", [a, p](const ApiRequest& r) { return httpTopic(*a, *p, r); });
+  router.add("POST", "/auth/devicename", [a](const ApiRequest& r) { return preAuth(*a, r); });
+  router.addAsync("POST", "/api/v1/devices/{id}/rrpc",
+                  [a](ApiRequest r, http::Respond respond) { postRrpc(*a, r, respond); });
+}
+
+}  // namespace fc::server::dialects
