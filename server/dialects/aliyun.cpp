@@ -3,7 +3,6 @@
 #include "server/dialects/aliyun.hpp"
 
 #include <nlohmann/json.hpp>
-#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 #include <charconv>
@@ -12,6 +11,7 @@
 #include "protocols/dialects/aliyun/alink.hpp"
 #include "protocols/dialects/aliyun/sign.hpp"
 #include "protocols/mqtt/topic.hpp"
+#include "server/core/random.hpp"
 
 namespace fc::server::dialects {
 namespace {
@@ -25,16 +25,6 @@ std::vector<std::uint8_t> bytes(const std::string& s) { return {s.begin(), s.end
 std::string stringField(const json& object, const char* key) {
   return object.is_object() && object.contains(key) && object[key].is_string() ? object[key].get<std::string>()
                                                                                : std::string{};
-}
-
-/// Random letters and digits, like Alibaba's secrets and tokens.
-std::string randomToken(std::size_t n) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  std::vector<unsigned char> random(n);
-  RAND_bytes(random.data(), static_cast<int>(n));
-  std::string out;
-  for (auto r : random) out += kAlphabet[r % 62];
-  return out;
 }
 
 std::int64_t seconds(core::TimePoint t) { return core::toMillis(t) / 1000; }
@@ -411,7 +401,7 @@ void AliyunDialect::onEvent(const core::PlatformEvent& event) {
 // --- tokens ---
 
 std::string AliyunDialect::issueHttpToken(const std::string& deviceId) {
-  auto token = randomToken(32);
+  auto token = core::randomAlnum(32);
   const auto expires = platform_.clock().now() + kTokenLifetime;
   std::lock_guard lock(mutex_);
   if (auto old = httpTokenOf_.find(deviceId); old != httpTokenOf_.end()) httpTokens_.erase(old->second);
@@ -428,7 +418,7 @@ std::optional<std::string> AliyunDialect::httpTokenDevice(const std::string& tok
 }
 
 AliyunDialect::IotToken AliyunDialect::issueIotToken(const std::string& deviceId) {
-  IotToken out{randomToken(32), randomToken(32)};
+  IotToken out{core::randomAlnum(32), core::randomAlnum(32)};
   const auto expires = platform_.clock().now() + kTokenLifetime;
   std::lock_guard lock(mutex_);
   if (auto old = iotIdOf_.find(deviceId); old != iotIdOf_.end()) iotIds_.erase(old->second);

@@ -3,11 +3,11 @@
 #include "server/http/platform_api.hpp"
 
 #include <nlohmann/json.hpp>
-#include <openssl/rand.h>
 
 #include <charconv>
 
 #include "protocols/common/base64.hpp"
+#include "server/core/random.hpp"
 #include "protocols/mqtt/topic.hpp"
 #include "protocols/dialects/aliyun/alink.hpp"
 #include "protocols/dialects/aliyun/sign.hpp"
@@ -65,28 +65,6 @@ ApiResponse page(const ApiRequest& r, const std::vector<T>& all) {
   return ok(200, {{"items", items}, {"total", all.size()}, {"offset", offset}, {"limit", limit}});
 }
 
-std::string randomSecret() {
-  unsigned char bytes[16];
-  RAND_bytes(bytes, sizeof bytes);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (auto b : bytes) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
-}
-
-/// Letters and digits, like Alibaba's keys and secrets.
-std::string randomAlnum(std::size_t n) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  std::vector<unsigned char> random(n);
-  RAND_bytes(random.data(), static_cast<int>(n));
-  std::string out;
-  for (auto r : random) out += kAlphabet[r % 62];
-  return out;
-}
-
 std::string stringKey(const json& object, const char* key) {
   return object.contains(key) && object[key].is_string() ? object[key].get<std::string>() : std::string{};
 }
@@ -94,7 +72,7 @@ std::string stringKey(const json& object, const char* key) {
 /// An aliyun product needs a productKey unique among aliyun products: given, or generated like
 /// Alibaba's ("a1" + 9 letters and digits).
 std::optional<ApiResponse> prepareAliyunProduct(const core::Platform& platform, core::Product& p) {
-  if (!p.keys.contains("productKey")) p.keys["productKey"] = "a1" + randomAlnum(9);
+  if (!p.keys.contains("productKey")) p.keys["productKey"] = "a1" + core::randomAlnum(9);
   const auto pk = stringKey(p.keys, "productKey");
   if (!fc::aliyun::validName(pk))
     return errorResponse(422, "invalid", "keys.productKey must be 1-64 characters without / + # & | or controls");
@@ -116,7 +94,7 @@ std::optional<ApiResponse> prepareAliyunDevice(const core::Platform& platform, c
     return errorResponse(422, "invalid", "identifiers.deviceName must be 1-64 characters without / + # & | or controls");
   if (auto other = platform.findDevice(d.productId, "deviceName", dn))
     return errorResponse(409, "conflict", "deviceName '" + dn + "' is used by device '" + other->id + "'");
-  if (!d.secrets.contains("deviceSecret")) d.secrets["deviceSecret"] = randomAlnum(32);
+  if (!d.secrets.contains("deviceSecret")) d.secrets["deviceSecret"] = core::randomAlnum(32);
   if (stringKey(d.secrets, "deviceSecret").empty())
     return errorResponse(422, "invalid", "secrets.deviceSecret must be a non-empty string");
   return std::nullopt;
@@ -185,7 +163,7 @@ Expected<core::Device, ApiResponse> deviceFromJson(const core::Platform& platfor
       return Unexpected(errorResponse(422, "invalid", std::string("field '") + key + "' must be an object"));
     (key == std::string("identifiers") ? d.identifiers : d.secrets) = body[key];
   }
-  if (product->dialect == "generic" && !d.secrets.contains("secret")) d.secrets["secret"] = randomSecret();
+  if (product->dialect == "generic" && !d.secrets.contains("secret")) d.secrets["secret"] = core::randomHex(16);
   if (product->dialect == "aliyun")
     if (auto bad = prepareAliyunDevice(platform, d)) return Unexpected(std::move(*bad));
   return d;

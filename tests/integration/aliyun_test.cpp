@@ -22,17 +22,6 @@ constexpr const char* kPk = "a1MZxOdcBnO";
 constexpr const char* kSecret = "t9GmMf2jb3LgWfXBaZD2r3aJrfVWBv56";
 constexpr const char* kTs = "2524608000000";
 
-struct Reply {
-  int status = 0;
-  json body;
-};
-
-Reply call(const ServerProcess& server, const std::string& method, const std::string& target,
-           const json& body = nullptr) {
-  auto r = httpRequest(server.httpPort(), method, target, body.is_null() ? std::string{} : body.dump());
-  return {r.status, json::parse(r.body, nullptr, false)};
-}
-
 json payloadJson(const client::Message& m) { return json::parse(m.payload.begin(), m.payload.end(), nullptr, false); }
 std::string payloadText(const client::Message& m) { return {m.payload.begin(), m.payload.end()}; }
 

@@ -16,17 +16,6 @@ namespace {
 
 using nlohmann::json;
 
-struct Reply {
-  int status = 0;
-  json body;
-};
-
-Reply call(const ServerProcess& server, const std::string& method, const std::string& target,
-           const json& body = nullptr) {
-  auto r = httpRequest(server.httpPort(), method, target, body.is_null() ? std::string{} : body.dump());
-  return {r.status, json::parse(r.body, nullptr, false)};
-}
-
 /// Polls `fetch` until `done` holds (the server acts on MQTT traffic asynchronously).
 template <class Fetch, class Done>
 json waitFor(Fetch fetch, Done done) {
@@ -132,7 +121,7 @@ TEST_F(AliyunDeviceTest, PostsServiceCallsRrpcAndShadow) {
 
   auto set = call(server_, "POST", "/api/v1/devices/lamp/commands", {{"payload", {{"LightSwitch", 0}}}, {"expireTime", 60}});
   auto reboot = call(server_, "POST", "/api/v1/devices/lamp/commands", {{"name", "reboot"}, {"payload", json::object()}, {"expireTime", 60}});
-  const auto status = [&](const Reply& r) {
+  const auto status = [&](const JsonReply& r) {
     return waitFor([&] { return call(server_, "GET", "/api/v1/commands/" + r.body["id"].get<std::string>()).body; },
                    [](const json& j) { return j.value("status", "") == "SUCCESSFUL" || j.value("status", "") == "FAILED"; });
   };

@@ -18,18 +18,6 @@ using nlohmann::json;
 using client::SyncMqttClient;
 using mqtt::QoS;
 
-struct Reply {
-  int status = 0;
-  json body;
-};
-
-Reply call(const ServerProcess& server, const std::string& method, const std::string& target,
-           const json& body = nullptr) {
-  auto r = httpRequest(server.httpPort(), method, target, body.is_null() ? std::string{} : body.dump());
-  Reply out{r.status, json::parse(r.body, nullptr, false)};
-  return out;
-}
-
 class Platform : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -57,7 +45,7 @@ class Platform : public ::testing::Test {
     return c;
   }
 
-  Reply send(const json& body) { return call(server_, "POST", "/api/v1/devices/lamp-1/commands", body); }
+  JsonReply send(const json& body) { return call(server_, "POST", "/api/v1/devices/lamp-1/commands", body); }
   std::string status(const std::string& commandId) {
     return call(server_, "GET", "/api/v1/commands/" + commandId).body.value("status", "?");
   }

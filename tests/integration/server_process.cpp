@@ -253,6 +253,12 @@ HttpResult httpRequest(std::uint16_t port, const std::string& method, const std:
   return r;
 }
 
+JsonReply call(const ServerProcess& server, const std::string& method, const std::string& target,
+               const nlohmann::json& body) {
+  auto r = httpRequest(server.httpPort(), method, target, body.is_null() ? std::string{} : body.dump());
+  return {r.status, nlohmann::json::parse(r.body, nullptr, false)};
+}
+
 std::vector<std::uint8_t> bytes(std::string_view s) { return {s.begin(), s.end()}; }
 std::string text(const std::vector<std::uint8_t>& b) { return {b.begin(), b.end()}; }
 

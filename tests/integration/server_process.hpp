@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "client/mqtt_options.hpp"
 
 namespace fc::test {
@@ -105,6 +107,15 @@ HttpResult httpRequest(std::uint16_t port, const std::string& method, const std:
 HttpResult httpRequest(std::uint16_t port, const std::string& method, const std::string& target,
                        const std::string& body, const std::vector<std::string>& headers,
                        const std::string& contentType = "application/json");
+
+struct JsonReply {
+  int status = 0;
+  nlohmann::json body;  // discarded (is_discarded()) when the body is not JSON
+};
+
+/// An HTTP request with a JSON body (none when null) to the server's HTTP port; the reply parsed.
+JsonReply call(const ServerProcess& server, const std::string& method, const std::string& target,
+               const nlohmann::json& body = nullptr);
 
 std::vector<std::uint8_t> bytes(std::string_view s);
 std::string text(const std::vector<std::uint8_t>& b);
