@@ -547,17 +547,22 @@ nlohmann::json Platform::stats() const {
 
 void Platform::journal(const std::string& deviceId, std::string direction, std::string transport, std::string topic,
                        std::vector<std::uint8_t> raw, std::string summary) {
-  std::lock_guard lock(mutex_);
-  if (!devices_.contains(deviceId)) return;
-  JournalEntry e{nextJournalId_++, deviceId, clock_.now(), std::move(direction), std::move(transport),
-                 std::move(topic), std::move(raw), std::move(summary)};
-  if (store_)
-    store_->appendJournal(storage::JournalRow{e.id, e.deviceId, toMillis(e.time), e.direction, e.transport, e.topic,
-                                              e.raw, e.summary},
-                          limits_.journalPerDevice);
-  auto& entries = journal_[deviceId];
-  entries.push_back(std::move(e));
-  while (entries.size() > limits_.journalPerDevice) entries.pop_front();
+  Pending pending;
+  {
+    std::lock_guard lock(mutex_);
+    if (!devices_.contains(deviceId)) return;
+    JournalEntry e{nextJournalId_++, deviceId, clock_.now(), std::move(direction), std::move(transport),
+                   std::move(topic), std::move(raw), std::move(summary)};
+    if (store_)
+      store_->appendJournal(storage::JournalRow{e.id, e.deviceId, toMillis(e.time), e.direction, e.transport, e.topic,
+                                                e.raw, e.summary},
+                            limits_.journalPerDevice);
+    pending.events.push_back({"journal", deviceId, e.time, toJson(e)});
+    auto& entries = journal_[deviceId];
+    entries.push_back(std::move(e));
+    while (entries.size() > limits_.journalPerDevice) entries.pop_front();
+  }
+  flush(pending);
 }
 
 std::vector<JournalEntry> Platform::journalEntries(const std::string& deviceId, std::size_t limit,

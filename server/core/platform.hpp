@@ -75,7 +75,8 @@ struct UplinkMessage {
 
 /// Something that happened, for the event stream and for tests.
 struct PlatformEvent {
-  std::string type;  // device.created, device.deleted, device.online, device.offline, uplink, command.status
+  std::string type;  // device.created, device.deleted, device.online, device.offline, uplink, command.status,
+                     // journal, shadow.updated
   std::string deviceId;
   TimePoint time{};
   nlohmann::json data;
@@ -188,7 +189,7 @@ class Platform {
   nlohmann::json stats() const;
 
   // --- journal ---
-  /// Records one exchange with a device (no event: the journal is read through the API).
+  /// Records one exchange with a device and announces it as a "journal" event.
   void journal(const std::string& deviceId, std::string direction, std::string transport, std::string topic,
                std::vector<std::uint8_t> raw, std::string summary);
   /// Newest last; at most `limit`, before entry id `before` when given.

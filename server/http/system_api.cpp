@@ -56,7 +56,7 @@ const std::vector<Operation>& operations() {
       {"DELETE", "/api/v1/commands/{id}", "Cancel a PENDING command", nullptr, "Command", {200, 404, 409}},
       {"GET", "/api/v1/events",
        "Platform events over WebSocket (device.created, device.deleted, device.online, device.offline, uplink, "
-       "command.status), filtered by deviceId and type prefixes; a plain GET answers 426",
+       "command.status, journal, shadow.updated), filtered by deviceId and type prefixes; a plain GET answers 426",
        nullptr, nullptr, {101, 404, 426}, {"deviceId", "type"}},
       {"POST", "/auth", "aliyun device channel: HTTP sign-in, answered {code, message, info{token}}", nullptr, nullptr,
        {200}},

@@ -328,6 +328,18 @@ TEST_F(Platform, EventStreamOverWebSocketFollowsOneDevice) {
   EXPECT_FALSE(events.next(300ms)) << "uplink is not among the selected types";
 }
 
+TEST_F(Platform, JournalEntriesAreStreamedAsEvents) {
+  WebSocketClient events(server_.httpPort(), "/api/v1/events?type=journal");
+  auto dev = onlineDevice();
+  auto frame = events.next(3s);
+  ASSERT_TRUE(frame);
+  auto e = json::parse(*frame);
+  EXPECT_EQ(e["type"], "journal");
+  EXPECT_EQ(e["deviceId"], "lamp-1");
+  EXPECT_EQ(e["data"]["direction"], "in");
+  EXPECT_EQ(e["data"]["summary"].get<std::string>().rfind("CONNECT", 0), 0u);
+}
+
 TEST_F(Platform, EventStreamRefusesUnknownDevicesAndPlainGets) {
   EXPECT_THROW(WebSocketClient(server_.httpPort(), "/api/v1/events?deviceId=ghost"), std::runtime_error);
   auto plain = httpRequest(server_.httpPort(), "GET", "/api/v1/events");
