@@ -15,7 +15,7 @@ namespace {
 //
 // Foreign keys are ON for every connection, and PRAGMA foreign_keys cannot change inside the
 // migration's transaction: a script that rebuilds a referenced table must keep that in mind.
-constexpr std::array<std::string_view, 2> kMigrations = {
+constexpr std::array<std::string_view, 3> kMigrations = {
     // 1 — MQTT broker: persistent sessions (clean session 0) and retained messages.
     R"sql(
 CREATE TABLE broker_sessions (
@@ -145,6 +145,21 @@ CREATE TABLE shadows (
   version    INTEGER NOT NULL,
   updated_at INTEGER NOT NULL
 );
+)sql",
+
+    // 3 — device tokens: what a device signed in with over a connectionless channel (aliyun HTTP
+    // and CoAP tokens, the MQTT pre-step's iotId/iotToken), so that devices stay signed in across
+    // a restart. One live token per (device, kind); `secret` holds a second value when the token
+    // is a pair (iotId → iotToken).
+    R"sql(
+CREATE TABLE device_tokens (
+  token      TEXT NOT NULL PRIMARY KEY,
+  kind       TEXT NOT NULL,
+  device_id  TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,
+  secret     TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX device_tokens_device ON device_tokens (device_id, kind);
 )sql",
 };
 

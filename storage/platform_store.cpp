@@ -56,9 +56,13 @@ constexpr std::string_view kUpsertShadow =
     "INSERT INTO shadows (device_id, desired, reported, version, updated_at) VALUES (?1, ?2, ?3, ?4, ?5) "
     "ON CONFLICT (device_id) DO UPDATE SET desired = excluded.desired, reported = excluded.reported, "
     "version = excluded.version, updated_at = excluded.updated_at";
+constexpr std::string_view kPutToken =
+    "INSERT INTO device_tokens (token, kind, device_id, secret, expires_at) VALUES (?1, ?2, ?3, ?4, ?5) "
+    "ON CONFLICT (device_id, kind) DO UPDATE SET token = excluded.token, secret = excluded.secret, "
+    "expires_at = excluded.expires_at";
 // Children before parents, so no delete has a cascade left to run.
 constexpr std::string_view kResetAll =
-    "DELETE FROM commands; DELETE FROM messages; DELETE FROM journal; DELETE FROM shadows; "
+    "DELETE FROM device_tokens; DELETE FROM commands; DELETE FROM messages; DELETE FROM journal; DELETE FROM shadows; "
     "DELETE FROM devices; DELETE FROM products; "
     "DELETE FROM broker_inbound_qos2; DELETE FROM broker_messages; DELETE FROM broker_subscriptions; "
     "DELETE FROM broker_sessions; DELETE FROM broker_retained;";
@@ -77,6 +81,8 @@ constexpr std::string_view kLoadJournal =
     "SELECT id, device_id, time, direction, transport, topic, raw, summary FROM journal ORDER BY id";
 constexpr std::string_view kLoadShadows =
     "SELECT device_id, desired, reported, version, updated_at FROM shadows ORDER BY device_id";
+constexpr std::string_view kLoadTokens =
+    "SELECT token, kind, device_id, secret, expires_at FROM device_tokens ORDER BY token";
 
 // std::uint32_t converts to int and to std::int64_t equally well: name the overload.
 std::int64_t wide(std::uint32_t value) { return value; }
@@ -202,6 +208,17 @@ PlatformSnapshot PlatformStore::load() {
           .updatedAt = shadows.columnInt64(4),
       });
     }
+
+    auto& tokens = db.cached(kLoadTokens);
+    while (tokens.step()) {
+      snapshot.tokens.push_back(TokenRow{
+          .token = tokens.columnText(0),
+          .kind = tokens.columnText(1),
+          .deviceId = tokens.columnText(2),
+          .secret = tokens.columnText(3),
+          .expiresAt = tokens.columnInt64(4),
+      });
+    }
     db.resetCached();  // end the statements' reads before COMMIT
     tx.commit();
   });
@@ -310,6 +327,18 @@ void PlatformStore::upsertShadow(ShadowRow shadow) {
         .bind(3, shadow.reported)
         .bind(4, shadow.version)
         .bind(5, shadow.updatedAt)
+        .run();
+  });
+}
+
+void PlatformStore::putToken(TokenRow token) {
+  writer_.submit([token = std::move(token)](Database& db) {
+    db.cached(kPutToken)
+        .bind(1, token.token)
+        .bind(2, token.kind)
+        .bind(3, token.deviceId)
+        .bind(4, token.secret)
+        .bind(5, token.expiresAt)
         .run();
   });
 }

@@ -106,6 +106,16 @@ struct ShadowRow {
   bool operator==(const ShadowRow&) const = default;
 };
 
+/// A token a device signed in with; one per (device, kind).
+struct TokenRow {
+  std::string token;
+  std::string kind;  ///< e.g. "aliyun.http", "aliyun.iot"
+  std::string deviceId;
+  std::string secret;  ///< the pair's second half, or empty
+  std::int64_t expiresAt = 0;
+  bool operator==(const TokenRow&) const = default;
+};
+
 struct PlatformSnapshot {
   std::vector<ProductRow> products;  ///< ordered by id
   std::vector<DeviceRow> devices;    ///< ordered by id
@@ -113,6 +123,7 @@ struct PlatformSnapshot {
   std::vector<MessageRow> messages;  ///< ordered by id
   std::vector<JournalRow> journal;   ///< ordered by id
   std::vector<ShadowRow> shadows;    ///< ordered by deviceId
+  std::vector<TokenRow> tokens;      ///< ordered by token
   bool operator==(const PlatformSnapshot&) const = default;
 };
 
@@ -147,6 +158,9 @@ class PlatformStore {
 
   /// Inserts the device's shadow, or replaces every column of it.
   void upsertShadow(ShadowRow shadow);
+
+  /// Stores the token, replacing the device's earlier token of the same kind.
+  void putToken(TokenRow token);
 
   /// Deletes every platform row and every broker row (sessions, subscriptions, queued messages,
   /// inbound QoS 2 ids, retained messages) in one operation: the admin API's reset. The schema

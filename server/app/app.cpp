@@ -23,9 +23,12 @@
 #include "server/dialects/aliyun_http.hpp"
 #include "server/dialects/generic.hpp"
 #include "server/dialects/mqtt_gateway.hpp"
+#include "server/core/random.hpp"
+#include "server/http/api_auth.hpp"
 #include "server/http/http_server.hpp"
 #include "server/http/platform_api.hpp"
 #include "server/http/system_api.hpp"
+#include "server/http/webhooks.hpp"
 #include "storage/broker_store.hpp"
 #include "storage/database.hpp"
 #include "storage/migrations.hpp"
@@ -167,15 +170,20 @@ int runServer(const Config& config) {
   };
   scheduleTick();
 
+  // A command's status changes go to its callbackUrl, as the event stream shows them.
+  http::WebhookSender webhooks(ioc, tlsFiles.caFile);
+  platform.subscribe([&webhooks](const core::PlatformEvent& e) {
+    if (e.type != "command.status") return;
+    if (const auto url = e.data.find("callbackUrl"); url != e.data.end() && url->is_string())
+      webhooks.post(url->get<std::string>(), core::toJson(e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  });
+
   std::atomic<bool> ready{false};
   const std::string caPem = readFile(tlsFiles.caFile);
   auto router = std::make_shared<http::Router>();
   http::addSystemRoutes(*router, [&ready] { return ready.load(); }, caPem);
   http::PlatformApiHooks hooks;
-  hooks.onReset = [&mqtt, &aliyun] {
-    mqtt.reset();
-    aliyun.reset();
-  };
+  hooks.onReset = [&mqtt] { mqtt.reset(); };
   hooks.publish = [&mqtt](std::string topic, std::vector<std::uint8_t> payload, int qos, bool retain) {
     mqtt.publish(std::move(topic), std::move(payload), static_cast<mqtt::QoS>(qos), retain);
   };
@@ -194,6 +202,9 @@ int runServer(const Config& config) {
   };
   http::addPlatformRoutes(*router, platform, clock, std::move(hooks));
   dialects::addAliyunRoutes(*router, platform, aliyun);
+  std::string apiToken = config.apiToken;
+  if (apiToken.empty() && !http::isLoopbackAddress(config.bind)) apiToken = core::randomAlnum(32);
+  if (!apiToken.empty()) router->setGuard(http::bearerTokenGuard(apiToken));
   http::HttpServer httpServer(ioc, router);
   httpServer.addWebSocket(http::eventStreamRoute(platform));
 
@@ -203,6 +214,9 @@ int runServer(const Config& config) {
     aliyun.setMqttPort(ports["mqtt"].get<std::uint16_t>());  // where the pre-step sends devices
     ports["mqtts"] = mqtt.listenTls(config.bind, config.ports.mqtts, tlsFiles);
     ports["http"] = httpServer.listen(config.bind, config.ports.http);
+    auto httpsTls = tlsFiles;
+    httpsTls.clientCerts = ClientCertMode::None;  // the API authenticates by token, not certificate
+    ports["https"] = httpServer.listenTls(config.bind, config.ports.https, httpsTls);
     if (!config.portsFile.empty()) writePortsFile(config.portsFile, ports);
   } catch (const std::exception& e) {
     spdlog::critical("start-up failed: {}", e.what());
@@ -217,6 +231,7 @@ int runServer(const Config& config) {
     ready = false;
     mqtt.stop();
     httpServer.stop();
+    webhooks.stop();
     scheduler.cancel();
     // Give the connections a moment to flush and the wills to be routed, then stop the threads.
     grace.expires_after(std::chrono::milliseconds(300));
@@ -226,8 +241,12 @@ int runServer(const Config& config) {
   const auto url = [&](const char* scheme, const char* key) {
     return std::string(scheme) + "://" + config.bind + ":" + std::to_string(ports[key].get<int>());
   };
-  spdlog::info("fakecloud ready — MQTT {}  MQTTS {}  HTTP {}  (data {}, db {})", url("mqtt", "mqtt"),
-               url("mqtts", "mqtts"), url("http", "http"), config.dataDir, config.dbPath());
+  spdlog::info("fakecloud ready — MQTT {}  MQTTS {}  HTTP {}  HTTPS {}  (data {}, db {})", url("mqtt", "mqtt"),
+               url("mqtts", "mqtts"), url("http", "http"), url("https", "https"), config.dataDir, config.dbPath());
+  if (!config.apiToken.empty()) spdlog::info("the API requires the configured bearer token (api.token)");
+  else if (!apiToken.empty())
+    spdlog::warn("bound to {}, so the API requires a bearer token; this run's token: {}  (set api.token to fix one)",
+                 config.bind, apiToken);
   spdlog::info("TLS CA for devices: {} (also at {}/api/v1/ca.pem)", tlsFiles.caFile, url("http", "http"));
   ready = true;
 

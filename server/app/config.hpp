@@ -57,6 +57,7 @@ struct Ports {
   std::uint16_t mqtt = 1883;
   std::uint16_t mqtts = 8883;
   std::uint16_t http = 8080;
+  std::uint16_t https = 8443;
 };
 
 struct Config {
@@ -65,6 +66,7 @@ struct Config {
   std::string bind = "127.0.0.1";
   Ports ports;
   std::string portsFile;
+  std::string apiToken;  // empty: /api is open on loopback, and a token is generated when bound wider
   std::string fixtures;  // JSON file of products and devices loaded at start
   std::string logLevel = "info";
   std::string logFormat = "text";

@@ -10,6 +10,7 @@
 
 #include "server/app/config.hpp"
 #include "server/broker/broker.hpp"
+#include "server/net/tls_context.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -21,15 +22,7 @@ struct BrokerSnapshot;
 
 namespace fc::server::broker {
 
-/// Server-side TLS settings with every file resolved (configured or generated).
-struct TlsFiles {
-  std::string certFile;
-  std::string keyFile;
-  std::string caFile;
-  std::string ciphers;
-  std::string minVersion = "1.2";
-  ClientCertMode clientCerts = ClientCertMode::Optional;
-};
+using server::TlsFiles;
 
 class MqttServer {
  public:

@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "protocols/common/base64.hpp"
+#include "server/core/random.hpp"
 #include "storage/platform_store.hpp"
 
 namespace fc::server::core {
@@ -189,6 +190,9 @@ void Platform::load(const storage::PlatformSnapshot& snapshot) {
     commands.push_back(std::move(c));
   }
   commands_.restore(std::move(commands));
+  // Expired ones too (one per device and kind at most): a device is told its token expired.
+  for (const auto& r : snapshot.tokens)
+    tokens_[r.token] = DeviceToken{r.token, r.kind, r.deviceId, r.secret, fromMillis(r.expiresAt)};
   for (const auto& r : snapshot.journal) {
     journal_[r.deviceId].push_back(JournalEntry{r.id, r.deviceId, fromMillis(r.time), r.direction, r.transport, r.topic,
                                                 r.raw, r.summary});
@@ -248,6 +252,7 @@ Expected<Product, Failure> Platform::deleteProduct(const std::string& id) {
         messages_.erase(d->first);
         journal_.erase(d->first);
         shadows_.erase(d->first);
+        std::erase_if(tokens_, [&](const auto& t) { return t.second.deviceId == d->first; });
         d = devices_.erase(d);
       } else {
         ++d;
@@ -333,6 +338,7 @@ Expected<Device, Failure> Platform::deleteDevice(const std::string& id) {
     messages_.erase(id);
     journal_.erase(id);
     shadows_.erase(id);
+    std::erase_if(tokens_, [&](const auto& t) { return t.second.deviceId == id; });
     commands_.deviceOffline(id);
     if (store_) store_->deleteDevice(id);
     pending.events.push_back({"device.deleted", id, clock_.now(), toJson(removed)});
@@ -522,7 +528,28 @@ void Platform::reset() {
   journal_.clear();
   commands_.clear();
   shadows_.clear();
+  tokens_.clear();
   if (store_) store_->resetAll();
+}
+
+DeviceToken Platform::issueDeviceToken(const std::string& kind, const std::string& deviceId, Duration lifetime,
+                                       std::string secret) {
+  DeviceToken t{randomAlnum(32), kind, deviceId, std::move(secret), clock_.now() + lifetime};
+  std::lock_guard lock(mutex_);
+  std::erase_if(tokens_, [&](const auto& e) { return e.second.deviceId == deviceId && e.second.kind == kind; });
+  tokens_[t.token] = t;
+  if (store_) store_->putToken(storage::TokenRow{t.token, kind, deviceId, t.secret, toMillis(t.expiresAt)});
+  return t;
+}
+
+std::optional<DeviceToken> Platform::deviceToken(const std::string& kind, const std::string& token,
+                                                bool evenExpired) const {
+  std::lock_guard lock(mutex_);
+  auto it = tokens_.find(token);
+  if (it == tokens_.end() || it->second.kind != kind || (!evenExpired && it->second.expiresAt <= clock_.now()) ||
+      !devices_.contains(it->second.deviceId))
+    return std::nullopt;
+  return it->second;
 }
 
 nlohmann::json Platform::stats() const {
@@ -656,6 +683,10 @@ json toJson(const Device& d) {
           {"remoteAddress", d.online ? json(d.remote) : json(nullptr)},
           {"lastSeen", timeOrNullJson(d.lastSeen)},
           {"createdAt", isoTime(d.createdAt)}};
+}
+
+json toJson(const PlatformEvent& e) {
+  return {{"type", e.type}, {"deviceId", e.deviceId}, {"time", isoTime(e.time)}, {"data", e.data}};
 }
 
 json toJson(const Command& c) {

@@ -82,6 +82,16 @@ struct PlatformEvent {
   nlohmann::json data;
 };
 
+/// A token a device signed in with over a connectionless channel (HTTP, CoAP) or a pre-step;
+/// `secret` is the second half of a token pair (iotId → iotToken), else empty.
+struct DeviceToken {
+  std::string token;
+  std::string kind;
+  std::string deviceId;
+  std::string secret;
+  TimePoint expiresAt{};
+};
+
 /// An API-shaped failure: the HTTP status, a stable code, and a message for people.
 struct Failure {
   int status = 400;
@@ -196,6 +206,17 @@ class Platform {
   std::vector<JournalEntry> journalEntries(const std::string& deviceId, std::size_t limit,
                                            std::optional<std::int64_t> before = {}) const;
 
+  // --- device tokens ---
+  /// A new random token of `kind` for the device, valid for `lifetime` on the platform clock; it
+  /// replaces the device's earlier token of that kind and is persisted, so the device stays signed
+  /// in across a restart. `secret` is stored with it (the second half of a pair).
+  DeviceToken issueDeviceToken(const std::string& kind, const std::string& deviceId, Duration lifetime,
+                               std::string secret = {});
+  /// The token if it is of `kind`, belongs to a device that still exists and has not expired (or,
+  /// with `evenExpired`, has: to tell a device its token expired rather than that it is unknown).
+  std::optional<DeviceToken> deviceToken(const std::string& kind, const std::string& token,
+                                         bool evenExpired = false) const;
+
   // --- shadow ---
   /// The device's shadow (an empty one, version 0, if it never had one); 404 for an unknown device.
   Expected<Shadow, Failure> shadow(const std::string& deviceId) const;
@@ -232,6 +253,7 @@ class Platform {
   std::map<std::uint64_t, std::function<void(const PlatformEvent&)>> listeners_;
 
   std::map<std::string, Shadow> shadows_;  // under mutex_
+  std::unordered_map<std::string, DeviceToken> tokens_;  // token → token; under mutex_
 };
 
 /// JSON forms used by the API and the event stream.
@@ -243,5 +265,7 @@ nlohmann::json toJson(const JournalEntry& e);
 std::string isoTime(TimePoint t);
 /// {"deviceId","state":{"reported","desired"},"version","updatedAt"}
 nlohmann::json toJson(const Shadow& s);
+/// {"type","deviceId","time","data"}: an event as the event stream and webhooks carry it.
+nlohmann::json toJson(const PlatformEvent& e);
 
 }  // namespace fc::server::core

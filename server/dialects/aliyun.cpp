@@ -119,13 +119,8 @@ AliyunDialect::Login AliyunDialect::read(const core::Platform& platform, const b
   };
 
   // Pre-step login: username = an iotId handed out by POST /auth/devicename.
-  std::optional<std::string> preStepDevice;
-  {
-    std::lock_guard lock(mutex_);
-    if (auto it = iotIds_.find(*client.username); it != iotIds_.end()) preStepDevice = it->second.deviceId;
-  }
-  if (preStepDevice) {
-    auto device = platform.device(*preStepDevice);
+  if (auto preStep = platform.deviceToken(kIotTokenKind, *client.username, /*evenExpired=*/true)) {
+    auto device = platform.device(preStep->deviceId);
     auto t = device ? triplet(*device) : std::nullopt;
     if (!t) return refuse(mqtt::ConnectReturn::BadUsernameOrPassword, "the iotId's device no longer exists");
     login.kind = Login::Kind::Device;
@@ -192,15 +187,12 @@ bool AliyunDialect::verify(const MqttLogin& mqttLogin, const broker::ClientIdent
   };
   auto id = ali::parseClientId(client.clientId);
 
-  std::optional<IotEntry> preStep;  // username = an iotId of the pre-step
-  if (client.username) {
-    std::lock_guard lock(mutex_);
-    if (auto it = iotIds_.find(*client.username); it != iotIds_.end()) preStep = it->second;
-  }
-  if (preStep) {
+  // username = an iotId of the pre-step
+  if (auto preStep = client.username ? platform_.deviceToken(kIotTokenKind, *client.username, /*evenExpired=*/true)
+                                     : std::nullopt) {
     if (preStep->deviceId != t->device.id) return reject("the iotId belongs to another device");
     if (preStep->expiresAt <= platform_.clock().now()) return reject("the iotToken has expired");
-    if (preStep->iotToken != given) return reject("wrong iotToken");
+    if (preStep->secret != given) return reject("wrong iotToken");
     if (!id || id->id != t->productKey + "." + t->deviceName)
       return reject("a pre-step login's client id must start with '" + t->productKey + "." + t->deviceName + "'");
     if (auto mode = id->param("securemode");
@@ -401,30 +393,19 @@ void AliyunDialect::onEvent(const core::PlatformEvent& event) {
 // --- tokens ---
 
 std::string AliyunDialect::issueHttpToken(const std::string& deviceId) {
-  auto token = core::randomAlnum(32);
-  const auto expires = platform_.clock().now() + kTokenLifetime;
-  std::lock_guard lock(mutex_);
-  if (auto old = httpTokenOf_.find(deviceId); old != httpTokenOf_.end()) httpTokens_.erase(old->second);
-  httpTokens_[token] = Token{deviceId, expires};
-  httpTokenOf_[deviceId] = token;
-  return token;
+  return platform_.issueDeviceToken(kHttpTokenKind, deviceId, kTokenLifetime).token;
 }
 
 std::optional<std::string> AliyunDialect::httpTokenDevice(const std::string& token) const {
-  std::lock_guard lock(mutex_);
-  auto it = httpTokens_.find(token);
-  if (it == httpTokens_.end() || it->second.expiresAt <= platform_.clock().now()) return std::nullopt;
-  return it->second.deviceId;
+  auto t = platform_.deviceToken(kHttpTokenKind, token);
+  if (!t) return std::nullopt;
+  return t->deviceId;
 }
 
 AliyunDialect::IotToken AliyunDialect::issueIotToken(const std::string& deviceId) {
-  IotToken out{core::randomAlnum(32), core::randomAlnum(32)};
-  const auto expires = platform_.clock().now() + kTokenLifetime;
-  std::lock_guard lock(mutex_);
-  if (auto old = iotIdOf_.find(deviceId); old != iotIdOf_.end()) iotIds_.erase(old->second);
-  iotIds_[out.iotId] = IotEntry{deviceId, out.iotToken, expires};
-  iotIdOf_[deviceId] = out.iotId;
-  return out;
+  // The iotId is the looked-up token, the iotToken its secret half.
+  auto t = platform_.issueDeviceToken(kIotTokenKind, deviceId, kTokenLifetime, core::randomAlnum(32));
+  return IotToken{t.token, t.secret};
 }
 
 // --- RRPC ---
@@ -480,14 +461,6 @@ void AliyunDialect::tick() {
     }
   }
   for (auto& [msgId, done] : expired) done(RrpcResult{false, msgId, {}});
-}
-
-void AliyunDialect::reset() {
-  std::lock_guard lock(mutex_);
-  httpTokens_.clear();
-  httpTokenOf_.clear();
-  iotIds_.clear();
-  iotIdOf_.clear();
 }
 
 }  // namespace fc::server::dialects

@@ -12,7 +12,7 @@
 //   commands     name "" or "property.set" → thing/service/property/set, other N → thing/service/N;
 //                Alink id = the command's sequence number; the `_reply` code 200 → SUCCESSFUL, else FAILED
 //   RRPC         rrpc() publishes /sys/{pk}/{dn}/rrpc/request/{msgId} and waits (real time) for the response
-//   HTTP channel tokens for POST /auth and /topic/… (aliyun_http.cpp holds the routes)
+//   HTTP channel tokens for POST /auth and /topic/… (aliyun_http.cpp holds the routes), kept by the platform
 #pragma once
 
 #include <atomic>
@@ -38,8 +38,11 @@ bool aliyunMaySubscribe(std::string_view productKey, std::string_view deviceName
 
 class AliyunDialect final : public MqttDialect {
  public:
-  /// Tokens (HTTP channel, pre-step) live this long on the platform clock.
+  /// Tokens (HTTP channel, pre-step) live this long on the platform clock; the platform keeps
+  /// and persists them, so devices stay signed in across a restart.
   static constexpr std::chrono::hours kTokenLifetime{48};
+  static constexpr const char* kHttpTokenKind = "aliyun.http";
+  static constexpr const char* kIotTokenKind = "aliyun.iot";
 
   /// `publisher` carries pushes that no uplink prompted (RRPC requests, shadow control).
   AliyunDialect(core::Platform& platform, MqttPublisher& publisher);
@@ -109,8 +112,6 @@ class AliyunDialect final : public MqttDialect {
                                             std::chrono::milliseconds timeout, RrpcDone done);
   /// Times out RRPC calls; the app calls it every 50 ms.
   void tick();
-  /// Forgets every token (the admin API's reset); RRPC calls under way run to their timeout.
-  void reset();
 
  private:
   struct Login;  // a CONNECT read in this dialect's form
@@ -126,25 +127,12 @@ class AliyunDialect final : public MqttDialect {
   std::atomic<std::uint16_t> mqttPort_{1883};
   std::atomic<std::uint64_t> nextMessageId_;
 
-  struct Token {
-    std::string deviceId;
-    core::TimePoint expiresAt;
-  };
-  struct IotEntry {
-    std::string deviceId;
-    std::string iotToken;
-    core::TimePoint expiresAt;
-  };
   struct PendingRrpc {
     std::string deviceId;
     std::chrono::steady_clock::time_point deadline;
     RrpcDone done;
   };
   mutable std::mutex mutex_;
-  std::unordered_map<std::string, Token> httpTokens_;          // token → device
-  std::unordered_map<std::string, std::string> httpTokenOf_;   // device → its current token
-  std::unordered_map<std::string, IotEntry> iotIds_;           // iotId → device and token
-  std::unordered_map<std::string, std::string> iotIdOf_;       // device → its current iotId
   std::uint64_t nextRrpc_;
   mutable std::map<std::string, PendingRrpc> rrpcs_;           // msgId → call
 };

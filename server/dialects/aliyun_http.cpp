@@ -178,9 +178,15 @@ void postRrpc(AliyunDialect& aliyun, const ApiRequest& r, const http::Respond& r
 void addAliyunRoutes(http::Router& router, core::Platform& platform, AliyunDialect& aliyun) {
   auto* a = &aliyun;
   auto* p = &platform;
-  router.add("POST", "/auth", [a](const ApiRequest& r) { return httpAuth(*a, r); });
+  // A token is answered once it is committed, so a device never holds one a restart forgot.
+  const auto afterCommit = [p](ApiResponse out, http::Respond respond) {
+    p->whenCommitted([out = std::move(out), respond = std::move(respond)]() mutable { respond(std::move(out)); });
+  };
+  router.addAsync("POST", "/auth",
+                  [a, afterCommit](ApiRequest r, http::Respond respond) { afterCommit(httpAuth(*a, r), std::move(respond)); });
   router.add("POST", "/topic/{topic*}", [a, p](const ApiRequest& r) { return httpTopic(*a, *p, r); });
-  router.add("POST", "/auth/devicename", [a](const ApiRequest& r) { return preAuth(*a, r); });
+  router.addAsync("POST", "/auth/devicename",
+                  [a, afterCommit](ApiRequest r, http::Respond respond) { afterCommit(preAuth(*a, r), std::move(respond)); });
   router.addAsync("POST", "/api/v1/devices/{id}/rrpc",
                   [a](ApiRequest r, http::Respond respond) { postRrpc(*a, r, respond); });
 }

@@ -2,6 +2,7 @@
 #include "server/dialects/generic.hpp"
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "protocols/common/base64.hpp"
 #include "protocols/mqtt/topic.hpp"
@@ -52,7 +53,8 @@ void GenericDialect::uplink(core::Platform& platform, const core::Device& device
     const std::string commandId(rest.substr(kCommands.size(), rest.size() - kCommands.size() - kResult.size()));
     const auto body = nlohmann::json::parse(p.payload.begin(), p.payload.end(), nullptr, false);
     const bool success = !(body.is_object() && body.contains("success") && body["success"] == false);
-    platform.commandCompleted(commandId, success, std::string(p.payload.begin(), p.payload.end()));
+    if (auto done = platform.commandCompleted(commandId, success, std::string(p.payload.begin(), p.payload.end())); !done)
+      spdlog::info("generic: result for command {} ignored: {}", commandId, done.error().message);
     return;
   }
   const auto body = nlohmann::json::parse(p.payload.begin(), p.payload.end(), nullptr, false);

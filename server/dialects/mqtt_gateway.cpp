@@ -181,7 +181,8 @@ void MqttGateway::tagDelivered(const std::string&, std::uint64_t tag) {
     commandId = std::move(it->second);
     commandOfTag_.erase(it);
   }
-  platform_.commandDelivered(commandId);
+  if (auto delivered = platform_.commandDelivered(commandId); !delivered)
+    spdlog::debug("gateway: acknowledgement of command {} ignored: {}", commandId, delivered.error().message);
 }
 
 void MqttGateway::sendCommand(const core::Device& device, const core::Product& product, const core::Command& command) {

@@ -6,9 +6,12 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -18,12 +21,14 @@
 #include <spdlog/spdlog.h>
 
 #include "server/net/acceptor.hpp"
+#include "server/net/tls_context.hpp"
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>
 #include <mutex>
+#include <type_traits>
 
 namespace fc::server::http {
 namespace {
@@ -32,8 +37,10 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 namespace websocket = boost::beast::websocket;
+namespace ssl = boost::asio::ssl;
 using tcp = net::ip::tcp;
 using error_code = boost::system::error_code;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 ApiRequest toApiRequest(const bhttp::request<bhttp::string_body>& req) {
   ApiRequest out;
@@ -52,10 +59,13 @@ ApiRequest toApiRequest(const bhttp::request<bhttp::string_body>& req) {
 }
 
 /// One WebSocket client: text frames out from a bounded queue, frames in read only to notice the
-/// close (and to let Beast answer pings).
-class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
+/// close (and to let Beast answer pings). `Stream` is beast::tcp_stream or TlsStream.
+template <class Stream>
+class WebSocketSession : public std::enable_shared_from_this<WebSocketSession<Stream>> {
  public:
-  WebSocketSession(beast::tcp_stream stream, std::size_t maxBacklog)
+  using std::enable_shared_from_this<WebSocketSession<Stream>>::shared_from_this;
+
+  WebSocketSession(Stream stream, std::size_t maxBacklog)
       : ws_(std::move(stream)), maxBacklog_(maxBacklog) {}
 
   /// Completes the upgrade; `opened` subscribes and returns the unsubscribe function.
@@ -113,7 +123,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
     beast::get_lowest_layer(ws_).socket().close(ignored);
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<Stream> ws_;
   std::size_t maxBacklog_;
   beast::flat_buffer inbox_;
   std::deque<std::string> outbox_;
@@ -121,28 +131,49 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession> {
   bool closed_ = false;
 };
 
-class Session : public std::enable_shared_from_this<Session> {
+/// One HTTP/1.1 connection. `Stream` is beast::tcp_stream or TlsStream (handshake first).
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(tcp::socket socket, std::shared_ptr<const Router> router,
+  using std::enable_shared_from_this<Session<Stream>>::shared_from_this;
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
+  Session(Stream stream, std::shared_ptr<const Router> router,
           std::shared_ptr<const std::vector<WebSocketRoute>> webSockets, HttpLimits limits)
-      : stream_(std::move(socket)), router_(std::move(router)), webSockets_(std::move(webSockets)), limits_(limits) {}
+      : stream_(std::move(stream)), router_(std::move(router)), webSockets_(std::move(webSockets)), limits_(limits) {}
 
   void start() {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->doRead(); });
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      if constexpr (kTls) self->doHandshake();
+      else self->doRead();
+    });
   }
 
  private:
+  void doHandshake() {
+    lowest().expires_after(std::chrono::milliseconds(limits_.idleTimeoutMs));
+    stream_.async_handshake(ssl::stream_base::server, [self = shared_from_this()](error_code ec) {
+      if (ec) {
+        spdlog::info("https: TLS handshake with {} failed: {}", self->remote(), ec.message());
+        return self->close();
+      }
+      self->doRead();
+    });
+  }
+
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
   void doRead() {
     parser_.emplace();
     parser_->body_limit(limits_.maxBodyBytes);
-    stream_.expires_after(std::chrono::milliseconds(limits_.idleTimeoutMs));
+    lowest().expires_after(std::chrono::milliseconds(limits_.idleTimeoutMs));
     bhttp::async_read(stream_, buffer_, *parser_,
                       [self = shared_from_this()](error_code ec, std::size_t) { self->onRead(ec); });
   }
 
   void onRead(error_code ec) {
     if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout || ec == net::error::operation_aborted ||
-        ec == net::error::connection_reset)
+        ec == net::error::connection_reset || ec == ssl::error::stream_truncated)
       return close();
     if (ec == bhttp::error::body_limit) {
       return respond(errorResponse(413, "payload_too_large",
@@ -171,8 +202,9 @@ class Session : public std::enable_shared_from_this<Session> {
     auto api = toApiRequest(req);
     for (const auto& route : *webSockets_) {
       if (route.path != api.path) continue;
+      if (auto refused = router_->admit(api)) return respond(std::move(*refused), false, req.version());
       if (auto refused = route.check(api)) return respond(std::move(*refused), false, req.version());
-      auto ws = std::make_shared<WebSocketSession>(std::move(stream_), limits_.maxWebSocketBacklog);
+      auto ws = std::make_shared<WebSocketSession<Stream>>(std::move(stream_), limits_.maxWebSocketBacklog);
       ws->accept(std::move(req), [subscribe = route.subscribe, api](std::function<void(std::string)> send) {
         return subscribe(api, std::move(send));
       });
@@ -197,17 +229,26 @@ class Session : public std::enable_shared_from_this<Session> {
 
   std::string remote() {
     error_code ec;
-    auto ep = stream_.socket().remote_endpoint(ec);
+    auto ep = lowest().socket().remote_endpoint(ec);
     return ec ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
   }
 
   void close() {
+    if constexpr (kTls) {
+      // Say close_notify (bounded by the idle timeout), then drop the socket either way.
+      if (!shuttingDown_) {
+        shuttingDown_ = true;
+        lowest().expires_after(std::chrono::milliseconds(limits_.idleTimeoutMs));
+        return stream_.async_shutdown([self = shared_from_this()](error_code) { self->lowest().close(); });
+      }
+    }
     error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.close();
+    lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    lowest().close();
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
+  bool shuttingDown_ = false;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::shared_ptr<const Router> router_;
@@ -223,16 +264,31 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   std::shared_ptr<std::vector<WebSocketRoute>> webSockets = std::make_shared<std::vector<WebSocketRoute>>();
   HttpLimits limits;
   std::vector<std::shared_ptr<tcp::acceptor>> acceptors;
+  std::vector<std::shared_ptr<ssl::context>> tlsContexts;
   std::atomic<bool> stopping{false};
 
   Impl(net::io_context& io, std::shared_ptr<const Router> r, HttpLimits l) : ioc(io), router(std::move(r)), limits(l) {}
 
-  void accept(std::shared_ptr<tcp::acceptor> acceptor) {
-    acceptor->async_accept(net::make_strand(ioc), [self = shared_from_this(), acceptor](error_code ec, tcp::socket s) {
+  /// Accepts forever; `tls` null means plain HTTP.
+  void accept(std::shared_ptr<tcp::acceptor> acceptor, std::shared_ptr<ssl::context> tls) {
+    acceptor->async_accept(net::make_strand(ioc), [self = shared_from_this(), acceptor, tls](error_code ec,
+                                                                                            tcp::socket s) {
       if (ec == net::error::operation_aborted || self->stopping) return;
-      if (ec) spdlog::warn("http: accept failed: {}", ec.message());
-      else std::make_shared<Session>(std::move(s), self->router, self->webSockets, self->limits)->start();
-      self->accept(acceptor);
+      if (ec) {
+        // Out of descriptors: pause instead of spinning on an accept that keeps failing.
+        spdlog::warn("http: accept failed: {}", ec.message());
+        auto pause = std::make_shared<net::steady_timer>(self->ioc, std::chrono::milliseconds(100));
+        return pause->async_wait([self, acceptor, tls, pause](error_code) { self->accept(acceptor, tls); });
+      }
+      if (tls)
+        std::make_shared<Session<TlsStream>>(TlsStream(beast::tcp_stream(std::move(s)), *tls), self->router,
+                                             self->webSockets, self->limits)
+            ->start();
+      else
+        std::make_shared<Session<beast::tcp_stream>>(beast::tcp_stream(std::move(s)), self->router, self->webSockets,
+                                                     self->limits)
+            ->start();
+      self->accept(acceptor, tls);
     });
   }
 };
@@ -247,7 +303,16 @@ void HttpServer::addWebSocket(WebSocketRoute route) { impl_->webSockets->push_ba
 std::uint16_t HttpServer::listen(const std::string& address, std::uint16_t port) {
   auto acceptor = server::bindAcceptor(impl_->ioc, address, port);
   impl_->acceptors.push_back(acceptor);
-  impl_->accept(acceptor);
+  impl_->accept(acceptor, nullptr);
+  return acceptor->local_endpoint().port();
+}
+
+std::uint16_t HttpServer::listenTls(const std::string& address, std::uint16_t port, const TlsFiles& tls) {
+  auto ctx = makeServerTlsContext(tls);
+  auto acceptor = server::bindAcceptor(impl_->ioc, address, port);
+  impl_->acceptors.push_back(acceptor);
+  impl_->tlsContexts.push_back(ctx);
+  impl_->accept(acceptor, ctx);
   return acceptor->local_endpoint().port();
 }
 

@@ -1,4 +1,4 @@
-// The HTTP listener (Boost.Beast): reads requests with size limits and timeouts and answers them
+// The HTTP and HTTPS listeners (Boost.Beast): reads requests with size limits and timeouts and answers them
 // through a Router. Beast stays inside http_server.cpp.
 #pragma once
 
@@ -9,6 +9,7 @@
 #include <string>
 
 #include "server/http/router.hpp"
+#include "server/net/tls_context.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -43,6 +44,8 @@ class HttpServer {
 
   /// Binds and starts accepting; returns the bound port. Throws std::runtime_error.
   std::uint16_t listen(const std::string& address, std::uint16_t port);
+  /// The same over TLS (HTTPS) with the given certificate; client certificates are not asked for.
+  std::uint16_t listenTls(const std::string& address, std::uint16_t port, const TlsFiles& tls);
   void stop();
 
  private:

@@ -2,6 +2,8 @@
 // {"error":{"code","message"}} with a fitting status; a 201 for a command comes after its commit.
 #include "server/http/platform_api.hpp"
 
+#include "server/http/webhooks.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <charconv>
@@ -227,6 +229,9 @@ void postCommand(core::Platform& platform, const ApiRequest& r, const Respond& r
   if (ackMs < 10 || ackMs > 86'400'000) return respond(errorResponse(422, "invalid", "ackTimeoutMs must be 10..86400000"));
   spec.ackTimeoutMs = static_cast<std::uint32_t>(ackMs);
   spec.callbackUrl = callback->value_or("");
+  if (!spec.callbackUrl.empty())
+    if (auto url = parseHttpUrl(spec.callbackUrl); !url)
+      return respond(errorResponse(422, "invalid", "callbackUrl " + url.error()));
   if (*base64) {
     auto bytes = base64Decode(**base64);
     if (!bytes) return respond(errorResponse(422, "invalid", "payloadBase64 is not valid base64"));
@@ -346,8 +351,7 @@ WebSocketRoute eventStreamRoute(core::Platform& platform) {
       if (!types.empty() && std::none_of(types.begin(), types.end(),
                                          [&](const std::string& t) { return e.type.starts_with(t); }))
         return;
-      send(json({{"type", e.type}, {"deviceId", e.deviceId}, {"time", core::isoTime(e.time)}, {"data", e.data}})
-               .dump(-1, ' ', false, json::error_handler_t::replace));
+      send(core::toJson(e).dump(-1, ' ', false, json::error_handler_t::replace));
     });
     return std::function<void()>([&platform, id] { platform.unsubscribe(id); });
   };

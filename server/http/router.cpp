@@ -132,7 +132,15 @@ const Router::Route* Router::match(std::string_view path, std::map<std::string, 
   return best;
 }
 
+void Router::setGuard(Guard guard) { guard_ = std::move(guard); }
+
+std::optional<ApiResponse> Router::admit(const ApiRequest& request) const {
+  if (!guard_) return std::nullopt;
+  return guard_(request);
+}
+
 void Router::dispatch(ApiRequest request, Respond respond) const {
+  if (auto refused = admit(request)) return respond(std::move(*refused));
   const Route* route = match(request.path, request.params);
   if (!route) return respond(errorResponse(404, "not_found", "no route for " + request.path));
   auto method = route->handlers.find(request.method == "HEAD" ? "GET" : request.method);

@@ -43,6 +43,8 @@ std::string percentDecode(std::string_view s, bool plusIsSpace);
 using Respond = std::function<void(ApiResponse)>;
 using Handler = std::function<ApiResponse(const ApiRequest&)>;
 using AsyncHandler = std::function<void(ApiRequest, Respond)>;
+/// Looks at a request before any route does; an answer refuses it (e.g. 401 without a token).
+using Guard = std::function<std::optional<ApiResponse>(const ApiRequest&)>;
 
 struct RouteInfo {
   std::string method;
@@ -53,6 +55,10 @@ class Router {
  public:
   void add(std::string method, std::string pattern, Handler handler);
   void addAsync(std::string method, std::string pattern, AsyncHandler handler);
+  /// Every request (routes and WebSocket upgrades alike) passes the guard first.
+  void setGuard(Guard guard);
+  /// The guard's refusal, if it refuses the request.
+  std::optional<ApiResponse> admit(const ApiRequest& request) const;
 
   /// Finds the route and runs it; `respond` is called exactly once, maybe later, maybe on another
   /// thread. 404 for an unknown path, 405 (with Allow) for a known path and another method; a
@@ -73,6 +79,7 @@ class Router {
   const Route* match(std::string_view path, std::map<std::string, std::string>& params) const;
 
   std::vector<Route> routes_;
+  Guard guard_;
 };
 
 }  // namespace fc::server::http

@@ -183,6 +183,12 @@ json operationJson(const Operation& op) {
     responses[std::to_string(status)] = {{"description", success ? "OK" : "Error"},
                                          {"content", {{"application/json", {{"schema", schema}}}}}};
   }
+  if (path.rfind("/api/", 0) == 0) {
+    // Required only when the server is bound beyond loopback or api.token is set (docs/api.md#access).
+    out["security"] = json::array({json::object(), {{"bearerAuth", json::array()}}});
+    responses["401"] = {{"description", "Bearer token missing or wrong (when one is required)"},
+                        {"content", {{"application/json", {{"schema", ref("Error")}}}}}};
+  }
   out["responses"] = responses;
   return out;
 }
@@ -202,7 +208,9 @@ std::string openApiDocument() {
                 {"version", "0.1.0"},
                 {"description", "A mock IoT cloud for device integration tests: northbound and admin API."}}},
               {"paths", paths},
-              {"components", {{"schemas", schemas()}}}};
+              {"components",
+               {{"schemas", schemas()},
+                {"securitySchemes", {{"bearerAuth", {{"type", "http"}, {"scheme", "bearer"}}}}}}}};
   return doc.dump(2);
 }
 

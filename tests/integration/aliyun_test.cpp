@@ -470,5 +470,54 @@ TEST(AliyunPersistence, ShadowSurvivesARestart) {
   EXPECT_EQ(call(server, "GET", "/api/v1/devices/lamp/shadow").body["version"], 0) << "the shadow went with its device";
 }
 
+TEST(AliyunPersistence, HttpTokensAndPreStepLoginsSurviveARestart) {
+  TempDir dir;
+  ServerProcess server({.fileDb = true}, dir.path());
+  ASSERT_EQ(call(server, "POST", "/api/v1/products", {{"id", "light"}, {"dialect", "aliyun"}, {"keys", {{"productKey", kPk}}}})
+                .status,
+            201);
+  ASSERT_EQ(call(server, "POST", "/api/v1/devices",
+                 {{"id", "lamp"}, {"productId", "light"}, {"identifiers", {{"deviceName", "test_01"}}},
+                  {"secrets", {{"deviceSecret", kSecret}}}})
+                .status,
+            201);
+  const std::string clientId = std::string(kPk) + ".test_01";
+  auto auth = call(server, "POST", "/auth",
+                   {{"version", "default"},
+                    {"clientId", clientId},
+                    {"signmethod", "hmacsha1"},
+                    {"sign", aliyun::sign(aliyun::SignMethod::HmacSha1, kSecret, clientId, "test_01", kPk, "")},
+                    {"productKey", kPk},
+                    {"deviceName", "test_01"}});
+  ASSERT_EQ(auth.body["code"], 0) << auth.body;
+  const auto token = auth.body["info"]["token"].get<std::string>();
+  const auto sign = aliyun::sign(aliyun::SignMethod::HmacSha1, kSecret, clientId, "test_01", kPk, kTs);
+  auto preStep = httpRequest(server.httpPort(), "POST", "/auth/devicename",
+                             std::string("productKey=") + kPk + "&deviceName=test_01&signmethod=hmacsha1&sign=" + sign +
+                                 "&clientId=" + clientId + "&timestamp=" + kTs,
+                             {}, "application/x-www-form-urlencoded");
+  const auto ids = json::parse(preStep.body);
+  ASSERT_EQ(ids["code"], 200) << ids;
+
+  server.kill();  // tokens are answered once committed
+  server.start();
+
+  const std::string topic = std::string("/topic/") + kPk + "/test_01/user/update";
+  auto sent = httpRequest(server.httpPort(), "POST", topic, "{}", {"password:" + token}, "application/octet-stream");
+  EXPECT_EQ(json::parse(sent.body)["code"], 0) << sent.body << " — the HTTP token outlives the restart";
+
+  auto o = server.mqtt(clientId + "|securemode=0|");
+  o.username = ids["data"]["iotId"].get<std::string>();
+  o.password = ids["data"]["iotToken"].get<std::string>();
+  SyncMqttClient c(o);
+  auto ack = c.connect();
+  ASSERT_TRUE(ack);
+  EXPECT_EQ(ack->returnCode, mqtt::ConnectReturn::Accepted) << "the iotId/iotToken pair outlives the restart";
+
+  ASSERT_EQ(call(server, "POST", "/api/v1/admin/clock", {{"action", "advance"}, {"seconds", 48 * 3600}}).status, 200);
+  auto late = httpRequest(server.httpPort(), "POST", topic, "{}", {"password:" + token}, "application/octet-stream");
+  EXPECT_EQ(json::parse(late.body)["code"], 20001) << "expired after 48 h on the platform clock";
+}
+
 }  // namespace
 }  // namespace fc::test

@@ -56,9 +56,9 @@ void ServerProcess::start() {
   const auto portsFile = dataDir_ + "/ports.json";
   std::error_code ignored;
   fs::remove(portsFile, ignored);
-  std::vector<std::string> args{FAKECLOUD_BINARY,  "--data-dir",  dataDir_,    "--mqtt-port", "0",
-                                "--mqtts-port",    "0",           "--http-port", "0",         "--ports-file",
-                                portsFile,         "--log-level", "debug"};
+  std::vector<std::string> args{FAKECLOUD_BINARY, "--data-dir",    dataDir_,     "--mqtt-port", "0",
+                                "--mqtts-port",   "0",             "--http-port", "0",          "--https-port",
+                                "0",              "--ports-file",  portsFile,    "--log-level", "debug"};
   if (!options_.fileDb) {
     args.push_back("--db");
     args.push_back(":memory:");
@@ -98,6 +98,7 @@ void ServerProcess::start() {
       mqtt_ = ports.at("mqtt").get<std::uint16_t>();
       mqtts_ = ports.at("mqtts").get<std::uint16_t>();
       http_ = ports.at("http").get<std::uint16_t>();
+      https_ = ports.at("https").get<std::uint16_t>();
       return;
     }
     std::this_thread::sleep_for(20ms);

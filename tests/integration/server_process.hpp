@@ -58,6 +58,7 @@ class ServerProcess {
   std::uint16_t mqttPort() const { return mqtt_; }
   std::uint16_t mqttsPort() const { return mqtts_; }
   std::uint16_t httpPort() const { return http_; }
+  std::uint16_t httpsPort() const { return https_; }
   const std::string& dataDir() const { return dataDir_; }
   std::string caFile() const { return dataDir_ + "/tls/ca.pem"; }
   /// What the server has logged so far (stderr).
@@ -73,7 +74,7 @@ class ServerProcess {
   std::optional<TempDir> ownDir_;
   std::string dataDir_;
   pid_t pid_ = -1;
-  std::uint16_t mqtt_ = 0, mqtts_ = 0, http_ = 0;
+  std::uint16_t mqtt_ = 0, mqtts_ = 0, http_ = 0, https_ = 0;
 };
 
 /// A blocking TCP connection for hand-built packets.

@@ -20,7 +20,8 @@
 namespace fc::storage {
 namespace {
 
-constexpr std::string_view kPlatformTables[] = {"products", "devices", "commands", "messages", "journal", "shadows"};
+constexpr std::string_view kPlatformTables[] = {"products", "devices",  "commands",     "messages",
+                                                "journal",  "shadows", "device_tokens"};
 constexpr std::string_view kBrokerTables[] = {"broker_sessions", "broker_subscriptions", "broker_messages",
                                               "broker_inbound_qos2", "broker_retained"};
 
@@ -81,6 +82,7 @@ void fillDevice(PlatformStore& store, const std::string& id, const std::string& 
   store.appendMessage(message(n, id), 100);
   store.appendJournal(entry(n, id), 100);
   store.upsertShadow(shadow(id));
+  store.putToken(TokenRow{.token = "tok-" + id, .kind = "aliyun.http", .deviceId = id, .expiresAt = n});
 }
 
 int count(Writer& writer, const std::string& sql) {
@@ -431,8 +433,29 @@ TEST_F(PlatformStoreTest, EveryForeignKeyLeadsAnIndex) {
         EXPECT_GE(leading.columnInt(0), 1) << table << "." << column;
       }
     }
-    EXPECT_EQ(keys, 3 + 5);  // broker: 3; platform: devices, commands, messages, journal, shadows
+    EXPECT_EQ(keys, 3 + 6);  // broker: 3; platform: devices, commands, messages, journal, shadows, device_tokens
   });
+}
+
+TEST_F(PlatformStoreTest, ATokenReplacesTheDevicesEarlierTokenOfItsKindOnly) {
+  store_.upsertProduct(product("p"));
+  store_.upsertDevice(device("d1", "p"));
+  store_.upsertDevice(device("d2", "p"));
+  const TokenRow http1{.token = "h1", .kind = "aliyun.http", .deviceId = "d1", .expiresAt = 5};
+  const TokenRow iot1{.token = "i1", .kind = "aliyun.iot", .deviceId = "d1", .secret = "pair", .expiresAt = 6};
+  const TokenRow http2{.token = "h2", .kind = "aliyun.http", .deviceId = "d2", .expiresAt = 7};
+  store_.putToken(http1);
+  store_.putToken(iot1);
+  store_.putToken(http2);
+  EXPECT_EQ(store_.load().tokens, (std::vector<TokenRow>{http1, http2, iot1}));
+
+  const TokenRow http1b{.token = "h1b", .kind = "aliyun.http", .deviceId = "d1", .expiresAt = 9};
+  store_.putToken(http1b);
+  EXPECT_EQ(store_.load().tokens, (std::vector<TokenRow>{http1b, http2, iot1}));
+
+  store_.putToken(TokenRow{.token = "orphan", .kind = "aliyun.http", .deviceId = "nobody", .expiresAt = 1});
+  EXPECT_EQ(store_.load().tokens.size(), 3u);
+  EXPECT_EQ(errors_.messages().size(), 1u) << "a token of an unknown device fails its foreign key";
 }
 
 TEST_F(PlatformStoreTest, ResetAllEmptiesPlatformAndBrokerTables) {
@@ -572,6 +595,7 @@ PlatformSnapshot fixtureSnapshot() {
       .devices = {device("d1", "p1")},
       .commands = {sent},
       .shadows = {shadow("d1")},
+      .tokens = {TokenRow{.token = "tok-d1", .kind = "aliyun.http", .deviceId = "d1", .expiresAt = 1}},
   };
   for (std::int64_t id = 40; id < 60; ++id) snapshot.messages.push_back(message(id, "d1"));
   for (std::int64_t id = 30; id < 60; ++id) snapshot.journal.push_back(entry(id, "d1"));
@@ -632,7 +656,7 @@ TEST(PlatformStoreFile, MigratingFromVersion1KeepsTheBrokerRows) {
   auto db = Database::open(path);
   EXPECT_EQ(schemaVersion(db), 1);
   migrate(db);
-  EXPECT_EQ(schemaVersion(db), 2);
+  EXPECT_EQ(schemaVersion(db), static_cast<int>(migrationScripts().size()));
   {
     Statement check(db, "PRAGMA foreign_key_check");
     EXPECT_FALSE(check.step());
