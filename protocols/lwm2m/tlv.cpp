@@ -15,7 +15,6 @@ constexpr std::uint8_t kLengthTypeShift = 3;
 constexpr std::uint8_t kInlineLengthMask = 0x07;
 constexpr std::uint8_t kTypeShift = 6;
 constexpr std::size_t kMaxInlineLength = 7;
-constexpr std::size_t kMaxLength = 0xFFFFFF;
 
 class TlvCategory final : public std::error_category {
  public:
