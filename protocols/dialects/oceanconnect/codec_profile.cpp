@@ -686,7 +686,8 @@ Expected<std::vector<std::uint8_t>, CodecError> CodecProfile::encodeCommand(std:
     return Unexpected(codecError(CodecErrc::ParasNotObject, ""));
   }
   if (paras.is_object()) {
-    for (const auto& [key, _] : paras.items()) {
+    for (const auto& item : paras.items()) {
+      const std::string& key = item.key();
       const bool known = std::any_of(c->paras.begin(), c->paras.end(), [&](const Field& f) { return f.name == key; });
       if (!known) return Unexpected(codecError(CodecErrc::UnknownPara, key));
     }
