@@ -13,14 +13,14 @@ namespace fc::lwm2m {
 
 /// Content-Format numbers an LwM2M 1.0 server meets (§6.4; CoAP Content-Formats registry).
 namespace content {
-inline constexpr std::uint16_t kTextPlain = 0;      ///< §6.4.1 plain text: one resource value
-inline constexpr std::uint16_t kLinkFormat = 40;    ///< RFC 6690: Register/Update payloads, Discover answers
-inline constexpr std::uint16_t kOpaque = 42;        ///< §6.4.2 application/octet-stream: one Opaque resource
-inline constexpr std::uint16_t kSenmlJson = 110;    ///< RFC 8428 SenML JSON (LwM2M 1.1)
-inline constexpr std::uint16_t kTlvOld = 1542;      ///< §6.4.3 TLV, number used before IANA registration
-inline constexpr std::uint16_t kJsonOld = 1543;     ///< §6.4.4 JSON, number used before IANA registration
-inline constexpr std::uint16_t kTlv = 11542;        ///< §6.4.3 application/vnd.oma.lwm2m+tlv
-inline constexpr std::uint16_t kJson = 11543;       ///< §6.4.4 application/vnd.oma.lwm2m+json
+inline constexpr std::uint16_t kTextPlain = 0;    ///< §6.4.1 plain text: one resource value
+inline constexpr std::uint16_t kLinkFormat = 40;  ///< RFC 6690: Register/Update payloads, Discover answers
+inline constexpr std::uint16_t kOpaque = 42;      ///< §6.4.2 application/octet-stream: one Opaque resource
+inline constexpr std::uint16_t kSenmlJson = 110;  ///< RFC 8428 SenML JSON (LwM2M 1.1)
+inline constexpr std::uint16_t kTlvOld = 1542;    ///< §6.4.3 TLV, number used before IANA registration
+inline constexpr std::uint16_t kJsonOld = 1543;   ///< §6.4.4 JSON, number used before IANA registration
+inline constexpr std::uint16_t kTlv = 11542;      ///< §6.4.3 application/vnd.oma.lwm2m+tlv
+inline constexpr std::uint16_t kJson = 11543;     ///< §6.4.4 application/vnd.oma.lwm2m+json
 }  // namespace content
 
 /// True for 11542 and the pre-registration 1542: both mean OMA TLV (§6.4.3), and LwM2M 1.0

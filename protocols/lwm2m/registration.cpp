@@ -231,13 +231,24 @@ Expected<Binding, RegistrationFailure> parseBinding(std::string_view text, std::
   for (const char c : text) {
     bool* flag = nullptr;
     switch (c) {
-      case 'U': flag = &b.udp; break;
-      case 'T': flag = &b.tcp; break;
-      case 'S': flag = &b.sms; break;
-      case 'N': flag = &b.nonIp; break;
+      case 'U':
+        flag = &b.udp;
+        break;
+      case 'T':
+        flag = &b.tcp;
+        break;
+      case 'S':
+        flag = &b.sms;
+        break;
+      case 'N':
+        flag = &b.nonIp;
+        break;
       // LwM2M 1.1 moved queue mode to the "Q" parameter; a 1.0-style "UQ" is still understood.
-      case 'Q': flag = &b.queue; break;
-      default: return bad();
+      case 'Q':
+        flag = &b.queue;
+        break;
+      default:
+        return bad();
     }
     if (*flag) return bad();
     *flag = true;
@@ -269,7 +280,8 @@ Expected<ObjectLinks, RegistrationFailure> parseObjectLinks(std::string_view pay
   if (rootLink != nullptr) {
     std::string root = rootLink->target;
     if (root.size() > 1 && root.back() == '/') root.pop_back();
-    if (!rootSegments(root)) return Unexpected(fail(RegistrationError::BadObjectLink, "root path <" + rootLink->target + ">"));
+    if (!rootSegments(root))
+      return Unexpected(fail(RegistrationError::BadObjectLink, "root path <" + rootLink->target + ">"));
     out.rootPath = std::move(root);
     out.rootContentFormat = firstContentFormat(*rootLink);
   }
@@ -291,7 +303,8 @@ Expected<ObjectLinks, RegistrationFailure> parseObjectLinks(std::string_view pay
     auto& object = objects[path->objectId()];
     object.id = path->objectId();
     if (const auto ver = link.param("ver")) {
-      if (!isVersion(*ver)) return Unexpected(fail(RegistrationError::BadObjectLink, "<" + link.target + ">;ver=" + std::string(*ver)));
+      if (!isVersion(*ver))
+        return Unexpected(fail(RegistrationError::BadObjectLink, "<" + link.target + ">;ver=" + std::string(*ver)));
       object.version = std::string(*ver);
     }
     if (path->isObjectInstance()) {
@@ -316,7 +329,8 @@ RegistrationOp classify(const coap::Message& request) {
 }
 
 Expected<RegisterRequest, RegistrationFailure> parseRegister(const coap::Message& request) {
-  if (request.code != coap::code::kPost) return Unexpected(fail(RegistrationError::WrongMethod, coap::codeName(request.code)));
+  if (request.code != coap::code::kPost)
+    return Unexpected(fail(RegistrationError::WrongMethod, coap::codeName(request.code)));
   const auto path = uriPath(request);
   if (path.size() != 1 || path[0] != kRegistrationPath) {
     return Unexpected(fail(RegistrationError::WrongPath, "/" + request.uriPath()));

@@ -81,13 +81,14 @@ struct Binding {
 };
 
 /// Parses a "b" value for LwM2M `version` ("1.0" or "1.1").
-[[nodiscard]] Expected<Binding, RegistrationFailure> parseBinding(std::string_view text, std::string_view version = "1.0");
+[[nodiscard]] Expected<Binding, RegistrationFailure> parseBinding(std::string_view text,
+                                                                  std::string_view version = "1.0");
 
 /// One Object the client supports, with the instances it announced (§5.3.1: "</3/0>" or "</5>").
 struct SupportedObject {
   std::uint16_t id = 0;
-  std::string version;                  ///< "ver" when given (LwM2M 1.0 §5.3.1: "1.0" is the default), else ""
-  std::vector<std::uint16_t> instances; ///< ascending, without duplicates; empty for "</5>"
+  std::string version;                   ///< "ver" when given (LwM2M 1.0 §5.3.1: "1.0" is the default), else ""
+  std::vector<std::uint16_t> instances;  ///< ascending, without duplicates; empty for "</5>"
   bool operator==(const SupportedObject&) const = default;
 };
 
@@ -114,11 +115,11 @@ using ExtraParameter = std::pair<std::string, std::optional<std::string>>;
 
 /// §5.3.1 Register.
 struct RegisterRequest {
-  std::string endpoint;                 ///< "ep"; OceanConnect's nodeId
+  std::string endpoint;                       ///< "ep"; OceanConnect's nodeId
   std::uint32_t lifetime = kDefaultLifetime;  ///< "lt", seconds
   std::string version{kDefaultVersion};       ///< "lwm2m"
-  Binding binding;                      ///< "b" (default U), plus "Q" with lwm2m=1.1
-  std::optional<std::string> sms;       ///< "sms": MSISDN
+  Binding binding;                            ///< "b" (default U), plus "Q" with lwm2m=1.1
+  std::optional<std::string> sms;             ///< "sms": MSISDN
   ObjectLinks objects;
   std::vector<ExtraParameter> extraParameters;
   bool operator==(const RegisterRequest&) const = default;

@@ -108,7 +108,7 @@ class Registry {
   std::mt19937_64 random_;
   std::map<std::string, Registration, std::less<>> byLocation_;
   std::map<std::string, std::string, std::less<>> locationOf_;  ///< endpoint → location
-  std::set<std::pair<TimePoint, std::string>> deadlines_;      ///< (expiresAt, location)
+  std::set<std::pair<TimePoint, std::string>> deadlines_;       ///< (expiresAt, location)
 };
 
 }  // namespace fc::lwm2m

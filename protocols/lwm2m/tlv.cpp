@@ -9,7 +9,7 @@ namespace fc::lwm2m {
 namespace {
 
 // §6.4.3 Table 7: the type byte.
-constexpr std::uint8_t kIdentifier16 = 0x20;   // bit 5: identifier is 16 bits wide
+constexpr std::uint8_t kIdentifier16 = 0x20;    // bit 5: identifier is 16 bits wide
 constexpr std::uint8_t kLengthTypeMask = 0x18;  // bits 4-3: 0 = length in bits 2-0, 1/2/3 = 8/16/24-bit field
 constexpr std::uint8_t kLengthTypeShift = 3;
 constexpr std::uint8_t kInlineLengthMask = 0x07;
@@ -240,7 +240,8 @@ std::vector<std::uint8_t> encodeTlvFloat(double v) {
 }
 
 Expected<double, ValueError> decodeTlvFloat(std::span<const std::uint8_t> bytes) noexcept {
-  if (bytes.size() == 4) return static_cast<double>(std::bit_cast<float>(static_cast<std::uint32_t>(readBigEndian(bytes))));
+  if (bytes.size() == 4)
+    return static_cast<double>(std::bit_cast<float>(static_cast<std::uint32_t>(readBigEndian(bytes))));
   if (bytes.size() == 8) return std::bit_cast<double>(readBigEndian(bytes));
   return Unexpected(ValueError::BadLength);
 }
@@ -262,7 +263,8 @@ std::vector<std::uint8_t> encodeTlvObjlnk(Objlnk v) {
 
 Expected<Objlnk, ValueError> decodeTlvObjlnk(std::span<const std::uint8_t> bytes) noexcept {
   if (bytes.size() != 4) return Unexpected(ValueError::BadLength);
-  return Objlnk{static_cast<std::uint16_t>(bytes[0] << 8 | bytes[1]), static_cast<std::uint16_t>(bytes[2] << 8 | bytes[3])};
+  return Objlnk{static_cast<std::uint16_t>(bytes[0] << 8 | bytes[1]),
+                static_cast<std::uint16_t>(bytes[2] << 8 | bytes[3])};
 }
 
 std::vector<std::uint8_t> encodeTlvValue(const Value& v) {

@@ -49,12 +49,12 @@ struct TlvEntry {
 };
 
 enum class TlvError : std::uint8_t {
-  Truncated = 1,      ///< the payload ends inside a type byte's identifier, length or value (§6.4.3)
-  ChildOverrun,       ///< a nested TLV runs past the end of its parent's value
-  BadNesting,         ///< an Object Instance holding anything but Resources / Multiple Resources, or a
-                      ///< Multiple Resource holding anything but Resource Instances (§6.4.3.1–3)
-  TooLarge,           ///< payload longer than Limits::maxPayload
-  TooManyEntries,     ///< more TLVs than Limits::maxEntries
+  Truncated = 1,   ///< the payload ends inside a type byte's identifier, length or value (§6.4.3)
+  ChildOverrun,    ///< a nested TLV runs past the end of its parent's value
+  BadNesting,      ///< an Object Instance holding anything but Resources / Multiple Resources, or a
+                   ///< Multiple Resource holding anything but Resource Instances (§6.4.3.1–3)
+  TooLarge,        ///< payload longer than Limits::maxPayload
+  TooManyEntries,  ///< more TLVs than Limits::maxEntries
 };
 
 const std::error_category& tlvCategory() noexcept;

@@ -23,10 +23,9 @@ namespace lwm2m = fc::lwm2m;
 
 [[noreturn]] void fail() { std::abort(); }
 
-constexpr lwm2m::ResourceType kTypes[] = {lwm2m::ResourceType::String, lwm2m::ResourceType::Integer,
-                                          lwm2m::ResourceType::Float,  lwm2m::ResourceType::Boolean,
-                                          lwm2m::ResourceType::Opaque, lwm2m::ResourceType::Time,
-                                          lwm2m::ResourceType::Objlnk};
+constexpr lwm2m::ResourceType kTypes[] = {
+    lwm2m::ResourceType::String, lwm2m::ResourceType::Integer, lwm2m::ResourceType::Float, lwm2m::ResourceType::Boolean,
+    lwm2m::ResourceType::Opaque, lwm2m::ResourceType::Time,    lwm2m::ResourceType::Objlnk};
 
 bool sameValue(const lwm2m::Value& a, const lwm2m::Value& b) {
   // NaN != NaN, and a binary32 NaN payload may change when widened; both are still NaN.
@@ -45,7 +44,8 @@ std::size_t check(const std::vector<lwm2m::TlvEntry>& entries, int parent) {
         e.type != lwm2m::TlvType::MultipleResource) {
       fail();
     }
-    if (parent == static_cast<int>(lwm2m::TlvType::MultipleResource) && e.type != lwm2m::TlvType::ResourceInstance) fail();
+    if (parent == static_cast<int>(lwm2m::TlvType::MultipleResource) && e.type != lwm2m::TlvType::ResourceInstance)
+      fail();
     if (e.isContainer()) {
       if (!e.value.empty()) fail();
       count += check(e.children, static_cast<int>(e.type));

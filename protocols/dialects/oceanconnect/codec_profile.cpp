@@ -58,16 +58,26 @@ class ProfileCategory final : public std::error_category {
   const char* name() const noexcept override { return "oceanconnect.profile"; }
   std::string message(int ev) const override {
     switch (static_cast<ProfileErrc>(ev)) {
-      case ProfileErrc::BadJson: return "not JSON";
-      case ProfileErrc::WrongType: return "wrong JSON type";
-      case ProfileErrc::MissingKey: return "missing key";
-      case ProfileErrc::UnknownKey: return "unknown key";
-      case ProfileErrc::BadValue: return "bad value";
-      case ProfileErrc::Duplicate: return "duplicate";
-      case ProfileErrc::Overlap: return "fields overlap";
-      case ProfileErrc::VariableNotLast: return "up-to-the-end field is not the last";
-      case ProfileErrc::MessageIdRequired: return "messageIdOffset and messageId required to tell uplink messages apart";
-      case ProfileErrc::MessageIdUnused: return "messageId without messageIdOffset";
+      case ProfileErrc::BadJson:
+        return "not JSON";
+      case ProfileErrc::WrongType:
+        return "wrong JSON type";
+      case ProfileErrc::MissingKey:
+        return "missing key";
+      case ProfileErrc::UnknownKey:
+        return "unknown key";
+      case ProfileErrc::BadValue:
+        return "bad value";
+      case ProfileErrc::Duplicate:
+        return "duplicate";
+      case ProfileErrc::Overlap:
+        return "fields overlap";
+      case ProfileErrc::VariableNotLast:
+        return "up-to-the-end field is not the last";
+      case ProfileErrc::MessageIdRequired:
+        return "messageIdOffset and messageId required to tell uplink messages apart";
+      case ProfileErrc::MessageIdUnused:
+        return "messageId without messageIdOffset";
     }
     return "unknown profile error";
   }
@@ -78,18 +88,30 @@ class CodecCategory final : public std::error_category {
   const char* name() const noexcept override { return "oceanconnect.codec"; }
   std::string message(int ev) const override {
     switch (static_cast<CodecErrc>(ev)) {
-      case CodecErrc::Truncated: return "message too short";
-      case CodecErrc::TrailingBytes: return "bytes after the last field";
-      case CodecErrc::UnknownMessageId: return "unknown message id";
-      case CodecErrc::NoSuchMessage: return "the profile defines no such message";
-      case CodecErrc::UnknownCommand: return "unknown command";
-      case CodecErrc::ParasNotObject: return "paras is not a JSON object";
-      case CodecErrc::MissingPara: return "missing para";
-      case CodecErrc::UnknownPara: return "unknown para";
-      case CodecErrc::WrongParaType: return "para of the wrong type";
-      case CodecErrc::OutOfRange: return "para out of range";
-      case CodecErrc::TooLong: return "para longer than its field";
-      case CodecErrc::BadEncoding: return "bad hex, base64 or UTF-8";
+      case CodecErrc::Truncated:
+        return "message too short";
+      case CodecErrc::TrailingBytes:
+        return "bytes after the last field";
+      case CodecErrc::UnknownMessageId:
+        return "unknown message id";
+      case CodecErrc::NoSuchMessage:
+        return "the profile defines no such message";
+      case CodecErrc::UnknownCommand:
+        return "unknown command";
+      case CodecErrc::ParasNotObject:
+        return "paras is not a JSON object";
+      case CodecErrc::MissingPara:
+        return "missing para";
+      case CodecErrc::UnknownPara:
+        return "unknown para";
+      case CodecErrc::WrongParaType:
+        return "para of the wrong type";
+      case CodecErrc::OutOfRange:
+        return "para out of range";
+      case CodecErrc::TooLong:
+        return "para longer than its field";
+      case CodecErrc::BadEncoding:
+        return "bad hex, base64 or UTF-8";
     }
     return "unknown codec error";
   }
@@ -219,7 +241,8 @@ class ProfileParser {
   bool object(const json& j, const std::string& path, std::initializer_list<std::string_view> keys) {
     if (!j.is_object()) return bad(ProfileErrc::WrongType, path, "expected an object");
     for (const auto& [key, _] : j.items()) {
-      if (std::find(keys.begin(), keys.end(), key) == keys.end()) return bad(ProfileErrc::UnknownKey, path + "/" + key, key);
+      if (std::find(keys.begin(), keys.end(), key) == keys.end())
+        return bad(ProfileErrc::UnknownKey, path + "/" + key, key);
     }
     return true;
   }
@@ -394,7 +417,8 @@ class ProfileParser {
       if (list.empty()) return bad(ProfileErrc::BadValue, p, "empty");
       r.successResults.clear();
       for (std::size_t i = 0; i < list.size(); ++i) {
-        if (!list[i].is_number_integer()) return bad(ProfileErrc::WrongType, p + "/" + std::to_string(i), "expected an integer");
+        if (!list[i].is_number_integer())
+          return bad(ProfileErrc::WrongType, p + "/" + std::to_string(i), "expected an integer");
         const double v = list[i].get<double>();
         if (v < info(r.resultType).lo || v > info(r.resultType).hi) {
           return bad(ProfileErrc::BadValue, p + "/" + std::to_string(i), "outside the range of the result type");
@@ -430,7 +454,8 @@ void writeBigEndian(std::uint64_t v, std::span<std::uint8_t> out) noexcept {
 }
 
 // The layout of a message given its fields and the extra fixed ranges (message id, mid, result).
-Layout layoutOf(const std::vector<Field>& fields, std::initializer_list<std::pair<std::optional<std::size_t>, std::size_t>> extra) {
+Layout layoutOf(const std::vector<Field>& fields,
+                std::initializer_list<std::pair<std::optional<std::size_t>, std::size_t>> extra) {
   Layout l;
   for (const auto& [at, size] : extra) {
     if (at) l.fixedLength = std::max(l.fixedLength, *at + size);
@@ -448,10 +473,14 @@ Layout layoutOf(const std::vector<Field>& fields, std::initializer_list<std::pai
 Expected<std::int64_t, CodecError> readInteger(FieldType type, std::span<const std::uint8_t> bytes) {
   const std::uint64_t raw = readBigEndian(bytes);
   switch (type) {
-    case FieldType::Int8: return static_cast<std::int64_t>(static_cast<std::int8_t>(raw));
-    case FieldType::Int16: return static_cast<std::int64_t>(static_cast<std::int16_t>(raw));
-    case FieldType::Int32: return static_cast<std::int64_t>(static_cast<std::int32_t>(raw));
-    default: return static_cast<std::int64_t>(raw);
+    case FieldType::Int8:
+      return static_cast<std::int64_t>(static_cast<std::int8_t>(raw));
+    case FieldType::Int16:
+      return static_cast<std::int64_t>(static_cast<std::int16_t>(raw));
+    case FieldType::Int32:
+      return static_cast<std::int64_t>(static_cast<std::int32_t>(raw));
+    default:
+      return static_cast<std::int64_t>(raw);
   }
 }
 
@@ -517,9 +546,12 @@ Expected<json, CodecError> readField(const Field& f, std::span<const std::uint8_
 // Checks the length of `bytes` against the message layout.
 std::optional<CodecError> checkLength(const Layout& l, std::size_t size, const std::string& message) {
   const std::size_t need = l.variableFrom ? std::max(l.fixedLength, *l.variableFrom) : l.fixedLength;
-  if (size < need) return codecError(CodecErrc::Truncated, message + ": " + std::to_string(size) + " of " + std::to_string(need) + " bytes");
+  if (size < need)
+    return codecError(CodecErrc::Truncated,
+                      message + ": " + std::to_string(size) + " of " + std::to_string(need) + " bytes");
   if (!l.variableFrom && size > need) {
-    return codecError(CodecErrc::TrailingBytes, message + ": " + std::to_string(size) + " bytes, " + std::to_string(need) + " expected");
+    return codecError(CodecErrc::TrailingBytes,
+                      message + ": " + std::to_string(size) + " bytes, " + std::to_string(need) + " expected");
   }
   return std::nullopt;
 }
@@ -547,7 +579,8 @@ Expected<std::vector<std::uint8_t>, CodecError> fieldBytes(const Field& f, const
       } else if (v.is_number_integer()) {
         i = v.get<std::int64_t>();
       } else {
-        if (std::trunc(d) != d) return Unexpected(codecError(CodecErrc::WrongParaType, where + ": expected an integer"));
+        if (std::trunc(d) != d)
+          return Unexpected(codecError(CodecErrc::WrongParaType, where + ": expected an integer"));
         if (!(d >= lo && d <= hi)) return Unexpected(codecError(CodecErrc::OutOfRange, where));
         i = static_cast<std::int64_t>(d);
       }
@@ -675,8 +708,7 @@ Expected<json, CodecError> CodecProfile::decodeUplink(std::span<const std::uint8
 }
 
 Expected<std::vector<std::uint8_t>, CodecError> CodecProfile::encodeCommand(std::string_view serviceId,
-                                                                            std::string_view method,
-                                                                            const json& paras,
+                                                                            std::string_view method, const json& paras,
                                                                             std::uint16_t mid) const {
   const CommandMessage* c = findCommand(serviceId, method);
   if (c == nullptr) {
@@ -693,7 +725,8 @@ Expected<std::vector<std::uint8_t>, CodecError> CodecProfile::encodeCommand(std:
     }
   }
   const Layout layout = layoutOf(c->paras, {{messageIdOffset_, 1}, {c->midOffset, 2}});
-  std::vector<std::uint8_t> out(layout.variableFrom ? std::max(layout.fixedLength, *layout.variableFrom) : layout.fixedLength, 0);
+  std::vector<std::uint8_t> out(
+      layout.variableFrom ? std::max(layout.fixedLength, *layout.variableFrom) : layout.fixedLength, 0);
   for (const auto& f : c->paras) {
     if (!paras.is_object() || !paras.contains(f.name)) return Unexpected(codecError(CodecErrc::MissingPara, f.name));
     auto bytes = fieldBytes(f, paras[f.name]);
@@ -715,7 +748,8 @@ Expected<CommandResponse, CodecError> CodecProfile::decodeCommandResponse(std::s
       return Unexpected(codecError(CodecErrc::UnknownMessageId, std::to_string(bytes[*messageIdOffset_])));
     }
   }
-  const Layout layout = layoutOf({}, {{messageIdOffset_, 1}, {r.midOffset, 2}, {r.resultOffset, info(r.resultType).size}});
+  const Layout layout =
+      layoutOf({}, {{messageIdOffset_, 1}, {r.midOffset, 2}, {r.resultOffset, info(r.resultType).size}});
   if (auto e = checkLength(layout, bytes.size(), "commandResponse")) return Unexpected(*e);
   CommandResponse out;
   if (r.midOffset) out.mid = static_cast<std::uint16_t>(readBigEndian(bytes.subspan(*r.midOffset, 2)));

@@ -64,8 +64,8 @@ struct ResponseMessage {
   std::optional<std::uint8_t> messageId;
   std::optional<std::size_t> midOffset;
   std::size_t resultOffset = 0;
-  FieldType resultType = FieldType::Uint8;          ///< an integer type
-  std::vector<std::int64_t> successResults{0};      ///< results that mean SUCCESSFUL; others FAILED
+  FieldType resultType = FieldType::Uint8;      ///< an integer type
+  std::vector<std::int64_t> successResults{0};  ///< results that mean SUCCESSFUL; others FAILED
   bool operator==(const ResponseMessage&) const = default;
 };
 
@@ -95,18 +95,18 @@ struct ProfileError {
 
 /// Why bytes or a command could not be coded; `detail` names the field, message or para.
 enum class CodecErrc : std::uint8_t {
-  Truncated = 1,      ///< the bytes end before a field of the message
-  TrailingBytes,      ///< bytes after the last field of a fixed-length message
-  UnknownMessageId,   ///< no uplink or response message has this id
-  NoSuchMessage,      ///< the profile has no uplink / command response message
-  UnknownCommand,     ///< no command (serviceId, method)
-  ParasNotObject,     ///< paras is not a JSON object
-  MissingPara,        ///< a para of the command is absent
-  UnknownPara,        ///< a para the command does not define
-  WrongParaType,      ///< a number expected and something else given, or a string for string/hex/bytes
-  OutOfRange,         ///< outside the type's range or the field's min/max
-  TooLong,            ///< a string/hex/bytes value longer than the field
-  BadEncoding,        ///< a hex para that is not hex, a bytes para that is not base64, a string field not UTF-8
+  Truncated = 1,     ///< the bytes end before a field of the message
+  TrailingBytes,     ///< bytes after the last field of a fixed-length message
+  UnknownMessageId,  ///< no uplink or response message has this id
+  NoSuchMessage,     ///< the profile has no uplink / command response message
+  UnknownCommand,    ///< no command (serviceId, method)
+  ParasNotObject,    ///< paras is not a JSON object
+  MissingPara,       ///< a para of the command is absent
+  UnknownPara,       ///< a para the command does not define
+  WrongParaType,     ///< a number expected and something else given, or a string for string/hex/bytes
+  OutOfRange,        ///< outside the type's range or the field's min/max
+  TooLong,           ///< a string/hex/bytes value longer than the field
+  BadEncoding,       ///< a hex para that is not hex, a bytes para that is not base64, a string field not UTF-8
 };
 
 struct CodecError {

@@ -37,14 +37,14 @@ TEST(Lwm2mPath, RejectsMalformedText) {
     std::string_view text;
     PathError error;
   } rows[] = {
-      {"", PathError::NotAbsolute},         {"3/0", PathError::NotAbsolute},
-      {"//", PathError::EmptySegment},      {"/3/", PathError::EmptySegment},
-      {"/3//0", PathError::EmptySegment},   {"/a", PathError::NotANumber},
-      {"/3/-1", PathError::NotANumber},     {"/3/+1", PathError::NotANumber},
-      {"/3/0x1", PathError::NotANumber},    {"/3/ 1", PathError::NotANumber},
-      {"/03", PathError::LeadingZero},      {"/3/00", PathError::LeadingZero},
-      {"/65536", PathError::OutOfRange},    {"/3/999999999999", PathError::OutOfRange},
-      {"/1/2/3/4/5", PathError::TooDeep},   {"/1/2/3/4/5/6/7/8/9", PathError::TooDeep},
+      {"", PathError::NotAbsolute},       {"3/0", PathError::NotAbsolute},
+      {"//", PathError::EmptySegment},    {"/3/", PathError::EmptySegment},
+      {"/3//0", PathError::EmptySegment}, {"/a", PathError::NotANumber},
+      {"/3/-1", PathError::NotANumber},   {"/3/+1", PathError::NotANumber},
+      {"/3/0x1", PathError::NotANumber},  {"/3/ 1", PathError::NotANumber},
+      {"/03", PathError::LeadingZero},    {"/3/00", PathError::LeadingZero},
+      {"/65536", PathError::OutOfRange},  {"/3/999999999999", PathError::OutOfRange},
+      {"/1/2/3/4/5", PathError::TooDeep}, {"/1/2/3/4/5/6/7/8/9", PathError::TooDeep},
   };
   for (const auto& row : rows) {
     auto p = Path::parse(row.text);

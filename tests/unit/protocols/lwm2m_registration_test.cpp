@@ -142,11 +142,12 @@ TEST(Lwm2mRegister, FailuresNameTheProblemAndTheResponseCode) {
       {"lt overflow", reg({"ep=a", "lt=4294967296"}), RegistrationError::BadLifetime, coap::code::kBadRequest,
        "lt=4294967296"},
       {"lwm2m text", reg({"ep=a", "lwm2m=one"}), RegistrationError::BadVersion, coap::code::kBadRequest, "lwm2m=one"},
-      {"lwm2m 2.0", reg({"ep=a", "lwm2m=2.0"}), RegistrationError::UnsupportedVersion,
-       coap::code::kPreconditionFailed, "lwm2m=2.0"},
+      {"lwm2m 2.0", reg({"ep=a", "lwm2m=2.0"}), RegistrationError::UnsupportedVersion, coap::code::kPreconditionFailed,
+       "lwm2m=2.0"},
       {"binding", reg({"ep=a", "b=X"}), RegistrationError::BadBinding, coap::code::kBadRequest, "b=X"},
       {"Q with 1.0", reg({"ep=a", "Q"}), RegistrationError::BadParameter, coap::code::kBadRequest, "Q"},
-      {"Q with value", reg({"ep=a", "lwm2m=1.1", "Q=1"}), RegistrationError::BadParameter, coap::code::kBadRequest, "Q"},
+      {"Q with value", reg({"ep=a", "lwm2m=1.1", "Q=1"}), RegistrationError::BadParameter, coap::code::kBadRequest,
+       "Q"},
       {"sms empty", reg({"ep=a", "sms="}), RegistrationError::BadSms, coap::code::kBadRequest, "sms="},
       {"query not utf-8", reg({"ep=\xFF"}), RegistrationError::BadParameter, coap::code::kBadRequest,
        "query is not UTF-8"},
@@ -155,14 +156,15 @@ TEST(Lwm2mRegister, FailuresNameTheProblemAndTheResponseCode) {
       {"no payload", reg({"ep=a"}, ""), RegistrationError::MissingObjects, coap::code::kBadRequest, ""},
       {"bad link-format", reg({"ep=a"}, "</3/0"), RegistrationError::BadLinkFormat, coap::code::kBadRequest,
        "'<' without a closing '>' (RFC 6690 §2)"},
-      {"resource link", reg({"ep=a"}, "</3/0/1>"), RegistrationError::BadObjectLink, coap::code::kBadRequest, "</3/0/1>"},
+      {"resource link", reg({"ep=a"}, "</3/0/1>"), RegistrationError::BadObjectLink, coap::code::kBadRequest,
+       "</3/0/1>"},
       {"text link", reg({"ep=a"}, "</abc>"), RegistrationError::BadObjectLink, coap::code::kBadRequest, "</abc>"},
       {"id too big", reg({"ep=a"}, "</70000/0>"), RegistrationError::BadObjectLink, coap::code::kBadRequest,
        "</70000/0>"},
       {"bad ver", reg({"ep=a"}, "</3/0>;ver=x"), RegistrationError::BadObjectLink, coap::code::kBadRequest,
        "</3/0>;ver=x"},
-      {"bad root", reg({"ep=a"}, R"(<a//b>;rt="oma.lwm2m")"), RegistrationError::BadObjectLink,
-       coap::code::kBadRequest, "root path <a//b>"},
+      {"bad root", reg({"ep=a"}, R"(<a//b>;rt="oma.lwm2m")"), RegistrationError::BadObjectLink, coap::code::kBadRequest,
+       "root path <a//b>"},
   };
   for (const auto& row : rows) {
     auto r = lwm2m::parseRegister(row.message);
@@ -194,7 +196,8 @@ TEST(Lwm2mUpdate, EmptyUpdateAndOneWithEverything) {
   EXPECT_FALSE(u->sms);
   EXPECT_FALSE(u->objects);
 
-  auto full = lwm2m::parseUpdate(request(coap::code::kPost, "rd/Ab3", {"lt=60", "b=UQS", "sms=123", "ep=x"}, "</3/0>,</19/0>"));
+  auto full =
+      lwm2m::parseUpdate(request(coap::code::kPost, "rd/Ab3", {"lt=60", "b=UQS", "sms=123", "ep=x"}, "</3/0>,</19/0>"));
   ASSERT_TRUE(full) << full.error().message();
   EXPECT_EQ(full->lifetime, 60u);
   EXPECT_EQ(full->binding->toString(), "UQS");

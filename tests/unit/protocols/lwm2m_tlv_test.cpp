@@ -25,6 +25,7 @@ using Bytes = std::vector<std::uint8_t>;
 Bytes text(std::string_view s) { return {s.begin(), s.end()}; }
 
 // LwM2M 1.0 §6.4.3.1, "Single Object Instance Request Example": Read /3/0 of the Device object.
+// clang-format off
 const Bytes kDeviceInstance{
     0xC8,        // 11 0 01 000: Resource, 8-bit id, 8-bit length field
     0x00,        //   id 0 Manufacturer
@@ -80,6 +81,7 @@ const Bytes kDeviceInstance{
     0x10,        //   id 16 Supported Binding and Modes
     'U',
 };
+// clang-format on
 
 std::vector<TlvEntry> deviceResources() {
   using lwm2m::encodeTlvInteger;
@@ -88,8 +90,8 @@ std::vector<TlvEntry> deviceResources() {
       TlvEntry::resource(1, text("Lightweight M2M Client")),
       TlvEntry::resource(2, text("345000123")),
       TlvEntry::resource(3, text("1.0")),
-      TlvEntry::multipleResource(6, {TlvEntry::resourceInstance(0, encodeTlvInteger(1)),
-                                     TlvEntry::resourceInstance(1, encodeTlvInteger(5))}),
+      TlvEntry::multipleResource(
+          6, {TlvEntry::resourceInstance(0, encodeTlvInteger(1)), TlvEntry::resourceInstance(1, encodeTlvInteger(5))}),
       TlvEntry::multipleResource(7, {TlvEntry::resourceInstance(0, encodeTlvInteger(3800)),
                                      TlvEntry::resourceInstance(1, encodeTlvInteger(5000))}),
       TlvEntry::multipleResource(8, {TlvEntry::resourceInstance(0, encodeTlvInteger(125)),
@@ -147,9 +149,9 @@ TEST(Lwm2mTlv, WideIdentifierAnd16And24BitLengths) {
   const TlvEntry huge = TlvEntry::resource(1, Bytes(70000, 0x01));
   const Bytes wire24 = lwm2m::encodeTlv(std::vector{huge});
   EXPECT_EQ(Bytes(wire24.begin(), wire24.begin() + 5),
-            (Bytes{0xD8,               // 11 0 11 000: Resource, 8-bit id, 24-bit length field
-                   0x01,               // id 1
-                   0x01, 0x11, 0x70})); // length 70000
+            (Bytes{0xD8,                 // 11 0 11 000: Resource, 8-bit id, 24-bit length field
+                   0x01,                 // id 1
+                   0x01, 0x11, 0x70}));  // length 70000
   EXPECT_EQ(lwm2m::decodeTlv(wire24, {.maxPayload = 100000}).value(), std::vector{huge});
 }
 
@@ -160,15 +162,15 @@ TEST(Lwm2mTlv, EmptyPayloadEmptyValuesAndEmptyContainers) {
                    0x00, 0x01};  // Object Instance 1 with no resources
   auto r = lwm2m::decodeTlv(wire);
   ASSERT_TRUE(r);
-  EXPECT_EQ(*r, (std::vector{TlvEntry::resource(5, {}), TlvEntry::multipleResource(6, {}), TlvEntry::objectInstance(1, {})}));
+  EXPECT_EQ(
+      *r, (std::vector{TlvEntry::resource(5, {}), TlvEntry::multipleResource(6, {}), TlvEntry::objectInstance(1, {})}));
   EXPECT_EQ(lwm2m::encodeTlv(*r), wire);
 }
 
 TEST(Lwm2mTlv, NonMinimalFieldsAreAcceptedAndReencodedMinimally) {
   const Bytes wire{0xF8,        // 11 1 11 000: Resource, 16-bit id, 24-bit length field
                    0x00, 0x02,  // id 2
-                   0x00, 0x00, 0x01,
-                   0x2A};
+                   0x00, 0x00, 0x01, 0x2A};
   auto r = lwm2m::decodeTlv(wire);
   ASSERT_TRUE(r);
   EXPECT_EQ(*r, std::vector{TlvEntry::resource(2, {0x2A})});
@@ -259,7 +261,7 @@ TEST(Lwm2mTlvValue, IntegersUseTheShortestWidthAndSignExtend) {
 }
 
 TEST(Lwm2mTlvValue, FloatsBooleansObjlnks) {
-  EXPECT_EQ(lwm2m::encodeTlvFloat(1.5), (Bytes{0x3F, 0xC0, 0x00, 0x00}));  // binary32 1.5
+  EXPECT_EQ(lwm2m::encodeTlvFloat(1.5), (Bytes{0x3F, 0xC0, 0x00, 0x00}));                          // binary32 1.5
   EXPECT_EQ(lwm2m::encodeTlvFloat(0.1), (Bytes{0x3F, 0xB9, 0x99, 0x99, 0x99, 0x99, 0x99, 0x9A}));  // binary64 0.1
   EXPECT_EQ(lwm2m::decodeTlvFloat(Bytes{0x3F, 0xC0, 0x00, 0x00}).value(), 1.5);
   EXPECT_EQ(lwm2m::decodeTlvFloat(Bytes{0x3F, 0xB9, 0x99, 0x99, 0x99, 0x99, 0x99, 0x9A}).value(), 0.1);
@@ -277,8 +279,13 @@ TEST(Lwm2mTlvValue, FloatsBooleansObjlnks) {
 }
 
 TEST(Lwm2mTlvValue, EveryTypeRoundTrips) {
-  const Value values[] = {Value(std::string("héllo")), Value(std::int64_t{-5}), Value(2.25), Value(true),
-                          Value(lwm2m::Opaque{0x00, 0xFF}), Value(lwm2m::Time{1700000000}), Value(lwm2m::Objlnk{1, 2})};
+  const Value values[] = {Value(std::string("héllo")),
+                          Value(std::int64_t{-5}),
+                          Value(2.25),
+                          Value(true),
+                          Value(lwm2m::Opaque{0x00, 0xFF}),
+                          Value(lwm2m::Time{1700000000}),
+                          Value(lwm2m::Objlnk{1, 2})};
   for (const auto& v : values) {
     const auto type = lwm2m::typeOf(v);
     EXPECT_EQ(lwm2m::decodeTlvValue(type, lwm2m::encodeTlvValue(v)).value(), v) << lwm2m::resourceTypeName(type);

@@ -94,7 +94,7 @@ TEST(OceanconnectCodec, MultiMessageUplinkGoldenBytes) {
       0xFF, 0x38,              // temperature int16 -200
       0x37,                    // humidity uint8 55
       0x40, 0x48, 0x00, 0x00,  // voltage float32 3.125
-      'a', 'b', 0x00, 0x00,    // label string[4] "ab", NUL-padded
+      'a',  'b',  0x00, 0x00,  // label string[4] "ab", NUL-padded
       0x0A, 0x1B,              // raw hex[2]
       0x01, 0x02, 0x03,        // tail bytes up to the end
   };
@@ -129,17 +129,17 @@ TEST(OceanconnectCodec, EveryStrictPrefixIsTruncated) {
     EXPECT_EQ(r.error().code, CodecErrc::Truncated) << "prefix " << n;
   }
   const Bytes light{0x01, 0x01, 0x00};
-  EXPECT_EQ(p.decodeUplink(light).error(), (oc::CodecError{CodecErrc::TrailingBytes, "LightControl: 3 bytes, 2 expected"}));
+  EXPECT_EQ(p.decodeUplink(light).error(),
+            (oc::CodecError{CodecErrc::TrailingBytes, "LightControl: 3 bytes, 2 expected"}));
 }
 
 TEST(OceanconnectCodec, CommandsGoldenBytes) {
   const auto p = profile(kSensorProfile);
   EXPECT_EQ(p.encodeCommand("LightControl", "SET_LIGHT", json{{"light", 1}}, 0x1234).value(),
-            (Bytes{0x02,         // messageId 2
-                   0x12, 0x34,   // mid
-                   0x01}));      // light
-  EXPECT_EQ(p.encodeCommand("Display", "SHOW", json{{"text", "hi"}}, 7).value(),
-            (Bytes{0x04, 0x00, 0x07, 'h', 'i'}));
+            (Bytes{0x02,        // messageId 2
+                   0x12, 0x34,  // mid
+                   0x01}));     // light
+  EXPECT_EQ(p.encodeCommand("Display", "SHOW", json{{"text", "hi"}}, 7).value(), (Bytes{0x04, 0x00, 0x07, 'h', 'i'}));
   EXPECT_EQ(p.encodeCommand("Motor", "MOVE",
                             json{{"speed", -2}, {"gain", 1.5}, {"tag", "ab"}, {"key", "beef"}, {"blob", "AQI="}}, 7)
                 .value(),
@@ -175,16 +175,30 @@ TEST(OceanconnectCodec, CommandErrors) {
       {"paras null", "LightControl", "SET_LIGHT", json(nullptr), {CodecErrc::ParasNotObject, ""}},
       {"missing", "LightControl", "SET_LIGHT", json::object(), {CodecErrc::MissingPara, "light"}},
       {"unknown", "LightControl", "SET_LIGHT", json{{"light", 1}, {"lihgt", 1}}, {CodecErrc::UnknownPara, "lihgt"}},
-      {"string for number", "LightControl", "SET_LIGHT", json{{"light", "1"}},
+      {"string for number",
+       "LightControl",
+       "SET_LIGHT",
+       json{{"light", "1"}},
        {CodecErrc::WrongParaType, "light: expected a number"}},
-      {"fraction", "LightControl", "SET_LIGHT", json{{"light", 0.5}}, {CodecErrc::WrongParaType, "light: expected an integer"}},
+      {"fraction",
+       "LightControl",
+       "SET_LIGHT",
+       json{{"light", 0.5}},
+       {CodecErrc::WrongParaType, "light: expected an integer"}},
       {"above max", "LightControl", "SET_LIGHT", json{{"light", 2}}, {CodecErrc::OutOfRange, "light"}},
       {"negative uint", "LightControl", "SET_LIGHT", json{{"light", -1}}, {CodecErrc::OutOfRange, "light"}},
-      {"huge unsigned", "LightControl", "SET_LIGHT", json{{"light", 18446744073709551615ULL}},
+      {"huge unsigned",
+       "LightControl",
+       "SET_LIGHT",
+       json{{"light", 18446744073709551615ULL}},
        {CodecErrc::OutOfRange, "light"}},
       {"below min", "Motor", "MOVE", with("speed", -1001), {CodecErrc::OutOfRange, "speed"}},
       {"float overflow", "Motor", "MOVE", with("gain", 1e39), {CodecErrc::OutOfRange, "gain"}},
-      {"number for string", "Display", "SHOW", json{{"text", 1}}, {CodecErrc::WrongParaType, "text: expected a string"}},
+      {"number for string",
+       "Display",
+       "SHOW",
+       json{{"text", 1}},
+       {CodecErrc::WrongParaType, "text: expected a string"}},
       {"string too long", "Motor", "MOVE", with("tag", "abcd"), {CodecErrc::TooLong, "tag"}},
       {"bad hex", "Motor", "MOVE", with("key", "zz"), {CodecErrc::BadEncoding, "key: not hex"}},
       {"odd hex", "Motor", "MOVE", with("key", "abc"), {CodecErrc::BadEncoding, "key: not hex"}},
@@ -201,24 +215,27 @@ TEST(OceanconnectCodec, CommandErrors) {
 
 TEST(OceanconnectCodec, CommandResponse) {
   const auto p = profile(kSensorProfile);
-  EXPECT_EQ(p.decodeCommandResponse(Bytes{0x03,         // messageId 3: command response
-                                          0x12, 0x34,   // mid
-                                          0x00})        // result 0
+  EXPECT_EQ(p.decodeCommandResponse(Bytes{0x03,        // messageId 3: command response
+                                          0x12, 0x34,  // mid
+                                          0x00})       // result 0
                 .value(),
             (oc::CommandResponse{0x1234, 0, true}));
   EXPECT_EQ(p.decodeCommandResponse(Bytes{0x03, 0x00, 0x01, 0x05}).value(), (oc::CommandResponse{1, 5, false}));
   EXPECT_EQ(p.decodeCommandResponse(Bytes{0x03, 0x00, 0x01}).error().code, CodecErrc::Truncated);
   EXPECT_EQ(p.decodeCommandResponse(Bytes{0x03, 0x00, 0x01, 0x00, 0x00}).error().code, CodecErrc::TrailingBytes);
-  EXPECT_EQ(p.decodeCommandResponse(Bytes{0x01, 0x00, 0x01, 0x00}).error(), (oc::CodecError{CodecErrc::UnknownMessageId, "1"}));
+  EXPECT_EQ(p.decodeCommandResponse(Bytes{0x01, 0x00, 0x01, 0x00}).error(),
+            (oc::CodecError{CodecErrc::UnknownMessageId, "1"}));
   EXPECT_EQ(p.decodeCommandResponse(Bytes{}).error().code, CodecErrc::Truncated);
   // A data decode of a response id is not a data report.
   EXPECT_EQ(p.decodeUplink(Bytes{0x03, 0x00, 0x01, 0x00}).error().code, CodecErrc::UnknownMessageId);
 
-  const auto signedResult = profile(
-      R"({"commandResponse":{"resultOffset":0,"resultType":"int16","successResults":[0,1]}})");
+  const auto signedResult =
+      profile(R"({"commandResponse":{"resultOffset":0,"resultType":"int16","successResults":[0,1]}})");
   EXPECT_EQ(signedResult.classify(Bytes{0xFF, 0xFF}).value(), oc::UplinkKind::CommandResponse);
-  EXPECT_EQ(signedResult.decodeCommandResponse(Bytes{0xFF, 0xFF}).value(), (oc::CommandResponse{std::nullopt, -1, false}));
-  EXPECT_EQ(signedResult.decodeCommandResponse(Bytes{0x00, 0x01}).value(), (oc::CommandResponse{std::nullopt, 1, true}));
+  EXPECT_EQ(signedResult.decodeCommandResponse(Bytes{0xFF, 0xFF}).value(),
+            (oc::CommandResponse{std::nullopt, -1, false}));
+  EXPECT_EQ(signedResult.decodeCommandResponse(Bytes{0x00, 0x01}).value(),
+            (oc::CommandResponse{std::nullopt, 1, true}));
   EXPECT_EQ(signedResult.decodeUplink(Bytes{0x00}).error().code, CodecErrc::NoSuchMessage);
 }
 
@@ -261,9 +278,11 @@ TEST(OceanconnectProfile, MalformedProfilesNameTheJsonPath) {
       {"length on numeric",
        R"({"uplink":[{"serviceId":"S","properties":[{"name":"a","type":"uint8","offset":0,"length":1}]}]})",
        ProfileErrc::BadValue, "/uplink/0/properties/0/length"},
-      {"zero length", R"({"uplink":[{"serviceId":"S","properties":[{"name":"a","type":"hex","offset":0,"length":0}]}]})",
+      {"zero length",
+       R"({"uplink":[{"serviceId":"S","properties":[{"name":"a","type":"hex","offset":0,"length":0}]}]})",
        ProfileErrc::BadValue, "/uplink/0/properties/0/length"},
-      {"min on uplink", R"({"uplink":[{"serviceId":"S","properties":[{"name":"a","type":"uint8","offset":0,"min":0}]}]})",
+      {"min on uplink",
+       R"({"uplink":[{"serviceId":"S","properties":[{"name":"a","type":"uint8","offset":0,"min":0}]}]})",
        ProfileErrc::UnknownKey, "/uplink/0/properties/0/min"},
       {"duplicate name",
        R"({"uplink":[{"serviceId":"S","properties":[{"name":"a","type":"uint8","offset":0},{"name":"a","type":"uint8","offset":1}]}]})",
@@ -277,19 +296,21 @@ TEST(OceanconnectProfile, MalformedProfilesNameTheJsonPath) {
       {"field overlaps variable",
        R"({"uplink":[{"serviceId":"S","properties":[{"name":"a","type":"string","offset":1},{"name":"b","type":"uint16","offset":0}]}]})",
        ProfileErrc::Overlap, "/uplink/0/properties/1"},
-      {"two uplinks without ids",
-       R"({"uplink":[{"serviceId":"S"},{"serviceId":"T"}]})", ProfileErrc::MessageIdRequired, ""},
-      {"uplink and response without ids",
-       R"({"uplink":[{"serviceId":"S"}],"commandResponse":{"resultOffset":0}})", ProfileErrc::MessageIdRequired, ""},
+      {"two uplinks without ids", R"({"uplink":[{"serviceId":"S"},{"serviceId":"T"}]})", ProfileErrc::MessageIdRequired,
+       ""},
+      {"uplink and response without ids", R"({"uplink":[{"serviceId":"S"}],"commandResponse":{"resultOffset":0}})",
+       ProfileErrc::MessageIdRequired, ""},
       {"messageId without offset", R"({"uplink":[{"serviceId":"S","messageId":1}]})", ProfileErrc::MessageIdUnused,
        "/uplink/0/messageId"},
       {"missing messageId", R"({"messageIdOffset":0,"uplink":[{"serviceId":"S"}]})", ProfileErrc::MissingKey,
        "/uplink/0/messageId"},
       {"messageId 256", R"({"messageIdOffset":0,"uplink":[{"serviceId":"S","messageId":256}]})", ProfileErrc::BadValue,
        "/uplink/0/messageId"},
-      {"duplicate uplink id", R"({"messageIdOffset":0,"uplink":[{"serviceId":"S","messageId":1},{"serviceId":"T","messageId":1}]})",
+      {"duplicate uplink id",
+       R"({"messageIdOffset":0,"uplink":[{"serviceId":"S","messageId":1},{"serviceId":"T","messageId":1}]})",
        ProfileErrc::Duplicate, "/uplink/1/messageId"},
-      {"response id clash", R"({"messageIdOffset":0,"uplink":[{"serviceId":"S","messageId":1}],"commandResponse":{"messageId":1,"resultOffset":1}})",
+      {"response id clash",
+       R"({"messageIdOffset":0,"uplink":[{"serviceId":"S","messageId":1}],"commandResponse":{"messageId":1,"resultOffset":1}})",
        ProfileErrc::Duplicate, "/commandResponse/messageId"},
       {"field on message id",
        R"({"messageIdOffset":0,"uplink":[{"serviceId":"S","messageId":1,"properties":[{"name":"a","type":"uint8","offset":0}]}]})",
@@ -320,8 +341,8 @@ TEST(OceanconnectProfile, MalformedProfilesNameTheJsonPath) {
        "/commandResponse/resultType"},
       {"empty successResults", R"({"commandResponse":{"resultOffset":0,"successResults":[]}})", ProfileErrc::BadValue,
        "/commandResponse/successResults"},
-      {"success out of range", R"({"commandResponse":{"resultOffset":0,"successResults":[300]}})", ProfileErrc::BadValue,
-       "/commandResponse/successResults/0"},
+      {"success out of range", R"({"commandResponse":{"resultOffset":0,"successResults":[300]}})",
+       ProfileErrc::BadValue, "/commandResponse/successResults/0"},
       {"success text", R"({"commandResponse":{"resultOffset":0,"successResults":["0"]}})", ProfileErrc::WrongType,
        "/commandResponse/successResults/0"},
       {"result on mid", R"({"commandResponse":{"midOffset":0,"resultOffset":1}})", ProfileErrc::Overlap,
@@ -333,11 +354,12 @@ TEST(OceanconnectProfile, MalformedProfilesNameTheJsonPath) {
     EXPECT_EQ(p.error().code, row.code) << row.name << ": " << p.error().message();
     EXPECT_EQ(p.error().path, row.path) << row.name << ": " << p.error().message();
   }
-  EXPECT_EQ(oc::CodecProfile::parse(std::string_view(
-                R"({"uplink":[{"serviceId":"S","properties":[{"name":"a","type":"u8","offset":0}]}]})"))
-                .error()
-                .message(),
-            R"(/uplink/0/properties/0/type: bad value: unknown field type "u8")");
+  EXPECT_EQ(
+      oc::CodecProfile::parse(
+          std::string_view(R"({"uplink":[{"serviceId":"S","properties":[{"name":"a","type":"u8","offset":0}]}]})"))
+          .error()
+          .message(),
+      R"(/uplink/0/properties/0/type: bad value: unknown field type "u8")");
 }
 
 }  // namespace
