@@ -59,6 +59,36 @@ TEST(Lwm2mRegister, LiteOsRegistration) {
   EXPECT_EQ(r->objects.links.size(), 9u);
 }
 
+TEST(Lwm2mRegister, FromTheLiteOsDemoDatagram) {
+  // The plain LiteOS demo's Register (also tests/fuzz/corpus/coap/lwm2m_register.bin).
+  // clang-format off
+  const std::vector<std::uint8_t> wire{
+      0x48,                          // CoAP version 1, CON, token length 8
+      0x02,                          // 0.02 POST
+      0x00, 0x01,                    // message id
+      0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,  // token
+      0xB2, 'r', 'd',                // Uri-Path (delta 11), length 2: "rd"
+      0x11, 0x28,                    // Content-Format (delta 1), length 1: 40 link-format
+      0x39, 'l', 'w', 'm', '2', 'm', '=', '1', '.', '0',  // Uri-Query (delta 3), length 9
+      0x0B, 'e', 'p', '=', '4', '4', '4', '4', '0', '0', '0', '3',  // Uri-Query, length 11
+      0x03, 'b', '=', 'U',           // Uri-Query, length 3
+      0x05, 'l', 't', '=', '2', '0', // Uri-Query, length 5
+      0xFF,                          // payload marker
+  };
+  // clang-format on
+  std::vector<std::uint8_t> datagram = wire;
+  datagram.insert(datagram.end(), kLiteOsPayload.begin(), kLiteOsPayload.end());
+  auto m = coap::decode(datagram);
+  ASSERT_TRUE(m);
+  auto r = lwm2m::parseRegister(*m);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->endpoint, "44440003");
+  EXPECT_EQ(r->lifetime, 20u);
+  EXPECT_EQ(r->binding.toString(), "U");
+  EXPECT_FALSE(r->binding.queue);
+  EXPECT_EQ(r->objects.objects.size(), 7u);
+}
+
 TEST(Lwm2mRegister, Defaults) {
   // A payload without Content-Format is read as link-format too (Wakaama omits it in old versions).
   auto r = lwm2m::parseRegister(request(coap::code::kPost, "rd", {"ep=dev"}, "</3/0>", std::nullopt));
