@@ -7,6 +7,8 @@
 //   - decode(encode(m)) == m;
 //   - the helpers a server calls on untrusted messages (paths, queries, uints, Block1/Block2, a
 //     link-format payload) do not misbehave, and link-format parse(serialize(x)) == x;
+//   - the LwM2M registration parsers and path reader accept or reject the message consistently with
+//     classify();
 //   - the message layer handles the datagram without crashing.
 #include <algorithm>
 #include <chrono>
@@ -22,6 +24,8 @@
 #include "protocols/coap/exchange.hpp"
 #include "protocols/coap/link_format.hpp"
 #include "protocols/coap/message.hpp"
+#include "protocols/lwm2m/path.hpp"
+#include "protocols/lwm2m/registration.hpp"
 
 namespace {
 
@@ -42,6 +46,14 @@ void exerciseHelpers(const fc::coap::Message& m) {
       }
     }
   }
+  (void)fc::lwm2m::Path::fromMessage(m);
+  const auto op = fc::lwm2m::classify(m);
+  const auto reg = fc::lwm2m::parseRegister(m);
+  const auto upd = fc::lwm2m::parseUpdate(m);
+  const auto dereg = fc::lwm2m::parseDeregister(m);
+  if (reg && op != fc::lwm2m::RegistrationOp::Register) fail();
+  if (upd && op != fc::lwm2m::RegistrationOp::Update) fail();
+  if (dereg && op != fc::lwm2m::RegistrationOp::Deregister) fail();
   if (m.getUint(fc::coap::option::kContentFormat) == fc::coap::format::kLinkFormat) {
     if (auto links = fc::coap::parseLinkFormat(m.payloadText())) {
       auto again = fc::coap::parseLinkFormat(fc::coap::serializeLinkFormat(*links));
