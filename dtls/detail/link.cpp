@@ -161,8 +161,7 @@ Link::Link(SSL_CTX* ctx, PeerKey p, std::size_t mtu, std::chrono::milliseconds i
   pipe.mtu = mtu;
   BIO* bio = BIO_new(pipeMethod());
   BIO_set_data(bio, &pipe);
-  // One BIO for both directions: SSL_set_bio takes one reference per direction.
-  BIO_up_ref(bio);
+  // One BIO for both directions: given the same BIO twice, SSL_set_bio takes a single reference.
   SSL_set_bio(ssl.get(), bio, bio);
   SSL_set_app_data(ssl.get(), this);
   SSL_set_mtu(ssl.get(), static_cast<long>(mtu));
