@@ -9,6 +9,9 @@
 // nextDeadline() converts it to the caller's clock at the time of the last call, and tick() asks
 // OpenSSL to retransmit only once real time has passed. A frozen or advanced test clock therefore
 // does not speed retransmission up; a short `retransmitInitial` does.
+//
+// Objects are not thread-safe: one owner (e.g. the UDP endpoint's strand) makes every call. The
+// PSK lookup is called synchronously from receive().
 #pragma once
 
 #include <chrono>

@@ -264,6 +264,7 @@ struct DtlsServer::Impl {
   void listen(const PeerKey& peer, std::span<const std::uint8_t> address, std::span<const std::uint8_t> datagram,
               const ClientHello& hello, TimePoint now, std::vector<Action>& out) {
     Session& l = *listener;
+    l.resetObservations();
     l.peer = peer;
     l.address.assign(address.begin(), address.end());
     const int r = l.withInput(datagram, [&] {
@@ -312,7 +313,7 @@ struct DtlsServer::Impl {
 
     std::unique_ptr<Session> s = std::move(listener);
     listener = newLink({});
-    s->lastPlainSequence.reset();
+    s->lastPlainSequence.reset();  // the HelloVerifyRequest's sequence number is not ours to continue
     s->started = now;
     s->lastActivity = now;
     s->clientRandom = hello.random;

@@ -170,6 +170,15 @@ Link::Link(SSL_CTX* ctx, PeerKey p, std::size_t mtu, std::chrono::milliseconds i
 
 Link* linkOf(const SSL* ssl) noexcept { return static_cast<Link*>(SSL_get_app_data(ssl)); }
 
+void Link::resetObservations() {
+  peerChangeCipherSpec = false;
+  lastPlainSequence.reset();
+  sentEncrypted = false;
+  cause.clear();
+  alertReceived.clear();
+  alertSent.clear();
+}
+
 void Link::drainTo(std::vector<Action>& out) {
   for (auto& d : pipe.out) {
     for (const auto& h : inspectRecords(d)) {

@@ -59,6 +59,8 @@ struct Link {
   std::string alertReceived;
   std::string alertSent;
 
+  /// Forgets what the callbacks saw: the listener reuses one Link for many peers.
+  void resetObservations();
   /// The output OpenSSL wrote since the last call, as actions to `peer`; remembers the epoch-0
   /// sequence numbers used.
   void drainTo(std::vector<Action>& out);
