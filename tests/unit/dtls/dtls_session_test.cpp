@@ -346,6 +346,19 @@ TEST(DtlsFailure, UnknownIdentityFails) {
   EXPECT_FALSE(w.server.nextDeadline());
 }
 
+TEST(DtlsFailure, NoSharedSuiteFailsWithOpensslsReason) {
+  ServerConfig config = serverConfig();
+  config.ciphers = {std::string(kPskAes128Ccm8)};
+  World w(config);
+  ClientConfig c = clientConfig();
+  c.ciphers = {std::string(kPskAes128CbcSha)};
+  Device& dev = w.device("127.0.0.1:40000", c);
+  w.connect(dev, w.t0);
+  EXPECT_EQ(only<Failed>(w.events),
+            (std::vector<Failed>{{"127.0.0.1:40000", "sent fatal alert 'handshake failure' (no shared cipher)"}}));
+  EXPECT_EQ(only<Failed>(dev.events), (std::vector<Failed>{{"server", "peer sent fatal alert 'handshake failure'"}}));
+}
+
 TEST(DtlsFailure, ThrowingLookupFailsTheHandshake) {
   auto server = DtlsServer::create(serverConfig(), [](std::string_view) -> std::optional<Bytes> {
     throw std::runtime_error("database is locked");
