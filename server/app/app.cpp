@@ -18,8 +18,10 @@
 #include "server/app/pki.hpp"
 #include "server/broker/access.hpp"
 #include "server/broker/mqtt_server.hpp"
+#include "server/coap/coap_server.hpp"
 #include "server/core/platform.hpp"
 #include "server/dialects/aliyun.hpp"
+#include "server/dialects/aliyun_coap.hpp"
 #include "server/dialects/aliyun_http.hpp"
 #include "server/dialects/generic.hpp"
 #include "server/dialects/mqtt_gateway.hpp"
@@ -152,6 +154,9 @@ int runServer(const Config& config) {
   platform.setCommandSender(&gateway);
   mqtt.restore(snapshot);
   snapshot = {};
+  coap::CoapServer coapServer(ioc, config.coap, clock);
+  for (auto& resource : dialects::aliyunCoapResources(platform, aliyun)) coapServer.addResource(std::move(resource));
+  coapServer.recognizeOption(dialects::kAliyunCoapTokenOptionOld);
 
   // Platform timers follow the platform clock, which the admin API may move; a short real-time
   // tick keeps them within 50 ms of it (clock changes through the API tick at once).
@@ -161,7 +166,8 @@ int runServer(const Config& config) {
     scheduler.async_wait([&](const boost::system::error_code& ec) {
       if (ec) return;
       platform.tick();
-      aliyun.tick();  // RRPC timeouts (real time)
+      aliyun.tick();      // RRPC timeouts (real time)
+      coapServer.tick();  // CoAP retransmissions and expiries (platform time)
       scheduleTick();
     });
   };
@@ -203,6 +209,7 @@ int runServer(const Config& config) {
     aliyun.setMqttPort(ports["mqtt"].get<std::uint16_t>());  // where the pre-step sends devices
     ports["mqtts"] = mqtt.listenTls(config.bind, config.ports.mqtts, tlsFiles);
     ports["http"] = httpServer.listen(config.bind, config.ports.http);
+    ports["coap"] = coapServer.listenUdp(config.bind, config.coap.port);
     if (!config.portsFile.empty()) writePortsFile(config.portsFile, ports);
   } catch (const std::exception& e) {
     spdlog::critical("start-up failed: {}", e.what());
@@ -217,6 +224,7 @@ int runServer(const Config& config) {
     ready = false;
     mqtt.stop();
     httpServer.stop();
+    coapServer.stop();
     scheduler.cancel();
     // Give the connections a moment to flush and the wills to be routed, then stop the threads.
     grace.expires_after(std::chrono::milliseconds(300));
@@ -226,8 +234,8 @@ int runServer(const Config& config) {
   const auto url = [&](const char* scheme, const char* key) {
     return std::string(scheme) + "://" + config.bind + ":" + std::to_string(ports[key].get<int>());
   };
-  spdlog::info("fakecloud ready — MQTT {}  MQTTS {}  HTTP {}  (data {}, db {})", url("mqtt", "mqtt"),
-               url("mqtts", "mqtts"), url("http", "http"), config.dataDir, config.dbPath());
+  spdlog::info("fakecloud ready — MQTT {}  MQTTS {}  HTTP {}  CoAP {}  (data {}, db {})", url("mqtt", "mqtt"),
+               url("mqtts", "mqtts"), url("http", "http"), url("coap", "coap"), config.dataDir, config.dbPath());
   spdlog::info("TLS CA for devices: {} (also at {}/api/v1/ca.pem)", tlsFiles.caFile, url("http", "http"));
   ready = true;
 

@@ -12,7 +12,8 @@
 //   commands     name "" or "property.set" → thing/service/property/set, other N → thing/service/N;
 //                Alink id = the command's sequence number; the `_reply` code 200 → SUCCESSFUL, else FAILED
 //   RRPC         rrpc() publishes /sys/{pk}/{dn}/rrpc/request/{msgId} and waits (real time) for the response
-//   HTTP channel tokens for POST /auth and /topic/… (aliyun_http.cpp holds the routes)
+//   HTTP channel tokens for POST /auth and /topic/… (aliyun_http.cpp holds the routes); the CoAP
+//                channel (aliyun_coap.cpp) signs in with the same tokens
 #pragma once
 
 #include <atomic>
@@ -78,6 +79,10 @@ class AliyunDialect final : public MqttDialect {
   /// The same for a message that came over the HTTP channel (replies go out over MQTT).
   void httpUplink(const Triplet& t, const std::string& topic, const std::vector<std::uint8_t>& payload) const {
     handleUplink(t, topic, payload, "http", publisher_);
+  }
+  /// The same for a message that came over the CoAP channel (aliyun_coap.cpp).
+  void coapUplink(const Triplet& t, const std::string& topic, const std::vector<std::uint8_t>& payload) const {
+    handleUplink(t, topic, payload, "coap", publisher_);
   }
 
   // --- tokens for the HTTP channel and the MQTT pre-step ---

@@ -57,7 +57,7 @@ void ServerProcess::start() {
   std::error_code ignored;
   fs::remove(portsFile, ignored);
   std::vector<std::string> args{FAKECLOUD_BINARY,  "--data-dir",  dataDir_,    "--mqtt-port", "0",
-                                "--mqtts-port",    "0",           "--http-port", "0",         "--ports-file",
+                                "--mqtts-port",    "0",           "--http-port", "0",         "--coap-port", "0", "--ports-file",
                                 portsFile,         "--log-level", "debug"};
   if (!options_.fileDb) {
     args.push_back("--db");
