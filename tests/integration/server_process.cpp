@@ -98,6 +98,7 @@ void ServerProcess::start() {
       mqtt_ = ports.at("mqtt").get<std::uint16_t>();
       mqtts_ = ports.at("mqtts").get<std::uint16_t>();
       http_ = ports.at("http").get<std::uint16_t>();
+      coap_ = ports.at("coap").get<std::uint16_t>();
       return;
     }
     std::this_thread::sleep_for(20ms);
@@ -159,6 +160,14 @@ client::MqttOptions ServerProcess::mqtts(std::string clientId) const {
   auto o = mqtt(std::move(clientId));
   o.port = mqtts_;
   o.tls = client::TlsOptions{caFile(), "", "", "localhost", true};
+  return o;
+}
+
+client::CoapOptions ServerProcess::coap() const {
+  client::CoapOptions o;
+  o.host = "127.0.0.1";
+  o.port = coap_;
+  o.transmission.ackTimeout = std::chrono::milliseconds(500);
   return o;
 }
 
