@@ -18,8 +18,10 @@
 #include "server/app/pki.hpp"
 #include "server/broker/access.hpp"
 #include "server/broker/mqtt_server.hpp"
+#include "server/coap/coap_server.hpp"
 #include "server/core/platform.hpp"
 #include "server/dialects/aliyun.hpp"
+#include "server/dialects/aliyun_coap.hpp"
 #include "server/dialects/aliyun_http.hpp"
 #include "server/dialects/generic.hpp"
 #include "server/dialects/mqtt_gateway.hpp"
@@ -155,6 +157,9 @@ int runServer(const Config& config) {
   platform.setCommandSender(&gateway);
   mqtt.restore(snapshot);
   snapshot = {};
+  coap::CoapServer coapServer(ioc, config.coap, clock);
+  for (auto& resource : dialects::aliyunCoapResources(platform, aliyun)) coapServer.addResource(std::move(resource));
+  coapServer.recognizeOption(dialects::kAliyunCoapTokenOptionOld);
 
   // Platform timers follow the platform clock, which the admin API may move; a short real-time
   // tick keeps them within 50 ms of it (clock changes through the API tick at once).
@@ -164,7 +169,8 @@ int runServer(const Config& config) {
     scheduler.async_wait([&](const boost::system::error_code& ec) {
       if (ec) return;
       platform.tick();
-      aliyun.tick();  // RRPC timeouts (real time)
+      aliyun.tick();      // RRPC timeouts (real time)
+      coapServer.tick();  // CoAP retransmissions and expiries (platform time)
       scheduleTick();
     });
   };
@@ -217,6 +223,7 @@ int runServer(const Config& config) {
     auto httpsTls = tlsFiles;
     httpsTls.clientCerts = ClientCertMode::None;  // the API authenticates by token, not certificate
     ports["https"] = httpServer.listenTls(config.bind, config.ports.https, httpsTls);
+    ports["coap"] = coapServer.listenUdp(config.bind, config.coap.port);
     if (!config.portsFile.empty()) writePortsFile(config.portsFile, ports);
   } catch (const std::exception& e) {
     spdlog::critical("start-up failed: {}", e.what());
@@ -232,6 +239,7 @@ int runServer(const Config& config) {
     mqtt.stop();
     httpServer.stop();
     webhooks.stop();
+    coapServer.stop();
     scheduler.cancel();
     // Give the connections a moment to flush and the wills to be routed, then stop the threads.
     grace.expires_after(std::chrono::milliseconds(300));
@@ -241,8 +249,9 @@ int runServer(const Config& config) {
   const auto url = [&](const char* scheme, const char* key) {
     return std::string(scheme) + "://" + config.bind + ":" + std::to_string(ports[key].get<int>());
   };
-  spdlog::info("fakecloud ready — MQTT {}  MQTTS {}  HTTP {}  HTTPS {}  (data {}, db {})", url("mqtt", "mqtt"),
-               url("mqtts", "mqtts"), url("http", "http"), url("https", "https"), config.dataDir, config.dbPath());
+  spdlog::info("fakecloud ready — MQTT {}  MQTTS {}  HTTP {}  HTTPS {}  CoAP {}  (data {}, db {})", url("mqtt", "mqtt"),
+               url("mqtts", "mqtts"), url("http", "http"), url("https", "https"), url("coap", "coap"), config.dataDir,
+               config.dbPath());
   if (!config.apiToken.empty()) spdlog::info("the API requires the configured bearer token (api.token)");
   else if (!apiToken.empty())
     spdlog::warn("bound to {}, so the API requires a bearer token; this run's token: {}  (set api.token to fix one)",

@@ -25,7 +25,7 @@ struct ConfigError : std::runtime_error {
   ConfigError(const std::string& key, const std::string& problem) : std::runtime_error(key + ": " + problem) {}
 };
 
-enum class Kind { String, Int, Bool, Enum, StringList, Object };
+enum class Kind { String, Int, Number, Bool, Enum, StringList, Object };
 
 struct Option {
   const char* key;   // dotted JSON path
@@ -39,6 +39,7 @@ struct Option {
 };
 
 std::int64_t asInt(const json& v) { return v.get<std::int64_t>(); }
+double asNumber(const json& v) { return v.get<double>(); }
 
 std::vector<std::string> asStrings(const json& v) { return v.get<std::vector<std::string>>(); }
 
@@ -155,6 +156,18 @@ const std::vector<Option>& options() {
       {"platform.maxPendingCommandsPerDevice", "--max-pending-commands",
        "Open commands per device; beyond it POST .../commands answers 429", Kind::Int, 1, 1'000'000, {},
        [](Config& c, const json& v) { c.platform.maxPendingCommandsPerDevice = asInt(v); }},
+      {"coap.port", "--coap-port", "CoAP over UDP port (0: ephemeral)", Kind::Int, 0, 65535, {},
+       [](Config& c, const json& v) { c.coap.port = static_cast<std::uint16_t>(asInt(v)); }},
+      {"coap.ackTimeoutMs", "--coap-ack-timeout-ms", "CoAP ACK_TIMEOUT: first retransmission of a CON after this long",
+       Kind::Int, 10, 600'000, {}, [](Config& c, const json& v) { c.coap.ackTimeoutMs = asInt(v); }},
+      {"coap.ackRandomFactor", "--coap-ack-random-factor", "CoAP ACK_RANDOM_FACTOR (1 to 10)", Kind::Number, 1, 10, {},
+       [](Config& c, const json& v) { c.coap.ackRandomFactor = asNumber(v); }},
+      {"coap.maxRetransmit", "--coap-max-retransmit", "CoAP MAX_RETRANSMIT: retransmissions of a CON before giving up",
+       Kind::Int, 0, 20, {}, [](Config& c, const json& v) { c.coap.maxRetransmit = asInt(v); }},
+      {"coap.maxPeers", "--coap-max-peers", "CoAP peers with state at once; datagrams from more are dropped", Kind::Int,
+       1, 10'000'000, {}, [](Config& c, const json& v) { c.coap.maxPeers = asInt(v); }},
+      {"coap.maxBodySize", "--coap-max-body-size", "Largest CoAP request body reassembled from Block1 blocks, bytes",
+       Kind::Int, 16, 16 << 20, {}, [](Config& c, const json& v) { c.coap.maxBodySize = asInt(v); }},
       {"mqtt.users", nullptr, "Username/password list (file only)", Kind::Object, 0, 0, {},
        [](Config& c, const json& v) { c.mqtt.users = parseUsers(v); }},
       {"mqtt.acl", nullptr, "Static topic ACL rules (file only)", Kind::Object, 0, 0, {},
@@ -187,6 +200,12 @@ json fromText(const Option& o, const std::string& text) {
       std::int64_t v = 0;
       auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
       if (ec != std::errc{} || p != text.data() + text.size()) throw ConfigError(o.key, "'" + text + "' is not an integer");
+      return v;
+    }
+    case Kind::Number: {
+      double v = 0;
+      auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+      if (ec != std::errc{} || p != text.data() + text.size()) throw ConfigError(o.key, "'" + text + "' is not a number");
       return v;
     }
     case Kind::Bool: {
@@ -234,6 +253,11 @@ void checkType(const Option& o, const json& v) {
       if (asInt(v) < o.min || asInt(v) > o.max)
         throw ConfigError(o.key, std::to_string(asInt(v)) + " is outside " + std::to_string(o.min) + ".." +
                                      std::to_string(o.max));
+      break;
+    case Kind::Number:
+      if (!v.is_number()) throw ConfigError(o.key, "must be a number");
+      if (asNumber(v) < static_cast<double>(o.min) || asNumber(v) > static_cast<double>(o.max))
+        throw ConfigError(o.key, v.dump() + " is outside " + std::to_string(o.min) + ".." + std::to_string(o.max));
       break;
     case Kind::Bool:
       if (!v.is_boolean()) throw ConfigError(o.key, "must be true or false");

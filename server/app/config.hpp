@@ -53,6 +53,16 @@ struct PlatformConfig {
   std::uint32_t maxPendingCommandsPerDevice = 1000;  // beyond it POST …/commands answers 429
 };
 
+/// The CoAP endpoint over UDP (docs/coap.md): RFC 7252 §4.8 transmission parameters and bounds.
+struct CoapConfig {
+  std::uint16_t port = 5683;          // 0: ephemeral
+  std::uint32_t ackTimeoutMs = 2000;  // ACK_TIMEOUT
+  double ackRandomFactor = 1.5;       // ACK_RANDOM_FACTOR
+  std::uint32_t maxRetransmit = 4;    // MAX_RETRANSMIT
+  std::uint32_t maxPeers = 10'000;    // peers with state; datagrams from more are dropped
+  std::uint32_t maxBodySize = 64 * 1024;  // largest Block1 request body reassembled
+};
+
 struct Ports {
   std::uint16_t mqtt = 1883;
   std::uint16_t mqtts = 8883;
@@ -74,6 +84,7 @@ struct Config {
   TlsConfig tls;
   MqttConfig mqtt;
   PlatformConfig platform;
+  CoapConfig coap;
 
   std::string dbPath() const;
 };

@@ -402,6 +402,16 @@ std::optional<std::string> AliyunDialect::httpTokenDevice(const std::string& tok
   return t->deviceId;
 }
 
+std::string AliyunDialect::issueCoapToken(const std::string& deviceId) {
+  return platform_.issueDeviceToken(kCoapTokenKind, deviceId, kTokenLifetime).token;
+}
+
+std::optional<std::string> AliyunDialect::coapTokenDevice(const std::string& token) const {
+  auto t = platform_.deviceToken(kCoapTokenKind, token);
+  if (!t) return std::nullopt;
+  return t->deviceId;
+}
+
 AliyunDialect::IotToken AliyunDialect::issueIotToken(const std::string& deviceId) {
   // The iotId is the looked-up token, the iotToken its secret half.
   auto t = platform_.issueDeviceToken(kIotTokenKind, deviceId, kTokenLifetime, core::randomAlnum(32));

@@ -12,7 +12,8 @@
 //   commands     name "" or "property.set" → thing/service/property/set, other N → thing/service/N;
 //                Alink id = the command's sequence number; the `_reply` code 200 → SUCCESSFUL, else FAILED
 //   RRPC         rrpc() publishes /sys/{pk}/{dn}/rrpc/request/{msgId} and waits (real time) for the response
-//   HTTP channel tokens for POST /auth and /topic/… (aliyun_http.cpp holds the routes), kept by the platform
+//   HTTP channel tokens for POST /auth and /topic/… (aliyun_http.cpp holds the routes) and the CoAP
+//                channel's (aliyun_coap.cpp), kept and persisted by the platform
 #pragma once
 
 #include <atomic>
@@ -43,6 +44,7 @@ class AliyunDialect final : public MqttDialect {
   static constexpr std::chrono::hours kTokenLifetime{48};
   static constexpr const char* kHttpTokenKind = "aliyun.http";
   static constexpr const char* kIotTokenKind = "aliyun.iot";
+  static constexpr const char* kCoapTokenKind = "aliyun.coap";
 
   /// `publisher` carries pushes that no uplink prompted (RRPC requests, shadow control).
   AliyunDialect(core::Platform& platform, MqttPublisher& publisher);
@@ -82,11 +84,19 @@ class AliyunDialect final : public MqttDialect {
   void httpUplink(const Triplet& t, const std::string& topic, const std::vector<std::uint8_t>& payload) const {
     handleUplink(t, topic, payload, "http", publisher_);
   }
+  /// The same for a message that came over the CoAP channel (aliyun_coap.cpp).
+  void coapUplink(const Triplet& t, const std::string& topic, const std::vector<std::uint8_t>& payload) const {
+    handleUplink(t, topic, payload, "coap", publisher_);
+  }
 
   // --- tokens for the HTTP channel and the MQTT pre-step ---
   std::string issueHttpToken(const std::string& deviceId);
   /// The device the token belongs to, if it is known and not expired.
   std::optional<std::string> httpTokenDevice(const std::string& token) const;
+  /// The CoAP channel's tokens: apart from the HTTP channel's, so signing in on one channel does
+  /// not sign the device out of the other.
+  std::string issueCoapToken(const std::string& deviceId);
+  std::optional<std::string> coapTokenDevice(const std::string& token) const;
   struct IotToken {
     std::string iotId;
     std::string iotToken;

@@ -36,24 +36,6 @@ std::string field(const json& body, const char* key) {
   return body.contains(key) && body[key].is_string() ? body[key].get<std::string>() : std::string{};
 }
 
-/// Checks `sign` over clientId, deviceName, productKey (and timestamp when given) with the device
-/// secret; the device, or why not.
-Expected<AliyunDialect::Triplet, std::string> checkSign(const AliyunDialect& aliyun, const std::string& productKey,
-                                                        const std::string& deviceName, const std::string& clientId,
-                                                        const std::string& timestamp, const std::string& signMethod,
-                                                        const std::string& sign) {
-  const auto method = ali::parseSignMethod(signMethod.empty() ? "hmacmd5" : signMethod);  // the SDK's default
-  if (!method) return Unexpected("signmethod '" + signMethod + "' is not hmacmd5, hmacsha1 or hmacsha256");
-  auto t = aliyun.findDevice(productKey, deviceName);
-  if (!t) return Unexpected("no device '" + deviceName + "' in product key '" + productKey + "'");
-  if (t->deviceSecret.empty()) return Unexpected(std::string("the device has no secrets.deviceSecret"));
-  const auto expected = ali::sign(*method, t->deviceSecret, clientId, deviceName, productKey, timestamp);
-  if (!ali::signatureMatches(expected, sign))
-    return Unexpected("wrong sign (" + std::string(ali::toString(*method)) + " over '" +
-                      ali::signContent(clientId, deviceName, productKey, timestamp) + "')");
-  return *t;
-}
-
 // POST /auth — {"version","clientId","signmethod","sign","productKey","deviceName"[,"timestamp"]}
 ApiResponse httpAuth(AliyunDialect& aliyun, const ApiRequest& r) {
   const auto body = json::parse(r.body, nullptr, false);
@@ -65,7 +47,7 @@ ApiResponse httpAuth(AliyunDialect& aliyun, const ApiRequest& r) {
              sign = field(body, "sign");
   if (pk.empty() || dn.empty() || clientId.empty() || sign.empty())
     return channelError(kHttpParamError, "productKey, deviceName, clientId and sign are required");
-  auto t = checkSign(aliyun, pk, dn, clientId, field(body, "timestamp"), field(body, "signmethod"), sign);
+  auto t = aliyunCheckSign(aliyun, pk, dn, clientId, field(body, "timestamp"), field(body, "signmethod"), sign);
   if (!t) {
     spdlog::info("aliyun http: /auth of {}/{} refused: {}", pk, dn, t.error());
     return channelError(kHttpAuthCheckError, "auth check error");
@@ -109,7 +91,7 @@ ApiResponse preAuth(AliyunDialect& aliyun, const ApiRequest& r) {
   if (pk.empty() || dn.empty() || sign.empty())
     return deviceAnswer({{"code", 460}, {"message", "request parameter error: productKey, deviceName and sign are required"}});
   const auto clientId = get("clientId").empty() ? pk + "." + dn : get("clientId");
-  auto t = checkSign(aliyun, pk, dn, clientId, get("timestamp"), get("signmethod"), sign);
+  auto t = aliyunCheckSign(aliyun, pk, dn, clientId, get("timestamp"), get("signmethod"), sign);
   if (!t) {
     spdlog::info("aliyun: pre-step (/auth/devicename) of {}/{} refused: {}", pk, dn, t.error());
     return deviceAnswer({{"code", 401}, {"message", "authentication failed"}});
@@ -174,6 +156,22 @@ void postRrpc(AliyunDialect& aliyun, const ApiRequest& r, const http::Respond& r
 }
 
 }  // namespace
+
+Expected<AliyunDialect::Triplet, std::string> aliyunCheckSign(const AliyunDialect& aliyun, const std::string& productKey,
+                                                        const std::string& deviceName, const std::string& clientId,
+                                                        const std::string& timestamp, const std::string& signMethod,
+                                                        const std::string& sign) {
+  const auto method = ali::parseSignMethod(signMethod.empty() ? "hmacmd5" : signMethod);  // the SDK's default
+  if (!method) return Unexpected("signmethod '" + signMethod + "' is not hmacmd5, hmacsha1 or hmacsha256");
+  auto t = aliyun.findDevice(productKey, deviceName);
+  if (!t) return Unexpected("no device '" + deviceName + "' in product key '" + productKey + "'");
+  if (t->deviceSecret.empty()) return Unexpected(std::string("the device has no secrets.deviceSecret"));
+  const auto expected = ali::sign(*method, t->deviceSecret, clientId, deviceName, productKey, timestamp);
+  if (!ali::signatureMatches(expected, sign))
+    return Unexpected("wrong sign (" + std::string(ali::toString(*method)) + " over '" +
+                      ali::signContent(clientId, deviceName, productKey, timestamp) + "')");
+  return *t;
+}
 
 void addAliyunRoutes(http::Router& router, core::Platform& platform, AliyunDialect& aliyun) {
   auto* a = &aliyun;

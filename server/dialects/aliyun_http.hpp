@@ -12,6 +12,14 @@
 
 namespace fc::server::dialects {
 
+/// Checks `sign` over clientId, deviceName, productKey (and timestamp when given) with the device
+/// secret, signmethod defaulting to hmacmd5 (shared by the HTTP and CoAP channels and the pre-step);
+/// the device, or why not.
+Expected<AliyunDialect::Triplet, std::string> aliyunCheckSign(const AliyunDialect& aliyun, const std::string& productKey,
+                                                              const std::string& deviceName,
+                                                              const std::string& clientId, const std::string& timestamp,
+                                                              const std::string& signMethod, const std::string& sign);
+
 void addAliyunRoutes(http::Router& router, core::Platform& platform, AliyunDialect& aliyun);
 
 }  // namespace fc::server::dialects

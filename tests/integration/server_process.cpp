@@ -56,9 +56,10 @@ void ServerProcess::start() {
   const auto portsFile = dataDir_ + "/ports.json";
   std::error_code ignored;
   fs::remove(portsFile, ignored);
-  std::vector<std::string> args{FAKECLOUD_BINARY, "--data-dir",    dataDir_,     "--mqtt-port", "0",
-                                "--mqtts-port",   "0",             "--http-port", "0",          "--https-port",
-                                "0",              "--ports-file",  portsFile,    "--log-level", "debug"};
+  std::vector<std::string> args{FAKECLOUD_BINARY, "--data-dir",   dataDir_,    "--mqtt-port", "0",
+                                "--mqtts-port",   "0",            "--http-port", "0",          "--https-port",
+                                "0",              "--coap-port",  "0",          "--ports-file", portsFile,
+                                "--log-level",    "debug"};
   if (!options_.fileDb) {
     args.push_back("--db");
     args.push_back(":memory:");
@@ -99,6 +100,7 @@ void ServerProcess::start() {
       mqtts_ = ports.at("mqtts").get<std::uint16_t>();
       http_ = ports.at("http").get<std::uint16_t>();
       https_ = ports.at("https").get<std::uint16_t>();
+      coap_ = ports.at("coap").get<std::uint16_t>();
       return;
     }
     std::this_thread::sleep_for(20ms);
@@ -160,6 +162,14 @@ client::MqttOptions ServerProcess::mqtts(std::string clientId) const {
   auto o = mqtt(std::move(clientId));
   o.port = mqtts_;
   o.tls = client::TlsOptions{caFile(), "", "", "localhost", true};
+  return o;
+}
+
+client::CoapOptions ServerProcess::coap() const {
+  client::CoapOptions o;
+  o.host = "127.0.0.1";
+  o.port = coap_;
+  o.transmission.ackTimeout = std::chrono::milliseconds(500);
   return o;
 }
 

@@ -26,7 +26,7 @@ require() {
 start_fakecloud() {
   local binary=$1
   shift
-  "$binary" --data-dir "$WORK/data" --db :memory: --mqtt-port 0 --mqtts-port 0 --http-port 0 --https-port 0 \
+  "$binary" --data-dir "$WORK/data" --db :memory: --mqtt-port 0 --mqtts-port 0 --http-port 0 --https-port 0 --coap-port 0 \
     --ports-file "$WORK/ports.json" --log-level debug "$@" >"$WORK/server.log" 2>&1 &
   FC_PID=$!
   for _ in $(seq 200); do
@@ -39,8 +39,9 @@ start_fakecloud() {
   MQTTS_PORT=$(sed -E 's/.*"mqtts":([0-9]+).*/\1/' "$WORK/ports.json")
   HTTP_PORT=$(sed -E 's/.*"http":([0-9]+).*/\1/' "$WORK/ports.json")
   HTTPS_PORT=$(sed -E 's/.*"https":([0-9]+).*/\1/' "$WORK/ports.json")
+  COAP_PORT=$(sed -E 's/.*"coap":([0-9]+).*/\1/' "$WORK/ports.json")
   CA="$WORK/data/tls/ca.pem"
-  export MQTT_PORT MQTTS_PORT HTTP_PORT HTTPS_PORT CA
+  export MQTT_PORT MQTTS_PORT HTTP_PORT HTTPS_PORT COAP_PORT CA
 }
 
 expect_eq() {  # expect_eq WHAT EXPECTED ACTUAL

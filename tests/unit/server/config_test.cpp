@@ -53,6 +53,12 @@ void expectDefaults(const Config& c) {
   EXPECT_TRUE(c.mqtt.allowAnonymous);
   EXPECT_TRUE(c.mqtt.users.empty());
   EXPECT_TRUE(c.mqtt.acl.empty());
+  EXPECT_EQ(c.coap.port, 5683);
+  EXPECT_EQ(c.coap.ackTimeoutMs, 2000u);
+  EXPECT_DOUBLE_EQ(c.coap.ackRandomFactor, 1.5);
+  EXPECT_EQ(c.coap.maxRetransmit, 4u);
+  EXPECT_EQ(c.coap.maxPeers, 10'000u);
+  EXPECT_EQ(c.coap.maxBodySize, 64u * 1024);
 }
 
 TEST(LoadConfig, DefaultsWithNoFileEnvironmentOrFlags) {
@@ -311,6 +317,30 @@ TEST(ConfigAcl, NonStringFieldsNameTheField) {
 TEST(ConfigUsers, InvalidJsonInTheEnvironmentNamesTheKey) {
   expectError(load({}, {"FAKECLOUD_MQTT_USERS=[{"}), {"mqtt.users"});
   expectError(load({}, {"FAKECLOUD_MQTT_ACL=nope"}), {"mqtt.acl"});
+}
+
+TEST(ConfigCoap, PortAndTransmissionParametersFromEveryKindOfSource) {
+  auto r = load({"--coap-port", "0", "--coap-ack-random-factor", "1.25"},
+                {"FAKECLOUD_COAP_ACK_TIMEOUT_MS=500", "FAKECLOUD_COAP_MAX_RETRANSMIT=2"});
+  ASSERT_CONFIG(r);
+  EXPECT_EQ(r.config->coap.port, 0);
+  EXPECT_DOUBLE_EQ(r.config->coap.ackRandomFactor, 1.25);
+  EXPECT_EQ(r.config->coap.ackTimeoutMs, 500u);
+  EXPECT_EQ(r.config->coap.maxRetransmit, 2u);
+
+  auto json = configFromJson(R"({"coap": {"ackRandomFactor": 2, "maxPeers": 7, "maxBodySize": 1024}})");
+  ASSERT_CONFIG(json);
+  EXPECT_DOUBLE_EQ(json.config->coap.ackRandomFactor, 2.0);
+  EXPECT_EQ(json.config->coap.maxPeers, 7u);
+  EXPECT_EQ(json.config->coap.maxBodySize, 1024u);
+}
+
+TEST(ConfigCoap, BadValuesNameTheKey) {
+  expectError(load({"--coap-ack-random-factor", "fast"}), {"coap.ackRandomFactor", "not a number"});
+  expectError(load({"--coap-ack-random-factor", "0.5"}), {"coap.ackRandomFactor", "outside 1..10"});
+  expectError(configFromJson(R"({"coap": {"ackRandomFactor": "1.5"}})"), {"coap.ackRandomFactor", "must be a number"});
+  expectError(configFromJson(R"({"coap": {"port": 70000}})"), {"coap.port", "outside 0..65535"});
+  expectError(configFromJson(R"({"coap": {"maxRetransmit": 21}})"), {"coap.maxRetransmit", "outside"});
 }
 
 }  // namespace

@@ -1,0 +1,215 @@
+// The Asio binding of CoapClient: one connected UDP socket, one timer for the endpoint's next
+// deadline, everything on one strand. Time is the real steady clock (the endpoint's own).
+#include "client/coap_client.hpp"
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <openssl/rand.h>
+
+#include <array>
+#include <optional>
+#include <span>
+
+namespace fc::client {
+namespace detail {
+
+namespace net = boost::asio;
+using net::ip::udp;
+namespace fcoap = fc::coap;
+
+namespace {
+
+const fcoap::PeerKey kServer = "server";
+
+std::vector<std::uint8_t> randomSeed() {
+  std::vector<std::uint8_t> seed(32);
+  if (RAND_bytes(seed.data(), static_cast<int>(seed.size())) != 1) {
+    const auto t = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    for (std::size_t i = 0; i < 8; ++i) seed[i] ^= static_cast<std::uint8_t>(t >> (8 * i));
+  }
+  return seed;
+}
+
+}  // namespace
+
+class CoapConnection : public std::enable_shared_from_this<CoapConnection> {
+ public:
+  CoapConnection(net::io_context& ioc, CoapOptions options)
+      : options_(std::move(options)),
+        strand_(net::make_strand(ioc)),
+        socket_(strand_),
+        timer_(strand_),
+        endpoint_(options_.transmission, options_.limits, randomSeed()) {}
+
+  const CoapOptions& options() const noexcept { return options_; }
+
+  /// Resolves and connects the socket; called once from the constructor's post.
+  void open() {
+    boost::system::error_code ec;
+    udp::resolver resolver(strand_);
+    const auto results = resolver.resolve(options_.host, std::to_string(options_.port), ec);
+    if (!ec && results.empty()) ec = net::error::host_not_found;
+    if (!ec) {
+      const udp::endpoint remote = *results.begin();
+      socket_.open(remote.protocol(), ec);
+      if (!ec) socket_.connect(remote, ec);
+    }
+    if (ec) {
+      openError_ = std::error_code(ec.value(), ec.category());
+      return;
+    }
+    receive();
+  }
+
+  void request(fcoap::Message m, fcoap::ResponseHandler done, fcoap::RequestOptions options,
+               CoapClient::Started started) {
+    if (closed_) return;
+    if (openError_) {
+      if (started) started(Unexpected(fcoap::RequestError::InvalidRequest));
+      return done(Unexpected(openError_));
+    }
+    auto id = endpoint_.request(kServer, std::move(m), std::move(done), now(), options);
+    after();
+    if (started) started(id);
+  }
+
+  void observe(fcoap::Message m, fcoap::NotificationHandler notify, CoapClient::Started started) {
+    if (closed_) return;
+    if (openError_) {
+      if (started) started(Unexpected(fcoap::RequestError::InvalidRequest));
+      return notify(Unexpected(openError_), true);
+    }
+    auto id = endpoint_.observe(kServer, std::move(m), std::move(notify), now());
+    after();
+    if (started) started(id);
+  }
+
+  void cancel(CoapClient::RequestId id, bool deregister) {
+    if (closed_) return;
+    endpoint_.cancel(id, now(), deregister);
+    after();
+  }
+
+  void sendRaw(std::vector<std::uint8_t> datagram, CoapClient::CompletionHandler done) {
+    if (closed_) return;
+    if (openError_) {
+      if (done) done(openError_);
+      return;
+    }
+    transmit(std::move(datagram), std::move(done));
+  }
+
+  void close() {
+    closed_ = true;
+    boost::system::error_code ignored;
+    timer_.cancel();
+    socket_.close(ignored);
+  }
+
+  net::strand<net::io_context::executor_type>& strand() { return strand_; }
+
+ private:
+  static fcoap::TimePoint now() { return fcoap::Clock::now(); }
+
+  void receive() {
+    socket_.async_receive(net::buffer(buffer_),
+                          net::bind_executor(strand_, [self = shared_from_this()](const boost::system::error_code& ec,
+                                                                                   std::size_t n) { self->onReceive(ec, n); }));
+  }
+
+  // The DTLS seam, inbound: a DTLS session would decrypt here before the endpoint sees the bytes.
+  void onReceive(const boost::system::error_code& ec, std::size_t n) {
+    if (closed_ || ec == net::error::operation_aborted) return;
+    if (!ec) {
+      endpoint_.onDatagram(kServer, std::span<const std::uint8_t>(buffer_.data(), n), now());
+      after();
+    }
+    // Other errors (an ICMP port unreachable for an earlier send) leave the requests to time out.
+    receive();
+  }
+
+  // The DTLS seam, outbound: a DTLS session would encrypt here.
+  void transmit(std::vector<std::uint8_t> bytes, CoapClient::CompletionHandler done = {}) {
+    auto shared = std::make_shared<std::vector<std::uint8_t>>(std::move(bytes));
+    socket_.async_send(net::buffer(*shared),
+                       net::bind_executor(strand_, [shared, done = std::move(done)](const boost::system::error_code& ec,
+                                                                                     std::size_t) {
+                         if (done) done(ec ? std::error_code(ec.value(), ec.category()) : std::error_code{});
+                       }));
+  }
+
+  /// Sends what the endpoint produced and re-arms the timer for its next deadline.
+  void after() {
+    for (auto& d : endpoint_.takeDatagrams()) transmit(std::move(d.bytes));
+    (void)endpoint_.takeNotes();  // a client has no log; what matters reaches the handlers
+    const auto next = endpoint_.nextDeadline();
+    if (!next) {
+      timer_.cancel();
+      armed_.reset();
+      return;
+    }
+    if (armed_ && *armed_ == *next) return;
+    armed_ = *next;
+    timer_.expires_at(*next);
+    timer_.async_wait(net::bind_executor(strand_, [self = shared_from_this()](const boost::system::error_code& ec) {
+      if (ec || self->closed_) return;
+      self->armed_.reset();
+      self->endpoint_.poll(now());
+      self->after();
+    }));
+  }
+
+  CoapOptions options_;
+  net::strand<net::io_context::executor_type> strand_;
+  udp::socket socket_;
+  net::steady_timer timer_;
+  fcoap::Endpoint endpoint_;
+  std::array<std::uint8_t, 65536> buffer_{};
+  std::optional<fcoap::TimePoint> armed_;
+  std::error_code openError_;
+  bool closed_ = false;
+};
+
+}  // namespace detail
+
+CoapClient::CoapClient(boost::asio::io_context& ioc, CoapOptions options)
+    : impl_(std::make_shared<detail::CoapConnection>(ioc, std::move(options))) {
+  boost::asio::post(impl_->strand(), [impl = impl_] { impl->open(); });
+}
+
+CoapClient::~CoapClient() {
+  boost::asio::post(impl_->strand(), [impl = impl_] { impl->close(); });
+}
+
+void CoapClient::request(fc::coap::Message request, fc::coap::ResponseHandler done, fc::coap::RequestOptions options,
+                         Started started) {
+  boost::asio::post(impl_->strand(), [impl = impl_, request = std::move(request), done = std::move(done), options,
+                                      started = std::move(started)]() mutable {
+    impl->request(std::move(request), std::move(done), options, std::move(started));
+  });
+}
+
+void CoapClient::observe(fc::coap::Message request, fc::coap::NotificationHandler notify, Started started) {
+  boost::asio::post(impl_->strand(), [impl = impl_, request = std::move(request), notify = std::move(notify),
+                                      started = std::move(started)]() mutable {
+    impl->observe(std::move(request), std::move(notify), std::move(started));
+  });
+}
+
+void CoapClient::cancel(RequestId id, bool deregister) {
+  boost::asio::post(impl_->strand(), [impl = impl_, id, deregister] { impl->cancel(id, deregister); });
+}
+
+void CoapClient::sendRaw(std::vector<std::uint8_t> datagram, CompletionHandler done) {
+  boost::asio::post(impl_->strand(), [impl = impl_, datagram = std::move(datagram), done = std::move(done)]() mutable {
+    impl->sendRaw(std::move(datagram), std::move(done));
+  });
+}
+
+const CoapOptions& CoapClient::options() const noexcept { return impl_->options(); }
+
+}  // namespace fc::client

@@ -1,0 +1,73 @@
+// fc::client::CoapClient — an asynchronous CoAP client (RFC 7252) over UDP on an io_context the
+// caller runs. The protocol rules live in the sans-I/O fc::coap::Endpoint (retransmission, token
+// matching, separate responses, block-wise transfers per RFC 7959, observe per RFC 7641); this
+// class is the Asio binding: it owns one connected UDP socket and a timer, on its own strand.
+//
+// DTLS-PSK (coaps) is not here yet. It slots in between the socket and the endpoint: the endpoint
+// sees plaintext datagrams for peer "server" and emits plaintext datagrams for it; a DTLS session
+// would encrypt the latter and decrypt the former (see coap_client.cpp, Connection::transmit and
+// Connection::onReceive).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "protocols/coap/endpoint.hpp"
+#include "protocols/common/expected.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace fc::client {
+
+struct CoapOptions {
+  std::string host = "127.0.0.1";  ///< an address or a name to resolve
+  std::uint16_t port = 5683;
+  fc::coap::TransmissionParams transmission;  ///< RFC 7252 §4.8 (defaults: the RFC's)
+  fc::coap::EndpointLimits limits;            ///< responseTimeout, maxSzx …
+};
+
+namespace detail {
+class CoapConnection;
+}
+
+/// Every member function may be called from any thread; handlers run on the client's strand and
+/// are not called once the destructor has started.
+class CoapClient {
+ public:
+  using RequestId = fc::coap::Endpoint::RequestId;
+  using Started = std::function<void(Expected<RequestId, fc::coap::RequestError>)>;
+  using CompletionHandler = std::function<void(std::error_code)>;
+
+  /// Resolves the host and opens the socket (failures are reported by each request as the
+  /// transport's error code).
+  CoapClient(boost::asio::io_context& ioc, CoapOptions options);
+  ~CoapClient();
+  CoapClient(const CoapClient&) = delete;
+  CoapClient& operator=(const CoapClient&) = delete;
+
+  /// Sends `request` (CON unless its type is NON; code, options, payload) and calls `done` once with
+  /// the response — Block2 bodies reassembled, large payloads uploaded with Block1 — or the error
+  /// (fc::coap::RequestError::Timeout, Reset …, or a transport error).
+  void request(fc::coap::Message request, fc::coap::ResponseHandler done, fc::coap::RequestOptions options = {},
+               Started started = {});
+  /// RFC 7641: registers with Observe = 0 and calls `notify` with every fresh notification.
+  void observe(fc::coap::Message request, fc::coap::NotificationHandler notify, Started started = {});
+  /// Ends a request or observation (for an observation, `deregister` sends Observe = 1, RFC 7641 §3.6).
+  void cancel(RequestId id, bool deregister = true);
+  /// Sends arbitrary bytes as one datagram (tests of malformed input); completes once sent.
+  void sendRaw(std::vector<std::uint8_t> datagram, CompletionHandler done = {});
+
+  [[nodiscard]] const CoapOptions& options() const noexcept;
+
+ private:
+  std::shared_ptr<detail::CoapConnection> impl_;
+};
+
+}  // namespace fc::client

@@ -1,0 +1,286 @@
+// The UDP side of the CoAP endpoint. Every touch of the sans-I/O Endpoint happens on one strand:
+// the receive handler, the scheduler's tick and requests posted from other threads.
+#include "server/coap/coap_server.hpp"
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <chrono>
+#include <map>
+#include <optional>
+#include <span>
+
+namespace fc::server::coap {
+namespace {
+
+namespace net = boost::asio;
+using net::ip::udp;
+namespace fcoap = fc::coap;
+
+/// "192.0.2.1:5683" or "[2001:db8::1]:5683": the peer key of plain UDP, and back.
+std::string peerKey(const udp::endpoint& e) {
+  const auto address = e.address();
+  return (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) + ":" + std::to_string(e.port());
+}
+
+std::optional<udp::endpoint> endpointOf(const std::string& key) {
+  const auto colon = key.rfind(':');
+  if (colon == std::string::npos || colon + 1 >= key.size()) return std::nullopt;
+  std::string host = key.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  boost::system::error_code ec;
+  const auto address = net::ip::make_address(host, ec);
+  if (ec) return std::nullopt;
+  unsigned port = 0;
+  for (char ch : key.substr(colon + 1)) {
+    if (ch < '0' || ch > '9' || port > 65535) return std::nullopt;
+    port = port * 10 + static_cast<unsigned>(ch - '0');
+  }
+  if (port == 0 || port > 65535) return std::nullopt;
+  return udp::endpoint(address, static_cast<unsigned short>(port));
+}
+
+fcoap::TransmissionParams transmission(const CoapConfig& c) {
+  fcoap::TransmissionParams p;
+  p.ackTimeout = std::chrono::milliseconds(c.ackTimeoutMs);
+  p.ackRandomFactor = c.ackRandomFactor;
+  p.maxRetransmit = c.maxRetransmit;
+  return p;
+}
+
+fcoap::EndpointLimits limits(const CoapConfig& c) {
+  fcoap::EndpointLimits l;
+  l.maxPeers = c.maxPeers;
+  l.maxBodySize = c.maxBodySize;
+  return l;
+}
+
+std::vector<std::uint8_t> randomSeed() {
+  std::vector<std::uint8_t> seed(32);
+  if (RAND_bytes(seed.data(), static_cast<int>(seed.size())) != 1) {
+    // Tokens then only need to be unpredictable enough for a test cloud: mix in the time.
+    const auto t = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    for (std::size_t i = 0; i < 8; ++i) seed[i] ^= static_cast<std::uint8_t>(t >> (8 * i));
+  }
+  return seed;
+}
+
+/// One log line per peer per interval; what was held back is counted into the next line.
+class LogLimiter {
+ public:
+  static constexpr auto kInterval = std::chrono::seconds(10);
+  static constexpr std::size_t kMaxPeers = 4096;
+
+  /// The number of lines suppressed since the last one, or nullopt when this one is suppressed too.
+  std::optional<std::uint64_t> allow(const std::string& peer) {
+    const auto now = std::chrono::steady_clock::now();
+    if (peers_.size() >= kMaxPeers && !peers_.contains(peer)) peers_.clear();  // a flood of addresses
+    auto& p = peers_[peer];
+    if (p.last && now - *p.last < kInterval) {
+      ++p.suppressed;
+      return std::nullopt;
+    }
+    p.last = now;
+    return std::exchange(p.suppressed, 0);
+  }
+
+ private:
+  struct Peer {
+    std::optional<std::chrono::steady_clock::time_point> last;
+    std::uint64_t suppressed = 0;
+  };
+  std::map<std::string, Peer> peers_;
+};
+
+const char* kindName(fcoap::Note::Kind k) {
+  switch (k) {
+    case fcoap::Note::Kind::Dropped:
+      return "dropped";
+    case fcoap::Note::Kind::Rejected:
+      return "rejected";
+    case fcoap::Note::Kind::BadRequest:
+      return "refused";
+    case fcoap::Note::Kind::PeerLimit:
+      return "peer limit";
+  }
+  return "note";
+}
+
+}  // namespace
+
+fcoap::TimePoint coapTime(core::TimePoint t) {
+  return fcoap::TimePoint{} + std::chrono::duration_cast<fcoap::Duration>(t.time_since_epoch());
+}
+
+struct CoapServer::Impl : std::enable_shared_from_this<Impl> {
+  static constexpr std::size_t kMaxSendsInFlight = 4096;
+
+  Impl(net::io_context& ioc, const CoapConfig& config, const core::Clock& clock)
+      : strand(net::make_strand(ioc)),
+        socket(strand),
+        clock(clock),
+        endpoint(transmission(config), limits(config), randomSeed()) {}
+
+  net::strand<net::io_context::executor_type> strand;
+  udp::socket socket;
+  const core::Clock& clock;
+  fcoap::Endpoint endpoint;
+  std::array<std::uint8_t, 65536> buffer{};
+  udp::endpoint sender;
+  LogLimiter limiter;
+  std::size_t sendsInFlight = 0;
+  bool stopped = false;
+  CoapStats counters;
+
+  fcoap::TimePoint now() const { return coapTime(clock.now()); }
+
+  void receive() {
+    socket.async_receive_from(net::buffer(buffer), sender,
+                              net::bind_executor(strand, [self = shared_from_this()](
+                                                             const boost::system::error_code& ec, std::size_t n) {
+                                self->onReceive(ec, n);
+                              }));
+  }
+
+  void onReceive(const boost::system::error_code& ec, std::size_t n) {
+    if (ec == net::error::operation_aborted || stopped) return;
+    if (ec) {
+      // An ICMP error for an earlier send (e.g. port unreachable) surfaces here; keep serving.
+      spdlog::debug("coap: receive: {}", ec.message());
+    } else {
+      input(peerKey(sender), std::span<const std::uint8_t>(buffer.data(), n));
+    }
+    receive();
+  }
+
+  void input(const fcoap::PeerKey& peer, std::span<const std::uint8_t> datagram) {
+    ++counters.datagramsIn;
+    endpoint.onDatagram(peer, datagram, now());
+    flush();
+  }
+
+  void flush() {
+    for (auto& d : endpoint.takeDatagrams()) send(std::move(d));
+    for (auto& n : endpoint.takeNotes()) log(n);
+  }
+
+  void send(fcoap::SendDatagram d) {
+    const auto to = endpointOf(d.peer);
+    if (!to || !socket.is_open()) return;
+    if (sendsInFlight >= kMaxSendsInFlight) {
+      log(fcoap::Note{d.peer, fcoap::Note::Kind::Dropped, "outgoing datagram dropped: send queue full"});
+      return;
+    }
+    ++sendsInFlight;
+    ++counters.datagramsOut;
+    auto bytes = std::make_shared<std::vector<std::uint8_t>>(std::move(d.bytes));
+    socket.async_send_to(net::buffer(*bytes), *to,
+                         net::bind_executor(strand, [self = shared_from_this(), bytes, peer = std::move(d.peer)](
+                                                        const boost::system::error_code& ec, std::size_t) {
+                           --self->sendsInFlight;
+                           if (ec && ec != net::error::operation_aborted)
+                             self->log(fcoap::Note{peer, fcoap::Note::Kind::Dropped, "send failed: " + ec.message()});
+                         }));
+  }
+
+  void log(const fcoap::Note& n) {
+    ++counters.notes;
+    const auto suppressed = limiter.allow(n.peer);
+    if (!suppressed) return;
+    if (*suppressed > 0)
+      spdlog::info("coap {}: {}: {} ({} more notes from this peer held back)", n.peer, kindName(n.kind), n.text,
+                   *suppressed);
+    else
+      spdlog::info("coap {}: {}: {}", n.peer, kindName(n.kind), n.text);
+  }
+};
+
+CoapServer::CoapServer(net::io_context& ioc, const CoapConfig& config, const core::Clock& clock)
+    : impl_(std::make_shared<Impl>(ioc, config, clock)) {}
+
+CoapServer::~CoapServer() { stop(); }
+
+void CoapServer::addResource(fcoap::Resource resource) { impl_->endpoint.addResource(std::move(resource)); }
+
+void CoapServer::recognizeOption(std::uint16_t number) { impl_->endpoint.recognizeOption(number); }
+
+std::uint16_t CoapServer::listenUdp(const std::string& address, std::uint16_t port) {
+  boost::system::error_code ec;
+  const auto ip = net::ip::make_address(address, ec);
+  if (ec) throw std::runtime_error("invalid bind address '" + address + "'");
+  const udp::endpoint local(ip, port);
+  auto& socket = impl_->socket;
+  socket.open(local.protocol(), ec);
+  if (!ec) socket.bind(local, ec);
+  if (ec) throw std::runtime_error("cannot bind UDP " + address + ":" + std::to_string(port) + ": " + ec.message());
+  const auto bound = socket.local_endpoint().port();
+  net::dispatch(impl_->strand, [impl = impl_] { impl->receive(); });
+  return bound;
+}
+
+void CoapServer::stop() {
+  net::post(impl_->strand, [impl = impl_] {
+    impl->stopped = true;
+    boost::system::error_code ignored;
+    impl->socket.close(ignored);
+  });
+}
+
+void CoapServer::tick() {
+  net::post(impl_->strand, [impl = impl_] {
+    if (impl->stopped) return;
+    impl->endpoint.poll(impl->now());
+    impl->flush();
+  });
+}
+
+void CoapServer::deliver(fcoap::PeerKey peer, std::vector<std::uint8_t> datagram) {
+  net::post(impl_->strand, [impl = impl_, peer = std::move(peer), datagram = std::move(datagram)] {
+    if (!impl->stopped) impl->input(peer, datagram);
+  });
+}
+
+void CoapServer::request(fcoap::PeerKey peer, fcoap::Message request, fcoap::ResponseHandler done,
+                         fcoap::RequestOptions options, RequestStarted started) {
+  net::post(impl_->strand, [impl = impl_, peer = std::move(peer), request = std::move(request),
+                            done = std::move(done), options, started = std::move(started)]() mutable {
+    auto id = impl->endpoint.request(peer, std::move(request), std::move(done), impl->now(), options);
+    impl->flush();
+    if (started) started(id);
+  });
+}
+
+void CoapServer::observe(fcoap::PeerKey peer, fcoap::Message request, fcoap::NotificationHandler notify,
+                         RequestStarted started) {
+  net::post(impl_->strand, [impl = impl_, peer = std::move(peer), request = std::move(request),
+                            notify = std::move(notify), started = std::move(started)]() mutable {
+    auto id = impl->endpoint.observe(peer, std::move(request), std::move(notify), impl->now());
+    impl->flush();
+    if (started) started(id);
+  });
+}
+
+void CoapServer::cancel(fcoap::Endpoint::RequestId id, bool deregister) {
+  net::post(impl_->strand, [impl = impl_, id, deregister] {
+    impl->endpoint.cancel(id, impl->now(), deregister);
+    impl->flush();
+  });
+}
+
+void CoapServer::stats(std::function<void(CoapStats)> done) {
+  net::post(impl_->strand, [impl = impl_, done = std::move(done)] {
+    CoapStats s = impl->counters;
+    s.peers = impl->endpoint.peers();
+    s.pendingRequests = impl->endpoint.pendingRequests();
+    done(s);
+  });
+}
+
+}  // namespace fc::server::coap

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Interop: Debian's libcoap coap-client-notls against the CoAP endpoint: /.well-known/core, a
+# block-wise GET at 16 bytes, and the aliyun CoAP channel (/auth signed by `openssl dgst -hmac`,
+# then /topic/... with the token in option 2088) landing in the uplink history.
+source "$(dirname "$0")/lib.sh"
+require coap-client-notls openssl curl
+start_fakecloud "$1"
+
+COAP="coap://127.0.0.1:$COAP_PORT"
+API="http://127.0.0.1:$HTTP_PORT"
+PK=a1MZxOdcBnO
+DN=test_01
+SECRET=t9GmMf2jb3LgWfXBaZD2r3aJrfVWBv56
+coap() { timeout 20 coap-client-notls -B 5 "$@"; }
+
+expect_eq "/.well-known/core" '</auth>;ct=50,</topic>;ct=50' "$(coap "$COAP/.well-known/core")"
+
+# Block-wise: 16-byte blocks, the same document; the client's log shows it asked for block 1.
+coap -v 7 -b 16 -o "$WORK/blocks.out" "$COAP/.well-known/core" >"$WORK/blocks.log" 2>&1 || fail "block-wise GET failed"
+expect_eq "/.well-known/core in 16-byte blocks" '</auth>;ct=50,</topic>;ct=50' "$(cat "$WORK/blocks.out")"
+grep -q 'Block2:1/' "$WORK/blocks.log" || fail "coap-client did not fetch block 1: $(grep -c Block2 "$WORK/blocks.log") Block2 lines"
+echo "ok - the download took several blocks"
+
+curl -sf -XPOST "$API/api/v1/products" -d "{\"id\":\"light\",\"dialect\":\"aliyun\",\"keys\":{\"productKey\":\"$PK\"}}" >/dev/null \
+  || fail "create product"
+curl -sf -XPOST "$API/api/v1/devices" \
+  -d "{\"id\":\"lamp\",\"productId\":\"light\",\"identifiers\":{\"deviceName\":\"$DN\"},\"secrets\":{\"deviceSecret\":\"$SECRET\"}}" \
+  >/dev/null || fail "create device"
+
+# iotkit-embedded's IOT_CoAP_DeviceNameAuth: hmac-md5 over clientId{pk}.{dn}deviceName{dn}productKey{pk}.
+SIGN=$(printf '%s' "clientId$PK.${DN}deviceName${DN}productKey$PK" | openssl dgst -md5 -hmac "$SECRET" | sed 's/^.*= //')
+AUTH="{\"productKey\":\"$PK\",\"deviceName\":\"$DN\",\"clientId\":\"$PK.$DN\",\"sign\":\"$SIGN\"}"
+answer=$(coap -m post -t 50 -A 50 -e "$AUTH" "$COAP/auth") || fail "/auth failed"
+TOKEN=$(printf '%s' "$answer" | sed -nE 's/.*"token":"([^"]+)".*/\1/p')
+[[ -n "$TOKEN" ]] || fail "no token in the /auth answer: $answer"
+echo "ok - /auth answered a token"
+
+POST='{"id":"3","version":"1.0","params":{"LightSwitch":1},"method":"thing.event.property.post"}'
+coap -m post -t 50 -O "2088,$TOKEN" -e "$POST" "$COAP/topic/sys/$PK/$DN/thing/event/property/post" \
+  >"$WORK/publish.out" 2>&1 || fail "/topic publish failed: $(cat "$WORK/publish.out")"
+history=$(curl -sf "$API/api/v1/devices/lamp/messages")
+[[ $history == *'"transport":"coap"'* && $history == *'"LightSwitch":1'* ]] \
+  || fail "the CoAP publish is not in the uplink history: $history"
+echo "ok - the CoAP publish is in the uplink history"
+
+# A wrong token is 4.01, and nothing more lands.
+coap -m post -t 50 -O "2088,not-a-token" -e "$POST" "$COAP/topic/sys/$PK/$DN/thing/event/property/post" \
+  >"$WORK/forged.out" 2>&1 || true
+grep -q '4\.01' "$WORK/forged.out" || fail "a forged token was not refused with 4.01: $(cat "$WORK/forged.out")"
+echo "ok - forged token refused with 4.01"
+count=$(curl -sf "$API/api/v1/devices/lamp/messages" | grep -o '"transport":"coap"' | wc -l)
+expect_eq "uplinks after the forged publish" 1 "$count"
