@@ -224,12 +224,24 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   HttpLimits limits;
   std::vector<std::shared_ptr<tcp::acceptor>> acceptors;
   std::atomic<bool> stopping{false};
+  LogLimiter acceptWarnings{std::chrono::seconds(5)};
 
   Impl(net::io_context& io, std::shared_ptr<const Router> r, HttpLimits l) : ioc(io), router(std::move(r)), limits(l) {}
 
   void accept(std::shared_ptr<tcp::acceptor> acceptor) {
     acceptor->async_accept(net::make_strand(ioc), [self = shared_from_this(), acceptor](error_code ec, tcp::socket s) {
       if (ec == net::error::operation_aborted || self->stopping) return;
+      if (ec && acceptShouldBackOff(ec)) {
+        // Out of descriptors or memory: accepting again at once would fail again, in a busy loop.
+        std::uint64_t held = 0;
+        if (self->acceptWarnings.allow(held))
+          spdlog::warn("http: accept failed: {}; retrying every {} ms ({} more failures since the last warning)",
+                       ec.message(), kAcceptBackoff.count(), held);
+        acceptLater(acceptor, [self, acceptor] {
+          if (!self->stopping) self->accept(acceptor);
+        });
+        return;
+      }
       if (ec) spdlog::warn("http: accept failed: {}", ec.message());
       else std::make_shared<Session>(std::move(s), self->router, self->webSockets, self->limits)->start();
       self->accept(acceptor);
