@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <string>
 
 #include "loadtest/fleet.hpp"
 #include "loadtest/report.hpp"
@@ -53,13 +54,13 @@ NofileLimit raiseNofile(std::uint64_t connections) {
 
 void printProgress(const fc::loadtest::Progress& p, bool tty) {
   using fc::loadtest::withCommas;
+  const std::string failed = p.failed ? " (" + withCommas(p.failed) + " failed)" : "";
   char line[256];
   std::snprintf(line, sizeof line, "[%6.1fs] %-11s connected %s/%s%s  sent %s/s  delivered %s/s  errors %s",
-                p.elapsedS, p.phase, withCommas(p.connected).c_str(), withCommas(p.target).c_str(),
-                p.failed ? (" (" + withCommas(p.failed) + " failed)").c_str() : "",
+                p.elapsedS, p.phase, withCommas(p.connected).c_str(), withCommas(p.target).c_str(), failed.c_str(),
                 withCommas(static_cast<std::uint64_t>(p.sentPerSec)).c_str(),
                 withCommas(static_cast<std::uint64_t>(p.deliveredPerSec)).c_str(), withCommas(p.errors).c_str());
-  if (tty) std::fprintf(stderr, "\r\033[K%s", line);
+  if (tty) std::fprintf(stderr, "\r\033[K%s", line);  // rewrite the line in place
   else std::fprintf(stderr, "%s\n", line);
   std::fflush(stderr);
 }

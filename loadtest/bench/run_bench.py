@@ -233,7 +233,7 @@ def fmt(v):
     if isinstance(v, float) and v >= 1000:
         return f"{v:,.0f}"
     if isinstance(v, float):
-        return f"{v:.3g}" if v < 10 else f"{v:.1f}"
+        return f"{v:.2f}" if v < 10 else f"{v:.1f}"
     return f"{v:,}" if isinstance(v, int) else str(v)
 
 

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <filesystem>
@@ -78,6 +79,26 @@ std::string readFile(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+/// Every client holds a descriptor, and Debian's default soft limit of 1024 would cap the broker
+/// at about a thousand of them: take whatever the hard limit allows.
+void raiseOpenFilesLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  const auto soft = limit.rlim_cur;
+  if (soft != limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+      spdlog::warn("open files: the soft limit stays {} (raising it to the hard limit {} failed)",
+                   static_cast<std::uint64_t>(soft), static_cast<std::uint64_t>(limit.rlim_max));
+      return;
+    }
+    spdlog::info("open files: soft limit raised from {} to the hard limit, {}", static_cast<std::uint64_t>(soft),
+                 static_cast<std::uint64_t>(limit.rlim_max));
+  } else {
+    spdlog::info("open files: limit {}", static_cast<std::uint64_t>(soft));
+  }
+}
+
 }  // namespace
 
 void configureLogging(const Config& config) {
@@ -97,6 +118,7 @@ int runServer(const Config& config) {
   storage::BrokerSnapshot snapshot;
   storage::PlatformSnapshot platformSnapshot;
   broker::TlsFiles tlsFiles;
+  raiseOpenFilesLimit();
   try {
     fs::create_directories(config.dataDir);
     const auto dbPath = config.dbPath();

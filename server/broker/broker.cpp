@@ -1,4 +1,5 @@
-// The broker core. Everything here runs on the broker strand, so its state needs no locks.
+// The broker core. Its caller serialises every call (MqttServer holds a mutex), so its state needs
+// no locks of its own.
 //
 // Durability: a message for a persistent session (clean session 0), a subscription of one, and a
 // QoS 2 packet id awaiting PUBREL are handed to the store before the packet that brought them is
@@ -9,10 +10,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <deque>
+#include <array>
 #include <map>
 #include <optional>
-#include <unordered_set>
 
 #include "protocols/mqtt/codec.hpp"
 #include "server/broker/topic_tree.hpp"
@@ -31,10 +31,60 @@ struct Message {
   bool retain = false;
   std::string tagTarget;  // the client whose acknowledgement is reported, with `tag`
   std::uint64_t tag = 0;
-  // The QoS 0, retain 0 wire form, encoded once and shared by every subscriber it fans out to.
-  mutable Bytes plainQos0Wire;
+  // The retain 0, dup 0 wire form at each QoS (QoS 1/2 with packet id 0, overwritten per
+  // subscriber by Frame::withPacketId), encoded on first use and shared by every subscriber.
+  mutable std::array<std::vector<std::uint8_t>, 3> wire;
 };
 using MessagePtr = std::shared_ptr<const Message>;
+
+/// A FIFO that allocates nothing until something is pushed (an empty std::deque already holds a
+/// 512-byte chunk in libstdc++, per session). Popped slots are reclaimed in bulk.
+template <class T>
+class Fifo {
+ public:
+  bool empty() const noexcept { return head_ == items_.size(); }
+  std::size_t size() const noexcept { return items_.size() - head_; }
+  T& front() { return items_[head_]; }
+  void push_back(T item) { items_.push_back(std::move(item)); }
+  void pop_front() {
+    items_[head_++] = T{};
+    if (head_ == items_.size()) {
+      // A burst's capacity is kept for the next one unless it was large.
+      if (items_.capacity() > kKeptCapacity) items_ = {};
+      else items_.clear();
+      head_ = 0;
+    } else if (head_ >= kKeptCapacity && head_ * 2 >= items_.size()) {
+      items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+  }
+
+ private:
+  static constexpr std::size_t kKeptCapacity = 64;
+  std::vector<T> items_;
+  std::size_t head_ = 0;
+};
+
+/// Packet ids, usually few (a client's QoS 2 PUBLISHes awaiting PUBREL): a sorted vector, empty
+/// without allocating (a hash set is 56 bytes per session before its first insert).
+class SmallIdSet {
+ public:
+  bool contains(std::uint16_t id) const { return std::binary_search(ids_.begin(), ids_.end(), id); }
+  void insert(std::uint16_t id) {
+    auto it = std::lower_bound(ids_.begin(), ids_.end(), id);
+    if (it == ids_.end() || *it != id) ids_.insert(it, id);
+  }
+  bool erase(std::uint16_t id) {
+    auto it = std::lower_bound(ids_.begin(), ids_.end(), id);
+    if (it == ids_.end() || *it != id) return false;
+    ids_.erase(it);
+    if (ids_.empty()) ids_.shrink_to_fit();
+    return true;
+  }
+
+ private:
+  std::vector<std::uint16_t> ids_;
+};
 
 /// A message on its way to one session.
 struct OutMessage {
@@ -48,43 +98,53 @@ struct OutMessage {
 };
 
 struct Session {
-  std::string clientId;
+  ClientIdentity identity;  // identity.clientId names the session
   bool persistent = false;
   std::uint8_t level = mqtt::kLevel311;
   ConnectionId conn = 0;  // 0 while offline
   bool connackSent = false;
   bool traced = false;  // its packets go to BrokerObserver::clientPacket
   std::shared_ptr<ConnectionPort> port;
-  ClientIdentity identity;
-  std::optional<mqtt::Will> will;
+  std::unique_ptr<mqtt::Will> will;  // most clients have none: a pointer, not an optional's 80 bytes
   std::map<std::string, QoS, std::less<>> subscriptions;
-  std::deque<OutMessage> queue;                  // not yet sent
+  Fifo<OutMessage> queue;                        // not yet sent
   std::map<std::int64_t, OutMessage> inflight;   // sent, unacknowledged; by seq = send order
   std::unordered_map<std::uint16_t, std::int64_t> inflightIds;
-  std::unordered_set<std::uint16_t> inboundQos2;  // PUBREC sent, PUBREL awaited
+  SmallIdSet inboundQos2;  // PUBREC sent, PUBREL awaited
   std::uint16_t nextPacketId = 1;
 
   bool canSend() const { return conn != 0 && connackSent; }
+  const std::string& id() const { return identity.clientId; }
 };
 
 /// The broker's view of one live connection.
 struct Link {
   Session* session = nullptr;
-  std::shared_ptr<ConnectionPort> port;
   unsigned deferredReplies = 0;  // replies waiting for a commit
 };
 
-Bytes wire(const mqtt::Packet& p) {
-  auto out = std::make_shared<std::vector<std::uint8_t>>();
-  mqtt::encode(p, *out);
-  return out;
-}
+Frame wire(const mqtt::Packet& p) { return Frame::of(p); }
 
-Bytes publishWire(const OutMessage& o, bool dup) {
+/// The PUBLISH of `o`. The common shape (live, not retained, not a resend) is encoded once per
+/// message and QoS and shared; others get their own encoding.
+Frame publishWire(const OutMessage& o, bool dup) {
+  const Message& m = *o.msg;
+  if (!o.retain && !dup) {
+    auto& cached = m.wire[static_cast<std::size_t>(o.qos)];
+    if (cached.empty()) {
+      cached.reserve(m.topic.size() + m.payload.size() + 9);
+      mqtt::encodePublish(m.topic, m.payload, o.qos, false, false, 0, cached);
+    }
+    Bytes shared(o.msg, &cached);  // shares the message's ownership: no allocation
+    if (o.qos == QoS::AtMostOnce) return Frame(std::move(shared));
+    // The packet id sits between the topic and the payload (MQTT 3.1.1 §3.3.2).
+    const std::size_t idOffset = cached.size() - m.payload.size() - 2;
+    return Frame::withPacketId(std::move(shared), idOffset, o.packetId);
+  }
   auto out = std::make_shared<std::vector<std::uint8_t>>();
-  out->reserve(o.msg->topic.size() + o.msg->payload.size() + 8);
-  mqtt::encodePublish(o.msg->topic, o.msg->payload, o.qos, o.retain, dup, o.packetId, *out);
-  return out;
+  out->reserve(m.topic.size() + m.payload.size() + 9);
+  mqtt::encodePublish(m.topic, m.payload, o.qos, o.retain, dup, o.packetId, *out);
+  return Frame(std::move(out));
 }
 
 std::uint8_t level(QoS q) { return static_cast<std::uint8_t>(q); }
@@ -106,7 +166,7 @@ struct Broker::Impl {
   std::uint64_t generatedIds = 0;
   BrokerStats counters;
   bool wroteStore = false;  // the packet being handled has written to the store
-  std::unordered_map<Session*, std::uint8_t> routeScratch;
+  std::vector<std::pair<Session*, std::uint8_t>> routeScratch;  // reused by every route()
 
   Impl(BrokerOptions o, AccessPolicy& a, storage::BrokerStore* s, std::function<void(std::function<void()>)> d,
        BrokerObserver* obs)
@@ -124,14 +184,14 @@ struct Broker::Impl {
   void trace(Session& s, bool incoming, const std::vector<std::uint8_t>& bytes) {
     if (s.traced && observer) observer->clientPacket(s.identity, incoming, bytes);
   }
-  void send(Session& s, Bytes bytes) {
-    trace(s, false, *bytes);
-    s.port->send(std::move(bytes));
+  void send(Session& s, Frame frame) {
+    if (s.traced) trace(s, false, frame.bytes());
+    s.port->send(std::move(frame));
   }
 
   /// Sends `bytes` to connection `id` once everything this packet wrote is committed, then runs
   /// `after` (with the session, if the connection is still there).
-  void reply(ConnectionId id, Bytes bytes, std::function<void(Session&)> after = {}) {
+  void reply(ConnectionId id, Frame bytes, std::function<void(Session&)> after = {}) {
     auto it = links.find(id);
     if (it == links.end()) return;
     Link& link = it->second;
@@ -163,16 +223,11 @@ struct Broker::Impl {
     if (out.qos == QoS::AtMostOnce) {
       if (s.port->pendingBytes() > options.maxOutboundBytes) {
         ++counters.messagesDropped;
-        spdlog::debug("mqtt: {} is {} bytes behind; QoS 0 message on {} dropped", s.clientId, s.port->pendingBytes(),
+        spdlog::debug("mqtt: {} is {} bytes behind; QoS 0 message on {} dropped", s.id(), s.port->pendingBytes(),
                       out.msg->topic);
         return;
       }
-      if (!out.retain) {
-        if (!out.msg->plainQos0Wire) out.msg->plainQos0Wire = publishWire(out, false);
-        send(s, out.msg->plainQos0Wire);
-      } else {
-        send(s, publishWire(out, false));
-      }
+      send(s, publishWire(out, false));
       ++counters.messagesSent;
       return;
     }
@@ -180,9 +235,9 @@ struct Broker::Impl {
     out.state = MessageState::Sent;
     if (s.persistent) {
       if (alreadyStored) {
-        persist([&](storage::BrokerStore& st) { st.updateMessage(s.clientId, out.seq, out.packetId, MessageState::Sent); });
+        persist([&](storage::BrokerStore& st) { st.updateMessage(s.id(), out.seq, out.packetId, MessageState::Sent); });
       } else {
-        persist([&](storage::BrokerStore& st) { st.addMessage(s.clientId, toRow(out)); });
+        persist([&](storage::BrokerStore& st) { st.addMessage(s.id(), toRow(out)); });
       }
     }
     send(s, publishWire(out, false));
@@ -209,19 +264,19 @@ struct Broker::Impl {
       return;
     }
     OutMessage out{qos == QoS::AtMostOnce ? 0 : nextSeq++, msg, qos, retainFlag, 0, MessageState::Queued, 0};
-    if (msg->tag != 0 && msg->tagTarget == s.clientId) out.tag = msg->tag;
+    if (msg->tag != 0 && msg->tagTarget == s.id()) out.tag = msg->tag;
     if (s.canSend() && s.queue.empty() && (qos == QoS::AtMostOnce || s.inflight.size() < options.maxInflight)) {
       transmit(s, std::move(out), false);
       return;
     }
     if (s.queue.size() >= options.maxQueued) {
       ++counters.messagesDropped;
-      spdlog::debug("mqtt: queue of {} is full ({}); message on {} dropped", s.clientId, options.maxQueued,
+      spdlog::debug("mqtt: queue of {} is full ({}); message on {} dropped", s.id(), options.maxQueued,
                     msg->topic);
       return;
     }
     if (s.persistent && qos != QoS::AtMostOnce)
-      persist([&](storage::BrokerStore& st) { st.addMessage(s.clientId, toRow(out)); });
+      persist([&](storage::BrokerStore& st) { st.addMessage(s.id(), toRow(out)); });
     s.queue.push_back(std::move(out));
   }
 
@@ -248,22 +303,31 @@ struct Broker::Impl {
         });
       }
     }
-    // Overlapping subscriptions of one client get one copy at the highest granted QoS.
-    routeScratch.clear();
-    tree.match(msg->topic, [&](Session* s, std::uint8_t q) {
-      auto [it, inserted] = routeScratch.emplace(s, q);
-      if (!inserted) it->second = std::max(it->second, q);
-    });
-    for (auto [s, granted] : routeScratch)
+    // Taken out while in use, so a route() reached from inside one (a will) gets its own.
+    auto targets = std::move(routeScratch);
+    targets.clear();
+    tree.match(msg->topic, [&](Session* s, std::uint8_t q) { targets.emplace_back(s, q); });
+    if (targets.size() > 1) {
+      // Overlapping subscriptions of one client get one copy at the highest granted QoS.
+      std::sort(targets.begin(), targets.end());
+      auto out = targets.begin();
+      for (auto it = targets.begin() + 1; it != targets.end(); ++it) {
+        if (it->first == out->first) out->second = std::max(out->second, it->second);
+        else *++out = *it;
+      }
+      targets.erase(out + 1, targets.end());
+    }
+    for (auto [s, granted] : targets)
       deliver(*s, msg, static_cast<QoS>(std::min(granted, level(msg->qos))), false);  // [MQTT-3.3.1-9]
+    routeScratch = std::move(targets);
   }
 
   // --- sessions ---------------------------------------------------------------------------------
 
   void removeSession(Session& s) {
     for (const auto& [filter, _] : s.subscriptions) tree.remove(filter, &s);
-    if (s.persistent) persist([&](storage::BrokerStore& st) { st.deleteSession(s.clientId); });
-    sessions.erase(s.clientId);
+    if (s.persistent) persist([&](storage::BrokerStore& st) { st.deleteSession(s.id()); });
+    sessions.erase(s.id());
   }
 
   /// Forgets connection `id`; publishes the will when the close was not a DISCONNECT.
@@ -271,7 +335,7 @@ struct Broker::Impl {
     auto it = links.find(id);
     if (it == links.end()) return;
     Session* s = it->second.session;
-    const std::string clientId = s->clientId;
+    const std::string clientId = s->id();
     links.erase(it);
     auto will = std::move(s->will);
     s->will.reset();
@@ -330,7 +394,7 @@ struct Broker::Impl {
     if (auto old = sessions.find(c.clientId); old != sessions.end() && old->second->conn != 0) {
       const ConnectionId oldConn = old->second->conn;
       spdlog::info("mqtt: {} connected again from {}; closing its previous connection", c.clientId, info.remote);
-      if (auto link = links.find(oldConn); link != links.end()) link->second.port->close("session taken over");
+      if (auto link = links.find(oldConn); link != links.end()) link->second.session->port->close("session taken over");
       detach(oldConn, true);
     }
 
@@ -346,25 +410,25 @@ struct Broker::Impl {
       present = true;
     } else {
       auto fresh = std::make_unique<Session>();
-      fresh->clientId = c.clientId;
+      fresh->identity.clientId = c.clientId;
       fresh->persistent = !c.cleanSession;
       s = fresh.get();
       sessions.emplace(c.clientId, std::move(fresh));
-      if (s->persistent) persist([&](storage::BrokerStore& st) { st.saveSession(s->clientId); });
+      if (s->persistent) persist([&](storage::BrokerStore& st) { st.saveSession(s->id()); });
     }
     s->conn = id;
     s->port = port;
     s->level = c.protocolLevel;
     s->identity = std::move(identity);
-    s->will = std::move(c.will);
-    links[id] = Link{s, port, 0};
+    s->will = c.will ? std::make_unique<mqtt::Will>(std::move(*c.will)) : nullptr;
+    links[id] = Link{s, 0};
     s->traced = false;
     if (observer) {
       s->traced = observer->clientConnected(s->identity);
       if (s->traced) observer->clientPacket(s->identity, true, mqtt::encode(*connectPacket));
       for (const auto& [filter, _] : s->subscriptions) observer->clientSubscribed(s->identity, filter);
     }
-    spdlog::debug("mqtt: {} connected from {} (level {}, clean {}, keepalive {})", s->clientId, info.remote,
+    spdlog::debug("mqtt: {} connected from {} (level {}, clean {}, keepalive {})", s->id(), info.remote,
                   c.protocolLevel, c.cleanSession, c.keepAlive);
 
     // MQTT 3.1's CONNACK has no session-present flag: its first byte is reserved.
@@ -393,20 +457,20 @@ struct Broker::Impl {
       route(std::make_shared<Message>(Message{std::move(p.topic), std::move(p.payload), p.qos, p.retain}));
     } else {
       ++counters.publishesDenied;
-      spdlog::warn("mqtt: {} may not publish to {}; message dropped", s.clientId, p.topic);
+      spdlog::warn("mqtt: {} may not publish to {}; message dropped", s.id(), p.topic);
     }
     if (p.qos == QoS::AtLeastOnce) {
       reply(id, wire(mqtt::Puback{p.packetId}));
     } else if (p.qos == QoS::ExactlyOnce) {
       s.inboundQos2.insert(p.packetId);
-      if (s.persistent) persist([&](storage::BrokerStore& st) { st.addInboundQos2(s.clientId, p.packetId); });
+      if (s.persistent) persist([&](storage::BrokerStore& st) { st.addInboundQos2(s.id(), p.packetId); });
       reply(id, wire(mqtt::Pubrec{p.packetId}));
     }
   }
 
   void onPubrel(ConnectionId id, Session& s, std::uint16_t packetId) {
     if (s.inboundQos2.erase(packetId) && s.persistent)
-      persist([&](storage::BrokerStore& st) { st.removeInboundQos2(s.clientId, packetId); });
+      persist([&](storage::BrokerStore& st) { st.removeInboundQos2(s.id(), packetId); });
     reply(id, wire(mqtt::Pubcomp{packetId}));
   }
 
@@ -418,17 +482,17 @@ struct Broker::Impl {
   void complete(Session& s, std::uint16_t packetId) {
     auto it = s.inflightIds.find(packetId);
     const auto seq = it->second;
-    if (auto tag = s.inflight.at(seq).tag; tag != 0 && observer) observer->tagDelivered(s.clientId, tag);
+    if (auto tag = s.inflight.at(seq).tag; tag != 0 && observer) observer->tagDelivered(s.id(), tag);
     s.inflightIds.erase(it);
     s.inflight.erase(seq);
-    if (s.persistent) persist([&](storage::BrokerStore& st) { st.removeMessage(s.clientId, seq); });
+    if (s.persistent) persist([&](storage::BrokerStore& st) { st.removeMessage(s.id(), seq); });
     drain(s);
   }
 
   void onPuback(Session& s, std::uint16_t packetId) {
     auto* out = inflightById(s, packetId);
     if (!out || out->qos != QoS::AtLeastOnce) {
-      spdlog::debug("mqtt: {} acknowledged unknown packet id {}", s.clientId, packetId);
+      spdlog::debug("mqtt: {} acknowledged unknown packet id {}", s.id(), packetId);
       return;
     }
     complete(s, packetId);
@@ -437,14 +501,14 @@ struct Broker::Impl {
   void onPubrec(Session& s, std::uint16_t packetId) {
     auto* out = inflightById(s, packetId);
     if (!out || out->qos != QoS::ExactlyOnce) {
-      spdlog::debug("mqtt: {} sent PUBREC for unknown packet id {}", s.clientId, packetId);
+      spdlog::debug("mqtt: {} sent PUBREC for unknown packet id {}", s.id(), packetId);
       return;
     }
     if (out->state != MessageState::Released) {
       out->state = MessageState::Released;
       if (s.persistent)
         persist([&](storage::BrokerStore& st) {
-          st.updateMessage(s.clientId, out->seq, packetId, MessageState::Released);
+          st.updateMessage(s.id(), out->seq, packetId, MessageState::Released);
         });
     }
     // Through reply(): the PUBREL must not overtake a reply waiting for a commit, nor the commit
@@ -455,7 +519,7 @@ struct Broker::Impl {
   void onPubcomp(Session& s, std::uint16_t packetId) {
     auto* out = inflightById(s, packetId);
     if (!out || out->qos != QoS::ExactlyOnce) {
-      spdlog::debug("mqtt: {} sent PUBCOMP for unknown packet id {}", s.clientId, packetId);
+      spdlog::debug("mqtt: {} sent PUBCOMP for unknown packet id {}", s.id(), packetId);
       return;
     }
     complete(s, packetId);
@@ -466,14 +530,14 @@ struct Broker::Impl {
     std::vector<std::pair<std::string, QoS>> granted;
     for (auto& [filter, qos] : sub.subscriptions) {
       if (!access.maySubscribe(s.identity, filter)) {
-        spdlog::warn("mqtt: {} may not subscribe to {}", s.clientId, filter);
+        spdlog::warn("mqtt: {} may not subscribe to {}", s.id(), filter);
         codes.push_back(mqtt::kSubackFailure);
         continue;
       }
       s.subscriptions[filter] = qos;
       tree.add(filter, &s, level(qos));
       if (s.persistent)
-        persist([&](storage::BrokerStore& st) { st.addSubscription(s.clientId, {filter, level(qos)}); });
+        persist([&](storage::BrokerStore& st) { st.addSubscription(s.id(), {filter, level(qos)}); });
       codes.push_back(level(qos));
       if (observer) observer->clientSubscribed(s.identity, filter);
       granted.emplace_back(std::move(filter), qos);
@@ -491,7 +555,7 @@ struct Broker::Impl {
     for (const auto& filter : unsub.filters) {
       if (s.subscriptions.erase(filter) == 0) continue;
       tree.remove(filter, &s);
-      if (s.persistent) persist([&](storage::BrokerStore& st) { st.removeSubscription(s.clientId, filter); });
+      if (s.persistent) persist([&](storage::BrokerStore& st) { st.removeSubscription(s.id(), filter); });
     }
     reply(id, wire(mqtt::Unsuback{unsub.packetId}));
   }
@@ -514,13 +578,13 @@ struct Broker::Impl {
           else if constexpr (std::is_same_v<T, mqtt::Pingreq>) reply(id, wire(mqtt::Pingresp{}));
           else if constexpr (std::is_same_v<T, mqtt::Disconnect>) {
             s.will.reset();  // [MQTT-3.14.4-3]
-            auto port = it->second.port;
+            auto port = it->second.session->port;
             detach(id, false);
             port->close("client disconnected");
           } else {
             // CONNECT twice [MQTT-3.1.0-2], or a server-to-client packet.
             const std::string why = std::string("protocol violation: unexpected ") + mqtt::packetName(pkt);
-            auto port = it->second.port;
+            auto port = it->second.session->port;
             detach(id, true);
             port->close(why);
           }
@@ -531,7 +595,7 @@ struct Broker::Impl {
   void restore(const storage::BrokerSnapshot& snapshot) {
     for (const auto& row : snapshot.sessions) {
       auto s = std::make_unique<Session>();
-      s->clientId = row.clientId;
+      s->identity.clientId = row.clientId;
       s->persistent = true;
       for (const auto& sub : row.subscriptions) {
         s->subscriptions[sub.filter] = static_cast<QoS>(sub.qos);
@@ -549,7 +613,7 @@ struct Broker::Impl {
           s->inflight.emplace(m.seq, std::move(out));
         }
       }
-      s->inboundQos2.insert(row.inboundQos2.begin(), row.inboundQos2.end());
+      for (auto id : row.inboundQos2) s->inboundQos2.insert(id);
       sessions.emplace(row.clientId, std::move(s));
     }
     for (const auto& r : snapshot.retained)
@@ -603,7 +667,7 @@ void Broker::reset() {
   for (auto& [id, link] : impl.links) {
     link.session->will.reset();
     if (impl.observer) impl.observer->clientDisconnected(link.session->identity);
-    link.port->close("server reset");
+    link.session->port->close("server reset");
   }
   impl.links.clear();
   impl.sessions.clear();

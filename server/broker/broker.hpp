@@ -1,6 +1,7 @@
 // The MQTT broker's core: sessions, subscriptions, retained messages, QoS 1/2 flows, wills and
 // persistence. It does no I/O: connections hand it decoded packets and it answers through each
-// connection's ConnectionPort. All calls must come from one strand (the broker strand).
+// connection's ConnectionPort. Calls must be serialised: one at a time, each seeing the effects of
+// the last (MqttServer holds the broker's mutex around every call).
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,7 @@
 
 #include "protocols/mqtt/packet.hpp"
 #include "server/broker/access.hpp"
+#include "server/broker/frame.hpp"
 
 namespace fc::storage {
 class BrokerStore;
@@ -21,23 +23,22 @@ struct BrokerSnapshot;
 namespace fc::server::broker {
 
 using ConnectionId = std::uint64_t;
-using Bytes = std::shared_ptr<const std::vector<std::uint8_t>>;
 
-/// The broker's handle on one network connection. Called on the broker strand; implementations
-/// hand the work to their own strand.
+/// The broker's handle on one network connection. Called by the broker (from whichever thread
+/// holds it); implementations hand the work to their own strand.
 class ConnectionPort {
  public:
   virtual ~ConnectionPort() = default;
-  /// Queues bytes for writing, in call order.
-  virtual void send(Bytes bytes) = 0;
+  /// Queues one packet for writing, in call order.
+  virtual void send(Frame frame) = 0;
   /// Writes what is queued, then closes. `reason` is logged once by the connection.
   virtual void close(std::string reason) = 0;
   /// Bytes queued but not yet written; the broker drops QoS 0 messages to clients too far behind.
   virtual std::size_t pendingBytes() const noexcept = 0;
 };
 
-/// What the platform learns from the broker; called on the broker strand, so it must be quick and
-/// must not call back into the Broker (post instead).
+/// What the platform learns from the broker; called while the broker is held, so it must be quick
+/// and must not call back into the Broker (post instead).
 class BrokerObserver {
  public:
   virtual ~BrokerObserver() = default;
@@ -82,7 +83,7 @@ struct ConnectionInfo {
 
 class Broker {
  public:
-  /// `defer(fn)` must run fn later on the broker strand; the broker uses it to continue once the
+  /// `defer(fn)` must run fn later, serialised with the other calls; the broker uses it to continue once the
   /// store has committed. `store` may be null (nothing persists).
   Broker(BrokerOptions options, AccessPolicy& access, storage::BrokerStore* store,
          std::function<void(std::function<void()>)> defer, BrokerObserver* observer = nullptr);

@@ -1,5 +1,5 @@
 // The MQTT broker on the network: TCP and TLS listeners whose connections frame bytes into packets
-// and hand them to the Broker core on its strand. Asio stays inside mqtt_server.cpp.
+// and hand them to the Broker core, one caller at a time. Asio stays inside mqtt_server.cpp.
 #pragma once
 
 #include <cstdint>
@@ -44,7 +44,7 @@ class MqttServer {
 
   /// Publishes as the platform; safe from any thread.
   void publish(std::string topic, std::vector<std::uint8_t> payload, mqtt::QoS qos, bool retain);
-  /// Broker::stats, answered on the broker strand.
+  /// Broker::stats, answered on an I/O thread.
   void stats(std::function<void(BrokerStats)> done);
   /// Broker::reset, from any thread.
   void reset();
@@ -52,7 +52,7 @@ class MqttServer {
   void publishTagged(std::string topic, std::vector<std::uint8_t> payload, mqtt::QoS qos, std::string targetClientId,
                      std::uint64_t tag);
 
-  struct Impl;  // the broker, its strand and the listeners; shared with every connection
+  struct Impl;  // the broker, its mutex and strand, and the listeners; shared with every connection
 
  private:
   std::shared_ptr<Impl> impl_;

@@ -9,7 +9,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace fc::server::broker {
@@ -29,7 +28,12 @@ class SubscriptionTree {
       if (it == node->children.end()) it = node->children.emplace(std::string(level), std::make_unique<Node>()).first;
       node = it->second.get();
     }
-    node->subscribers[key] = qos;
+    for (auto& [k, q] : node->subscribers)
+      if (k == key) {
+        q = qos;
+        return;
+      }
+    node->subscribers.emplace_back(key, qos);
   }
 
   /// Removes `key`'s subscription to `filter`; true if there was one. Empty branches are pruned.
@@ -42,20 +46,33 @@ class SubscriptionTree {
   /// several matching filters is visited once per filter (the broker keeps the highest QoS).
   template <class Visit>
   void match(std::string_view topic, Visit&& visit) const {
-    const auto levels = splitLevels(topic);
     const bool dollar = !topic.empty() && topic.front() == '$';
-    matchAt(root_, levels, 0, dollar, visit);
+    matchAt(root_, topic, 0, true, dollar, visit);
   }
 
  private:
   struct Node {
     std::map<std::string, std::unique_ptr<Node>, std::less<>> children;
-    std::unordered_map<Key, std::uint8_t> subscribers;
+    // A vector, not a hash map: most filters have one subscriber, and a hash map's first insert
+    // allocates a bucket array (≈ 100 bytes) besides the node — per idle subscribed client.
+    std::vector<std::pair<Key, std::uint8_t>> subscribers;
     bool empty() const { return children.empty() && subscribers.empty(); }
   };
 
+  static bool eraseKey(Node& node, Key key) {
+    auto& subs = node.subscribers;
+    for (std::size_t i = 0; i < subs.size(); ++i) {
+      if (subs[i].first != key) continue;
+      subs[i] = subs.back();
+      subs.pop_back();
+      if (subs.empty()) subs.shrink_to_fit();
+      return true;
+    }
+    return false;
+  }
+
   bool removeAt(Node& node, const std::vector<std::string_view>& levels, std::size_t i, Key key) {
-    if (i == levels.size()) return node.subscribers.erase(key) > 0;
+    if (i == levels.size()) return eraseKey(node, key);
     auto it = node.children.find(levels[i]);
     if (it == node.children.end()) return false;
     const bool removed = removeAt(*it->second, levels, i + 1, key);
@@ -68,25 +85,30 @@ class SubscriptionTree {
     for (const auto& [key, qos] : node.subscribers) visit(key, qos);
   }
 
+  /// Matches the levels of `topic` from offset `start` (npos: every level is matched) below `node`.
+  /// Walks the topic in place: a PUBLISH is routed without splitting its topic into a vector.
   template <class Visit>
-  static void matchAt(const Node& node, const std::vector<std::string_view>& levels, std::size_t i, bool dollar,
+  static void matchAt(const Node& node, std::string_view topic, std::size_t start, bool first, bool dollar,
                       Visit& visit) {
     // [MQTT-4.7.2-1]: a filter starting with a wildcard does not match a topic starting with '$'.
-    const bool wildcardsAllowed = !(i == 0 && dollar);
+    const bool wildcardsAllowed = !(first && dollar);
     if (wildcardsAllowed) {
       // "a/#" matches "a" itself as well as everything below it (§4.7.1.2).
       if (auto hash = node.children.find(std::string_view("#")); hash != node.children.end())
         visitAll(*hash->second, visit);
     }
-    if (i == levels.size()) {
+    if (start == std::string_view::npos) {
       visitAll(node, visit);
       return;
     }
-    if (auto child = node.children.find(levels[i]); child != node.children.end())
-      matchAt(*child->second, levels, i + 1, dollar, visit);
+    const auto slash = topic.find('/', start);
+    const auto level = topic.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    const auto next = slash == std::string_view::npos ? std::string_view::npos : slash + 1;
+    if (auto child = node.children.find(level); child != node.children.end())
+      matchAt(*child->second, topic, next, false, dollar, visit);
     if (wildcardsAllowed)
       if (auto plus = node.children.find(std::string_view("+")); plus != node.children.end())
-        matchAt(*plus->second, levels, i + 1, dollar, visit);
+        matchAt(*plus->second, topic, next, false, dollar, visit);
   }
 
   Node root_;

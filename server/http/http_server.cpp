@@ -7,7 +7,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -266,6 +265,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   std::vector<std::shared_ptr<tcp::acceptor>> acceptors;
   std::vector<std::shared_ptr<ssl::context>> tlsContexts;
   std::atomic<bool> stopping{false};
+  LogLimiter acceptWarnings{std::chrono::seconds(5)};
 
   Impl(net::io_context& io, std::shared_ptr<const Router> r, HttpLimits l) : ioc(io), router(std::move(r)), limits(l) {}
 
@@ -274,13 +274,20 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     acceptor->async_accept(net::make_strand(ioc), [self = shared_from_this(), acceptor, tls](error_code ec,
                                                                                             tcp::socket s) {
       if (ec == net::error::operation_aborted || self->stopping) return;
-      if (ec) {
-        // Out of descriptors: pause instead of spinning on an accept that keeps failing.
-        spdlog::warn("http: accept failed: {}", ec.message());
-        auto pause = std::make_shared<net::steady_timer>(self->ioc, std::chrono::milliseconds(100));
-        return pause->async_wait([self, acceptor, tls, pause](error_code) { self->accept(acceptor, tls); });
+      if (ec && acceptShouldBackOff(ec)) {
+        // Out of descriptors or memory: accepting again at once would fail again, in a busy loop.
+        std::uint64_t held = 0;
+        if (self->acceptWarnings.allow(held))
+          spdlog::warn("http: accept failed: {}; retrying every {} ms ({} more failures since the last warning)",
+                       ec.message(), kAcceptBackoff.count(), held);
+        acceptLater(acceptor, [self, acceptor, tls] {
+          if (!self->stopping) self->accept(acceptor, tls);
+        });
+        return;
       }
-      if (tls)
+      if (ec)
+        spdlog::warn("http: accept failed: {}", ec.message());
+      else if (tls)
         std::make_shared<Session<TlsStream>>(TlsStream(beast::tcp_stream(std::move(s)), *tls), self->router,
                                              self->webSockets, self->limits)
             ->start();

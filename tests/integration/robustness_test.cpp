@@ -2,6 +2,9 @@
 // reason, and everyone else carries on.
 #include <gtest/gtest.h>
 
+#include <memory>
+#include <thread>
+
 #include "client/sync_mqtt_client.hpp"
 #include "protocols/mqtt/codec.hpp"
 #include "tests/integration/server_process.hpp"
@@ -142,6 +145,47 @@ TEST_F(Robustness, ManyAbruptDisconnectsLeaveNoTrace) {
     half.resize(half.size() / 2);
     raw.send(half);
   }
+}
+
+// --- running out of file descriptors ---------------------------------------------------------------
+
+std::size_t count(const std::string& haystack, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto pos = haystack.find(needle); pos != std::string::npos; pos = haystack.find(needle, pos + 1)) ++n;
+  return n;
+}
+
+TEST(OpenFiles, SoftLimitIsRaisedToTheHardLimitAtStart) {
+  ServerProcess server({.openFilesHard = 300, .openFilesSoft = 200});
+  EXPECT_NE(server.log().find("open files: soft limit raised from 200 to the hard limit, 300"), std::string::npos)
+      << server.log();
+}
+
+TEST(OpenFiles, AcceptBacksOffWhileDescriptorsRunOutAndRecovers) {
+  ServerProcess server({.openFilesHard = 64});
+  EXPECT_NE(server.log().find("open files: limit 64"), std::string::npos) << server.log();
+  {
+    // More connections than the server has descriptors: the kernel completes them all (the listen
+    // backlog), and accept() fails with EMFILE once the server's table is full.
+    std::vector<std::unique_ptr<RawConnection>> flood;
+    for (int i = 0; i < 100; ++i) flood.push_back(std::make_unique<RawConnection>(server.mqttPort()));
+    std::this_thread::sleep_for(1500ms);
+    const auto log = server.log();
+    // A busy loop logged millions of lines here; backing off logs one per 5 s.
+    const auto failures = count(log, "mqtt: accept failed: Too many open files");
+    EXPECT_GE(failures, 1u) << log;
+    EXPECT_LE(failures, 2u) << log;
+    EXPECT_NE(log.find("retrying every 100 ms"), std::string::npos) << log;
+  }
+  // Once the flood is gone, the server accepts what is left in the backlog, sees it closed, and
+  // serves new clients again.
+  SyncMqttClient client(server.mqtt("after-the-flood"));
+  ASSERT_TRUE(client.connect());
+  ASSERT_TRUE(client.subscribe("recovered", QoS::AtLeastOnce));
+  ASSERT_FALSE(client.publish("recovered", "yes", QoS::AtLeastOnce));
+  auto m = client.receive();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(text(m->payload), "yes");
 }
 
 }  // namespace

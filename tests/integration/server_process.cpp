@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -80,6 +81,11 @@ void ServerProcess::start() {
     dup2(fd, STDOUT_FILENO);
     dup2(fd, STDERR_FILENO);
     for (const auto& e : options_.env) putenv(const_cast<char*>(e.c_str()));
+    if (options_.openFilesHard > 0) {
+      const rlimit limit{options_.openFilesSoft ? options_.openFilesSoft : options_.openFilesHard,
+                         options_.openFilesHard};
+      if (setrlimit(RLIMIT_NOFILE, &limit) != 0) _exit(126);
+    }
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

@@ -37,6 +37,8 @@ struct ServerOptions {
   std::string configJson;           // written to <dataDir>/config.json and passed with --config
   std::vector<std::string> args;    // extra flags
   std::vector<std::string> env;     // extra NAME=value
+  std::uint64_t openFilesHard = 0;  // > 0: the process's RLIMIT_NOFILE hard limit (the server raises its soft one to it)
+  std::uint64_t openFilesSoft = 0;  // its soft limit; 0: the same as the hard one
 };
 
 class ServerProcess {

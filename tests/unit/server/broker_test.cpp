@@ -332,6 +332,57 @@ TEST_F(BrokerTest, QueueOverflowDropsNewMessagesAndCountsThem) {
   EXPECT_EQ(received, (std::vector<std::string>{"1", "2", "3"}));
 }
 
+TEST_F(BrokerTest, SlowSubscribersQueueKeepsOrderAcrossBurstsAndInterleavedQos0) {
+  // The session queue is a vector with a moving head: check it through many pushes and pops,
+  // emptying and refilling, with QoS 0 messages waiting their turn behind QoS 1 ones.
+  options_.maxInflight = 3;
+  options_.maxQueued = 200;
+  auto sub = connect("sub");
+  subscribe(sub, "t", QoS::AtLeastOnce);
+  std::vector<std::string> expected;
+  std::vector<std::string> received;
+  int next = 0;
+  for (int burst = 0; burst < 3; ++burst) {
+    // 150 messages while only 3 may be in flight: 147 wait in the queue.
+    for (int i = 0; i < 150; ++i, ++next) {
+      const auto payload = std::to_string(next);
+      broker().publish("t", test::bytes(payload), i % 5 == 4 ? QoS::AtMostOnce : QoS::AtLeastOnce, false);
+      expected.push_back(payload);
+    }
+    // Acknowledge one at a time, oldest first, as a slow client would.
+    for (int rounds = 0; rounds < 1000; ++rounds) {
+      auto got = sub.port->take();
+      if (got.empty()) break;
+      for (const auto& packet : got) {
+        const auto& p = std::get<mqtt::Publish>(packet);
+        received.emplace_back(p.payload.begin(), p.payload.end());
+        if (p.qos == QoS::AtLeastOnce) send(sub, mqtt::Puback{p.packetId});
+      }
+    }
+    ASSERT_EQ(received, expected) << "burst " << burst;
+  }
+  EXPECT_EQ(broker().stats().messagesDropped, 0u);
+  EXPECT_EQ(broker().stats().messagesSent, 450u);
+}
+
+TEST_F(BrokerTest, FanOutGivesEverySubscriberItsOwnPacketIdOverOneEncoding) {
+  auto a = connect("a");
+  auto b = connect("b");
+  subscribe(a, "t", QoS::AtLeastOnce);
+  subscribe(b, "t", QoS::AtLeastOnce);
+  broker().publish("t", test::bytes("x"), QoS::AtLeastOnce, false);  // a: id 1, b: id 1
+  send(a, mqtt::Puback{takePublishId(a)});
+  EXPECT_EQ(b.port->take(), Packets{publish("t", "x", QoS::AtLeastOnce, 1)});
+  broker().publish("t", test::bytes("y"), QoS::AtLeastOnce, false);  // a: id 2, b: id 2 (1 still in flight)
+  broker().publish("t", test::bytes("z"), QoS::AtMostOnce, false);
+  EXPECT_EQ(a.port->take(), (Packets{publish("t", "y", QoS::AtLeastOnce, 2), publish("t", "z")}));
+  EXPECT_EQ(b.port->take(), (Packets{publish("t", "y", QoS::AtLeastOnce, 2), publish("t", "z")}));
+  // A retained copy has the retain flag: it is not the shared encoding.
+  broker().publish("r", test::bytes("kept"), QoS::AtLeastOnce, true);
+  send(a, mqtt::Subscribe{7, {{"r", QoS::AtLeastOnce}}});
+  EXPECT_EQ(a.port->take(), (Packets{mqtt::Suback({7, {1}}), publish("r", "kept", QoS::AtLeastOnce, 3, true)}));
+}
+
 TEST_F(BrokerTest, Qos0IsDroppedForAClientTooFarBehindButQos1IsNot) {
   options_.maxOutboundBytes = 100;
   auto sub = connect("sub");

@@ -88,9 +88,9 @@ inline mqtt::Publish publish(std::string topic, std::string_view payload, mqtt::
 /// store the test thread reads while callbacks may be queued elsewhere, so it locks anyway.
 class StubPort final : public ConnectionPort {
  public:
-  void send(Bytes b) override {
+  void send(Frame f) override {
     std::lock_guard lock(mutex_);
-    sent_.push_back(std::move(b));
+    sent_.push_back(std::move(f));
   }
   void close(std::string reason) override {
     std::lock_guard lock(mutex_);
@@ -100,19 +100,21 @@ class StubPort final : public ConnectionPort {
 
   /// Decodes and forgets everything sent so far. Each send must hold exactly one whole packet.
   Packets take() {
-    std::vector<Bytes> sent;
+    std::vector<Frame> sent;
     {
       std::lock_guard lock(mutex_);
       sent.swap(sent_);
     }
     Packets out;
-    for (const auto& b : sent) {
-      auto r = mqtt::decode(*b, mqtt::Limits{});
+    for (const auto& f : sent) {
+      const auto b = f.bytes();
+      EXPECT_EQ(b.size(), f.size()) << "a frame's size is the size of its bytes";
+      auto r = mqtt::decode(b, mqtt::Limits{});
       if (!r) {
         ADD_FAILURE() << "the broker sent bytes that do not decode: error " << static_cast<int>(r.error());
         continue;
       }
-      EXPECT_EQ(r->consumed, b->size()) << "one send should carry exactly one packet";
+      EXPECT_EQ(r->consumed, b.size()) << "one send should carry exactly one packet";
       out.push_back(std::move(r->value));
     }
     return out;
@@ -131,7 +133,7 @@ class StubPort final : public ConnectionPort {
 
  private:
   mutable std::mutex mutex_;
-  std::vector<Bytes> sent_;
+  std::vector<Frame> sent_;
   std::vector<std::string> closeReasons_;
 };
 
