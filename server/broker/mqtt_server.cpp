@@ -62,12 +62,12 @@ using Strand = net::strand<net::io_context::executor_type>;
 // the socket and in every pending operation's handler, per connection.
 using Socket = net::basic_stream_socket<tcp, Strand>;
 
-constexpr std::size_t kReadChunk = 64 * 1024;   // the per-thread read buffer of plain TCP connections
-constexpr std::size_t kInitialTlsBuffer = 256;   // a TLS connection's read buffer doubles from here
-constexpr int kMaxBatchesInFlight = 4;           // read no further while the broker strand has this many batches of ours
-constexpr std::size_t kKeptQueueCapacity = 16;   // frames a connection's queue keeps room for between writes
+constexpr std::size_t kReadChunk = 64 * 1024;  // the per-thread read buffer of plain TCP connections
+constexpr std::size_t kInitialTlsBuffer = 256;  // a TLS connection's read buffer doubles from here
+constexpr int kMaxBatchesInFlight = 4;          // read no further while the broker strand holds this many of ours
+constexpr std::size_t kKeptQueueCapacity = 16;  // frames a connection's queue keeps room for between writes
+constexpr std::size_t kMaxDirectFrames = 64;    // frames per sendmsg from another thread (≤ 3 iovecs each)
 constexpr std::chrono::milliseconds kSweepInterval{100};  // how often connect and keepalive deadlines are checked
-constexpr std::size_t kMaxDirectFrames = 64;     // frames per sendmsg from another thread (≤ 3 iovecs each)
 
 std::string describe(const Socket& s) {
   error_code ec;
@@ -613,7 +613,8 @@ class Connection final : public SweptConnection {
     if (closed_) return;
     if (!connected_) {
       const auto limit = std::chrono::milliseconds(server_->config.connectTimeoutMs);
-      if (Clock::now() - started_ >= limit) return closeNow("no CONNECT within the connect timeout", spdlog::level::info);
+      if (Clock::now() - started_ >= limit)
+        return closeNow("no CONNECT within the connect timeout", spdlog::level::info);
       return setDeadline(started_ + limit);
     }
     if (keepAlive_ == 0) return;
@@ -869,8 +870,10 @@ void MqttServer::Impl::accept(std::shared_ptr<tcp::acceptor> acceptor, std::shar
       socket.set_option(tcp::no_delay(true), ec);
       const auto id = self->nextId++;
       std::shared_ptr<Connection<Stream>> conn;
-      if constexpr (std::is_same_v<Stream, Socket>) conn = std::make_shared<Connection<Socket>>(self, id, std::move(socket), false);
-      else conn = std::make_shared<Connection<Stream>>(self, id, Stream(std::move(socket), *tls), true);
+      if constexpr (std::is_same_v<Stream, Socket>)
+        conn = std::make_shared<Connection<Socket>>(self, id, std::move(socket), false);
+      else
+        conn = std::make_shared<Connection<Stream>>(self, id, Stream(std::move(socket), *tls), true);
       {
         std::lock_guard lock(self->liveMutex);
         self->link(conn.get());

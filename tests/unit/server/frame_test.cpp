@@ -58,8 +58,8 @@ TEST(Frame, PacketIdIsSplicedOverThePlaceholderInThreePieces) {
   EXPECT_EQ(piecesOf(f), (std::vector<Wire>{{0x32, 0x09, 0x00, 0x03, 'a', '/', 'b'}, {0xbe, 0xef}, {'h', 'i'}}));
   // The shared encoding is untouched, so other subscribers' frames splice their own ids.
   EXPECT_EQ((*shared)[7], 0x00);
-  EXPECT_EQ(Frame::withPacketId(shared, 7, 1).bytes(), mqtt::encode(mqtt::Publish{"a/b", payload, mqtt::QoS::AtLeastOnce,
-                                                                                   false, false, 1}));
+  EXPECT_EQ(Frame::withPacketId(shared, 7, 1).bytes(),
+            mqtt::encode(mqtt::Publish{"a/b", payload, mqtt::QoS::AtLeastOnce, false, false, 1}));
 }
 
 TEST(Frame, PacketIdAtTheEndLeavesNoEmptyPiece) {
