@@ -52,7 +52,7 @@ TEST(App, EnvironmentOverridesTheFileAndFlagsOverrideBoth) {
 int runAndWait(const std::vector<std::string>& args, std::string* output) {
   TempDir dir;
   const auto out = dir.path() + "/out.txt";
-  std::string cmd = std::string(FAKECLOUD_BINARY_FOR_TESTS);
+  std::string cmd = fakecloudBinary();
   for (const auto& a : args) cmd += " '" + a + "'";
   cmd += " > " + out + " 2>&1";
   const int status = std::system(cmd.c_str());

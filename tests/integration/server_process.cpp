@@ -21,12 +21,18 @@
 #include <stdexcept>
 #include <thread>
 
-#ifndef FAKECLOUD_BINARY
-#error "FAKECLOUD_BINARY must name the fakecloud executable"
-#endif
-
 namespace fc::test {
 namespace fs = std::filesystem;
+
+std::string fakecloudBinary() {
+  if (const char* fromEnv = std::getenv("FAKECLOUD_BINARY"); fromEnv && *fromEnv) return fromEnv;
+  std::error_code error;
+  for (auto dir = fs::read_symlink("/proc/self/exe", error).parent_path(); !error && dir.has_relative_path();
+       dir = dir.parent_path()) {
+    if (fs::exists(dir / "CMakeCache.txt")) return (dir / "server" / "fakecloud").string();
+  }
+  throw std::runtime_error("fakecloud binary not found: set FAKECLOUD_BINARY or run from the build tree");
+}
 
 TempDir::TempDir() {
   std::string tmpl = (fs::temp_directory_path() / "fakecloud-test-XXXXXX").string();
@@ -57,7 +63,7 @@ void ServerProcess::start() {
   const auto portsFile = dataDir_ + "/ports.json";
   std::error_code ignored;
   fs::remove(portsFile, ignored);
-  std::vector<std::string> args{FAKECLOUD_BINARY, "--data-dir",   dataDir_,    "--mqtt-port", "0",
+  std::vector<std::string> args{fakecloudBinary(), "--data-dir",   dataDir_,    "--mqtt-port", "0",
                                 "--mqtts-port",   "0",            "--http-port", "0",          "--https-port",
                                 "0",              "--coap-port",  "0",          "--ports-file", portsFile,
                                 "--log-level",    "debug"};

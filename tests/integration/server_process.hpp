@@ -20,6 +20,12 @@ namespace fc::test {
 using namespace std::chrono_literals;
 
 /// A temporary directory removed with everything in it at destruction.
+// The fakecloud executable of the build tree this test binary belongs to: $FAKECLOUD_BINARY if set,
+// else <build root>/server/fakecloud, the build root being the nearest ancestor of this executable
+// that holds CMakeCache.txt. Found at run time rather than baked in at compile time, so a compiler
+// cache shared between checkouts cannot hand one checkout's test the other checkout's server.
+std::string fakecloudBinary();
+
 class TempDir {
  public:
   TempDir();
