@@ -59,7 +59,23 @@ Summary summarize(const std::vector<std::uint8_t>& bytes) {
 }  // namespace
 
 MqttGateway::MqttGateway(core::Platform& platform, broker::AccessPolicy& fallback)
-    : platform_(platform), fallback_(fallback) {}
+    : platform_(platform), fallback_(fallback) {
+  platformSubscription_ = platform_.subscribe([this](const core::PlatformEvent& event) {
+    if (event.type != "command.status") return;
+    const auto status = event.data.value("status", "");
+    if (status != "PENDING" && status != "SENT") forgetTags(event.data.value("id", ""));
+  });
+}
+
+MqttGateway::~MqttGateway() { platform_.unsubscribe(platformSubscription_); }
+
+void MqttGateway::forgetTags(const std::string& commandId) {
+  std::lock_guard lock(mutex_);
+  auto it = tagsOfCommand_.find(commandId);
+  if (it == tagsOfCommand_.end()) return;
+  for (auto tag : it->second) commandOfTag_.erase(tag);
+  tagsOfCommand_.erase(it);
+}
 
 void MqttGateway::addDialect(std::unique_ptr<MqttDialect> dialect) { dialects_.push_back(std::move(dialect)); }
 
@@ -178,8 +194,7 @@ void MqttGateway::tagDelivered(const std::string&, std::uint64_t tag) {
     std::lock_guard lock(mutex_);
     auto it = commandOfTag_.find(tag);
     if (it == commandOfTag_.end()) return;
-    commandId = std::move(it->second);
-    commandOfTag_.erase(it);
+    commandId = it->second;
   }
   if (auto delivered = platform_.commandDelivered(commandId); !delivered)
     spdlog::debug("gateway: acknowledgement of command {} ignored: {}", commandId, delivered.error().message);
@@ -197,6 +212,7 @@ void MqttGateway::sendCommand(const core::Device& device, const core::Product& p
     clientId = it->second;
     tag = nextTag_++;
     commandOfTag_[tag] = command.id;
+    tagsOfCommand_[command.id].push_back(tag);
   }
   auto downlink = dialect->encodeCommand(device, command);
   spdlog::debug("{}: command {} to {} on {} (send {})", dialect->name(), command.id, device.id, downlink.topic,

@@ -26,6 +26,9 @@ class MqttGateway final : public broker::AccessPolicy,
                           public MqttPublisher {
  public:
   MqttGateway(core::Platform& platform, broker::AccessPolicy& fallback);
+  ~MqttGateway() override;
+  MqttGateway(const MqttGateway&) = delete;
+  MqttGateway& operator=(const MqttGateway&) = delete;
   void addDialect(std::unique_ptr<MqttDialect> dialect);
   /// The server that carries commands; set before listening.
   void setServer(broker::MqttServer* server) { server_ = server; }
@@ -57,6 +60,7 @@ class MqttGateway final : public broker::AccessPolicy,
   };
   const MqttDialect* dialectFor(const std::string& name) const;
   std::optional<Binding> binding(const std::string& clientId) const;
+  void forgetTags(const std::string& commandId);
 
   core::Platform& platform_;
   broker::AccessPolicy& fallback_;
@@ -68,7 +72,11 @@ class MqttGateway final : public broker::AccessPolicy,
   std::unordered_map<std::string, Binding> connected_;      // client id → device, while connected
   std::unordered_map<std::string, std::string> clientOf_;   // device id → client id, while connected
   std::uint64_t nextTag_ = 1;
+  // Every send of a command carries a tag; the tags of a command are forgotten once it leaves
+  // SENT (delivered or final), so sends never acknowledged do not pile up.
   std::unordered_map<std::uint64_t, std::string> commandOfTag_;
+  std::unordered_map<std::string, std::vector<std::uint64_t>> tagsOfCommand_;
+  std::uint64_t platformSubscription_ = 0;
 };
 
 }  // namespace fc::server::dialects

@@ -313,8 +313,9 @@ TEST_F(Aliyun, ShadowRoundTripAndControlToAPersistentSession) {
 }
 
 TEST_F(Aliyun, NtpUsesThePlatformClock) {
-  ASSERT_EQ(call(server_, "POST", "/api/v1/admin/clock", {{"action", "set"}, {"timeMs", 1700000000000}}).status, 200);
+  // Freeze first, then set: setting a running clock and freezing it later lets it drift in between.
   ASSERT_EQ(call(server_, "POST", "/api/v1/admin/clock", {{"action", "freeze"}}).status, 200);
+  ASSERT_EQ(call(server_, "POST", "/api/v1/admin/clock", {{"action", "set"}, {"timeMs", 1700000000000}}).status, 200);
   auto d = online("test_01");
   ASSERT_TRUE(d->subscribe(std::string("/ext/ntp/") + kPk + "/test_01/response", QoS::AtMostOnce));
   ASSERT_FALSE(d->publish(std::string("/ext/ntp/") + kPk + "/test_01/request", R"({"deviceSendTime":"1234"})",
