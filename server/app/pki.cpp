@@ -99,8 +99,8 @@ void addExtension(X509* cert, X509* issuer, int nid, const std::string& value) {
   X509_EXTENSION_free(ext);
 }
 
-/// A certificate for `key`, signed by `issuerKey` (self-signed when issuer is null).
-CertPtr makeCert(EVP_PKEY* key, const std::string& commonName, X509* issuer, EVP_PKEY* issuerKey, int days) {
+/// An unsigned certificate for `key`, issued by `issuer` (self-issued when null); sign() signs it.
+CertPtr makeCert(EVP_PKEY* key, const std::string& commonName, X509* issuer, int days) {
   CertPtr cert(X509_new());
   X509_set_version(cert.get(), 2);
   unsigned char serial[16];
@@ -188,7 +188,7 @@ PkiFiles ensureLocalPki(const std::string& dir, const std::vector<std::string>& 
 
   if (!fs::exists(files.caCert) || !fs::exists(files.caKey)) {
     auto key = makeKey();
-    auto cert = makeCert(key.get(), "fakecloud local CA", nullptr, nullptr, 3650);
+    auto cert = makeCert(key.get(), "fakecloud local CA", nullptr, 3650);
     addExtension(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:TRUE");
     addExtension(cert.get(), cert.get(), NID_key_usage, "critical,keyCertSign,cRLSign");
     sign(cert.get(), key.get());
@@ -208,7 +208,7 @@ PkiFiles ensureLocalPki(const std::string& dir, const std::vector<std::string>& 
     auto caKey = loadKey(readFile(files.caKey));
     auto caCert = loadCert(readFile(files.caCert));
     auto key = makeKey();
-    auto cert = makeCert(key.get(), "localhost", caCert.get(), caKey.get(), 825);
+    auto cert = makeCert(key.get(), "localhost", caCert.get(), 825);
     addExtension(cert.get(), caCert.get(), NID_basic_constraints, "critical,CA:FALSE");
     addExtension(cert.get(), caCert.get(), NID_key_usage, "critical,digitalSignature,keyEncipherment");
     addExtension(cert.get(), caCert.get(), NID_ext_key_usage, "serverAuth");
@@ -224,7 +224,7 @@ IssuedCertificate issueClientCertificate(const PkiFiles& files, const std::strin
   auto caKey = loadKey(readFile(files.caKey));
   auto caCert = loadCert(readFile(files.caCert));
   auto key = makeKey();
-  auto cert = makeCert(key.get(), commonName, caCert.get(), caKey.get(), days);
+  auto cert = makeCert(key.get(), commonName, caCert.get(), days);
   addExtension(cert.get(), caCert.get(), NID_basic_constraints, "critical,CA:FALSE");
   addExtension(cert.get(), caCert.get(), NID_key_usage, "critical,digitalSignature,keyEncipherment");
   addExtension(cert.get(), caCert.get(), NID_ext_key_usage, "clientAuth");

@@ -104,9 +104,8 @@ TEST_F(AliyunDeviceTest, PostsServiceCallsRrpcAndShadow) {
     return client::AliyunDevice::ServiceResult{9201, {{"why", call.service}}};
   });
   device.onRrpc([](const std::string&, const std::vector<std::uint8_t>& request) {
-    std::vector<std::uint8_t> answer = {'e', 'c', 'h', 'o', ':'};
-    answer.insert(answer.end(), request.begin(), request.end());
-    return answer;
+    const std::string answer = "echo:" + std::string(request.begin(), request.end());
+    return std::vector<std::uint8_t>(answer.begin(), answer.end());
   });
   std::promise<json> control;
   device.onShadowControl([&control](const json& desired, std::int64_t) { control.set_value(desired); });
