@@ -13,6 +13,7 @@
 #include "protocols/mqtt/topic.hpp"
 #include "protocols/dialects/aliyun/alink.hpp"
 #include "protocols/dialects/aliyun/sign.hpp"
+#include "server/dialects/oceanconnect_devices.hpp"
 
 namespace fc::server::http {
 namespace {
@@ -127,6 +128,8 @@ Expected<core::Product, ApiResponse> productFromJson(const core::Platform& platf
   }
   if (d == "aliyun")
     if (auto bad = prepareAliyunProduct(platform, p)) return Unexpected(std::move(*bad));
+  if (d == dialects::kOceanConnectDialect)
+    if (auto bad = dialects::prepareOceanConnectProduct(p)) return Unexpected(fail(*bad));
   return p;
 }
 
@@ -168,6 +171,8 @@ Expected<core::Device, ApiResponse> deviceFromJson(const core::Platform& platfor
   if (product->dialect == "generic" && !d.secrets.contains("secret")) d.secrets["secret"] = core::randomHex(16);
   if (product->dialect == "aliyun")
     if (auto bad = prepareAliyunDevice(platform, d)) return Unexpected(std::move(*bad));
+  if (product->dialect == dialects::kOceanConnectDialect)
+    if (auto bad = dialects::prepareOceanConnectDevice(platform, d)) return Unexpected(fail(*bad));
   return d;
 }
 
@@ -190,6 +195,18 @@ ApiResponse patchDevice(core::Platform& platform, const ApiRequest& r) {
       if (!value.is_object()) return errorResponse(422, "invalid", "field '" + key + "' must be an object");
     } else {
       return errorResponse(422, "invalid", "field '" + key + "' cannot be changed");
+    }
+  }
+  // An oceanconnect device keeps its rules (unique nodeId, hex PSK) through a change, defaults included.
+  if (auto current = platform.device(r.params.at("id"))) {
+    auto product = platform.product(current->productId);
+    if (product && product->dialect == dialects::kOceanConnectDialect) {
+      core::Device changed = *current;
+      if (body->contains("identifiers")) changed.identifiers = (*body)["identifiers"];
+      if (body->contains("secrets")) changed.secrets = (*body)["secrets"];
+      if (auto bad = dialects::prepareOceanConnectDevice(platform, changed)) return fail(*bad);
+      (*body)["identifiers"] = changed.identifiers;
+      (*body)["secrets"] = changed.secrets;
     }
   }
   auto updated = platform.updateDevice(r.params.at("id"), *body);
