@@ -94,6 +94,15 @@ class CoapConnection : public std::enable_shared_from_this<CoapConnection> {
     after();
   }
 
+  void addResource(fcoap::Resource resource) { endpoint_.addResource(std::move(resource)); }
+
+  void notify(fcoap::Message m, CoapClient::CompletionHandler done) {
+    if (closed_) return;
+    const bool sent = !openError_ && endpoint_.sendNotification(kServer, std::move(m), now());
+    after();
+    if (done) done(openError_ ? openError_ : sent ? std::error_code{} : make_error_code(fcoap::RequestError::InvalidRequest));
+  }
+
   void sendRaw(std::vector<std::uint8_t> datagram, CoapClient::CompletionHandler done) {
     if (closed_) return;
     if (openError_) {
@@ -202,6 +211,18 @@ void CoapClient::observe(fc::coap::Message request, fc::coap::NotificationHandle
 
 void CoapClient::cancel(RequestId id, bool deregister) {
   boost::asio::post(impl_->strand(), [impl = impl_, id, deregister] { impl->cancel(id, deregister); });
+}
+
+void CoapClient::addResource(fc::coap::Resource resource) {
+  boost::asio::post(impl_->strand(), [impl = impl_, resource = std::move(resource)]() mutable {
+    impl->addResource(std::move(resource));
+  });
+}
+
+void CoapClient::notify(fc::coap::Message notification, CompletionHandler done) {
+  boost::asio::post(impl_->strand(), [impl = impl_, notification = std::move(notification), done = std::move(done)]() mutable {
+    impl->notify(std::move(notification), std::move(done));
+  });
 }
 
 void CoapClient::sendRaw(std::vector<std::uint8_t> datagram, CompletionHandler done) {

@@ -61,6 +61,13 @@ class CoapClient {
   void observe(fc::coap::Message request, fc::coap::NotificationHandler notify, Started started = {});
   /// Ends a request or observation (for an observation, `deregister` sends Observe = 1, RFC 7641 §3.6).
   void cancel(RequestId id, bool deregister = true);
+  /// Serves `resource` to the server (requests the server sends this client, as an LwM2M server
+  /// does); the handler runs on the client's strand and must not block.
+  void addResource(fc::coap::Resource resource);
+  /// RFC 7641 §4.2, the observed side: sends a notification (a 2.xx response with the observer's
+  /// token and an Observe option; CON unless NON) with a fresh message id; `done` gets an error
+  /// only when it cannot be encoded. A CON is retransmitted until acknowledged.
+  void notify(fc::coap::Message notification, CompletionHandler done = {});
   /// Sends arbitrary bytes as one datagram (tests of malformed input); completes once sent.
   void sendRaw(std::vector<std::uint8_t> datagram, CompletionHandler done = {});
 

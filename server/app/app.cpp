@@ -20,15 +20,19 @@
 #include "server/broker/access.hpp"
 #include "server/broker/mqtt_server.hpp"
 #include "server/coap/coap_server.hpp"
+#include "server/coap/lwm2m_server.hpp"
 #include "server/core/platform.hpp"
 #include "server/dialects/aliyun.hpp"
 #include "server/dialects/aliyun_coap.hpp"
 #include "server/dialects/aliyun_http.hpp"
 #include "server/dialects/generic.hpp"
+#include "server/dialects/command_router.hpp"
 #include "server/dialects/mqtt_gateway.hpp"
+#include "server/dialects/oceanconnect.hpp"
 #include "server/core/random.hpp"
 #include "server/http/api_auth.hpp"
 #include "server/http/http_server.hpp"
+#include "server/http/lwm2m_api.hpp"
 #include "server/http/platform_api.hpp"
 #include "server/http/system_api.hpp"
 #include "server/http/webhooks.hpp"
@@ -176,12 +180,17 @@ int runServer(const Config& config) {
   gateway.addDialect(std::move(aliyunOwned));
   broker::MqttServer mqtt(ioc, config.mqtt, gateway, store.get(), &gateway);
   gateway.setServer(&mqtt);
-  platform.setCommandSender(&gateway);
   mqtt.restore(snapshot);
   snapshot = {};
   coap::CoapServer coapServer(ioc, config.coap, clock);
   for (auto& resource : dialects::aliyunCoapResources(platform, aliyun)) coapServer.addResource(std::move(resource));
   coapServer.recognizeOption(dialects::kAliyunCoapTokenOptionOld);
+  coap::Lwm2mServer lwm2m(platform, coapServer);
+  dialects::OceanConnectDialect oceanconnect(platform, lwm2m);
+  coapServer.addResource(lwm2m.resource());
+  dialects::CommandRouter commandRouter(gateway);  // MQTT dialects, unless the product's dialect is routed
+  commandRouter.route("oceanconnect", oceanconnect);
+  platform.setCommandSender(&commandRouter);
 
   // Platform timers follow the platform clock, which the admin API may move; a short real-time
   // tick keeps them within 50 ms of it (clock changes through the API tick at once).
@@ -193,6 +202,7 @@ int runServer(const Config& config) {
       platform.tick();
       aliyun.tick();      // RRPC timeouts (real time)
       coapServer.tick();  // CoAP retransmissions and expiries (platform time)
+      lwm2m.tick();       // LwM2M registration lifetimes (platform time)
       scheduleTick();
     });
   };
@@ -211,7 +221,10 @@ int runServer(const Config& config) {
   auto router = std::make_shared<http::Router>();
   http::addSystemRoutes(*router, [&ready] { return ready.load(); }, caPem);
   http::PlatformApiHooks hooks;
-  hooks.onReset = [&mqtt] { mqtt.reset(); };
+  hooks.onReset = [&mqtt, &lwm2m] {
+    mqtt.reset();
+    lwm2m.reset();
+  };
   hooks.publish = [&mqtt](std::string topic, std::vector<std::uint8_t> payload, int qos, bool retain) {
     mqtt.publish(std::move(topic), std::move(payload), static_cast<mqtt::QoS>(qos), retain);
   };
@@ -230,6 +243,7 @@ int runServer(const Config& config) {
   };
   http::addPlatformRoutes(*router, platform, clock, std::move(hooks));
   dialects::addAliyunRoutes(*router, platform, aliyun);
+  http::addLwm2mRoutes(*router, platform, lwm2m);
   std::string apiToken = config.apiToken;
   if (apiToken.empty() && !http::isLoopbackAddress(config.bind)) apiToken = core::randomAlnum(32);
   if (!apiToken.empty()) router->setGuard(http::bearerTokenGuard(apiToken));
