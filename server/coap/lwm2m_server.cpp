@@ -25,6 +25,7 @@ std::string summary(const fcoap::Message& m, std::string_view path) {
     s += "?";
     for (std::size_t i = 0; i < q.size(); ++i) s += (i ? "&" : "") + std::string(q[i]);
   }
+  if (auto observe = m.getUint(fcoap::option::kObserve)) s += " Observe " + std::to_string(*observe);
   if (!m.payload.empty()) s += " (" + std::to_string(m.payload.size()) + " bytes)";
   return s;
 }
@@ -318,19 +319,41 @@ std::vector<std::pair<Lwm2mClient, Lwm2mServer::Downlink>> Lwm2mServer::takeSend
 }
 
 void Lwm2mServer::send(const Lwm2mClient& client, Downlink d) {
+  // Journaled when it really goes out (a queue-mode device's downlink may have waited); message id
+  // and token are the endpoint's to assign, so the journaled bytes carry 0 and none.
+  const auto uri = d.message.uriPath();
+  const auto topic = "/" + uri;
+  auto journaled = d.message;
+  journaled.type = fcoap::Type::Confirmable;
+  if (!d.done) journaled.setUint(fcoap::option::kObserve, 0);
+  platform_.journal(client.deviceId, "out", client.transport, topic, fcoap::encode(journaled), summary(journaled, uri));
+  // Any answer from the device is "heard from" (queue mode) and goes to the journal.
+  auto heard = [this, client, topic](const fcoap::Message& m, bool notification) {
+    heardFrom(client.deviceId);
+    platform_.journal(client.deviceId, "in", client.transport, topic, fcoap::encode(m),
+                      (notification ? "notification " : "") + summary(m, {}));
+  };
   if (d.done) {
     // The endpoint drops `done` when it cannot start the request: keep a handle to report that.
     auto done = std::make_shared<fcoap::ResponseHandler>(std::move(d.done));
     coap_.request(
-        client.peer, std::move(d.message), [done](Expected<fcoap::Message, std::error_code> r) { (*done)(std::move(r)); },
+        client.peer, std::move(d.message),
+        [done, heard](Expected<fcoap::Message, std::error_code> r) {
+          if (r) heard(*r, false);
+          (*done)(std::move(r));
+        },
         {}, [done](Expected<fcoap::Endpoint::RequestId, fcoap::RequestError> id) {
           if (!id) (*done)(Unexpected(make_error_code(id.error())));
         });
   } else {
     auto notify = std::make_shared<fcoap::NotificationHandler>(std::move(d.notify));
+    auto first = std::make_shared<bool>(true);
     coap_.observe(
         client.peer, std::move(d.message),
-        [notify](Expected<fcoap::Message, std::error_code> r, bool last) { (*notify)(std::move(r), last); },
+        [notify, heard, first](Expected<fcoap::Message, std::error_code> r, bool last) {
+          if (r) heard(*r, !std::exchange(*first, false));
+          (*notify)(std::move(r), last);
+        },
         [notify, started = std::move(d.started)](Expected<fcoap::Endpoint::RequestId, fcoap::RequestError> id) {
           if (!id) (*notify)(Unexpected(make_error_code(id.error())), true);
           if (started) started(id ? std::optional<fcoap::Endpoint::RequestId>(*id) : std::nullopt);

@@ -7,7 +7,8 @@
 //
 // Downlinks (server-initiated requests and observations) go through here: to a queue-mode client
 // (binding UQ) only while it is awake (heard from within the awake window); otherwise they wait
-// until it is next heard from (Register, Update, a notification: heardFrom()).
+// until it is next heard from (Register, Update, any response or notification). Each downlink is
+// journaled when it goes out, and so is every answer and notification (summary "notification …").
 //
 // Thread-safety: "rd" runs on the CoAP strand, tick() on the scheduler, request()/observe() from any
 // thread. State is under one mutex that is never held while calling the platform, the CoAP server

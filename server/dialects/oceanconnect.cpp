@@ -17,14 +17,6 @@ constexpr const char* kDataPath = "19/0/0";     // LwM2M object 19 (BinaryAppDat
 constexpr const char* kCommandPath = "19/1/0";  // downlink instance
 constexpr std::size_t kMaxAwaiting = 256;       // per device; the oldest is forgotten beyond it
 
-std::string summary(const fcoap::Message& m, std::string_view path) {
-  std::string s = std::string(fcoap::typeName(m.type)) + " " + fcoap::codeName(m.code);
-  if (!path.empty()) s += " /" + std::string(path);
-  if (m.has(fcoap::option::kObserve)) s += " Observe " + std::to_string(m.getUint(fcoap::option::kObserve).value_or(0));
-  if (!m.payload.empty()) s += " (" + std::to_string(m.payload.size()) + " bytes)";
-  return s;
-}
-
 std::string failed(const std::string& detail) {
   return json{{"resultCode", "FAILED"}, {"resultDetail", detail}}.dump();
 }
@@ -59,10 +51,6 @@ void OceanConnectDialect::registered(const coap::Lwm2mClient& client) {
   request.code = fcoap::code::kGet;
   request.setUriPath(client.path(kDataPath));
   request.setUint(fcoap::option::kAccept, fcoap::format::kOctetStream);
-  auto journaled = request;
-  journaled.setUint(fcoap::option::kObserve, 0);
-  platform_.journal(client.deviceId, "out", client.transport, "/" + client.path(kDataPath), fcoap::encode(journaled),
-                    summary(journaled, client.path(kDataPath)));
   const auto deviceId = client.deviceId;
   const auto location = client.registration.location;
   lwm2m_.observe(
@@ -103,9 +91,6 @@ void OceanConnectDialect::deregistered(const coap::Lwm2mClient& client, const st
 }
 
 void OceanConnectDialect::notification(const coap::Lwm2mClient& client, const fcoap::Message& m) {
-  lwm2m_.heardFrom(client.deviceId);
-  platform_.journal(client.deviceId, "in", client.transport, "/" + client.path(kDataPath), fcoap::encode(m),
-                    summary(m, {}));
   if (m.code.codeClass() != 2 || m.payload.empty()) return;  // the first answer may carry no data
   platform_.recordUplink(client.deviceId, client.transport, "/19/0/0", m.payload, "application/octet-stream");
   auto device = platform_.device(client.deviceId);
@@ -193,15 +178,13 @@ void OceanConnectDialect::sendCommand(const core::Device& device, const core::Pr
   }
   auto client = lwm2m_.client(device.id);
   const auto path = client ? client->path(kCommandPath) : std::string(kCommandPath);
-  const auto transport = client ? client->transport : std::string("coap");
   fcoap::Message put;
   put.code = fcoap::code::kPut;
   put.setUriPath(path);
   put.setUint(fcoap::option::kContentFormat, fcoap::format::kOctetStream);
   put.payload = std::move(bytes);
-  platform_.journal(device.id, "out", transport, "/" + path, fcoap::encode(put), summary(put, path));
   lwm2m_.request(device.id, std::move(put),
-                 [this, deviceId = device.id, commandId = command.id, transport, path](
+                 [this, deviceId = device.id, commandId = command.id](
                      Expected<fcoap::Message, std::error_code> r) {
                    if (!r) {
                      if (r.error() == make_error_code(fcoap::RequestError::Reset))
@@ -212,8 +195,6 @@ void OceanConnectDialect::sendCommand(const core::Device& device, const core::Pr
                                   r.error().message());
                      return;
                    }
-                   lwm2m_.heardFrom(deviceId);
-                   platform_.journal(deviceId, "in", transport, "/" + path, fcoap::encode(*r), summary(*r, {}));
                    if (r->code.codeClass() == 2) {
                      auto delivered = platform_.commandDelivered(commandId);
                      if (!delivered)

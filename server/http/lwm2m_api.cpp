@@ -110,22 +110,10 @@ fcoap::Message requestFor(const Target& t, fcoap::Code code) {
   return m;
 }
 
-std::string summary(const fcoap::Message& m, const std::string& path) {
-  std::string s = std::string(fcoap::typeName(m.type)) + " " + fcoap::codeName(m.code) + " " + path;
-  if (!m.payload.empty()) s += " (" + std::to_string(m.payload.size()) + " bytes)";
-  return s;
-}
-
-/// Sends `m`, journals both directions, answers with `answer` on success.
-void exchange(core::Platform& platform, coap::Lwm2mServer& lwm2m, const Target& t, fcoap::Message m,
-              const Respond& respond) {
+/// Sends `m` (the LwM2M server journals it and the answer) and answers the API call.
+void exchange(coap::Lwm2mServer& lwm2m, const Target& t, fcoap::Message m, const Respond& respond) {
   const auto path = t.path.toString();
-  platform.journal(t.deviceId, "out", t.client.transport, path, fcoap::encode(m), summary(m, path));
-  lwm2m.request(t.deviceId, std::move(m), [&platform, &lwm2m, t, path, respond](Expected<fcoap::Message, std::error_code> r) {
-    if (r) {
-      lwm2m.heardFrom(t.deviceId);
-      platform.journal(t.deviceId, "in", t.client.transport, path, fcoap::encode(*r), summary(*r, path));
-    }
+  lwm2m.request(t.deviceId, std::move(m), [path, respond](Expected<fcoap::Message, std::error_code> r) {
     if (!r || r->code.codeClass() != 2) return respond(failure(path, r));
     respond(ok(200, responseJson(path, *r)));
   });
@@ -148,7 +136,7 @@ void addLwm2mRoutes(Router& router, core::Platform& platform, coap::Lwm2mServer&
   router.addAsync("GET", base, [p, l](ApiRequest r, Respond respond) {
     auto t = target(*p, *l, r);
     if (!t) return respond(t.error());
-    exchange(*p, *l, *t, requestFor(*t, fcoap::code::kGet), respond);
+    exchange(*l, *t, requestFor(*t, fcoap::code::kGet), respond);
   });
 
   router.addAsync("PUT", base, [p, l](ApiRequest r, Respond respond) {
@@ -172,7 +160,7 @@ void addLwm2mRoutes(Router& router, core::Platform& platform, coap::Lwm2mServer&
       m.setUint(fcoap::option::kContentFormat, tlv ? fcoap::format::kLwm2mTlv : fcoap::format::kOctetStream);
       m.payload = std::move(*bytes);
     }
-    exchange(*p, *l, *t, std::move(m), respond);
+    exchange(*l, *t, std::move(m), respond);
   });
 
   router.addAsync("POST", base, [p, l](ApiRequest r, Respond respond) {
@@ -187,7 +175,7 @@ void addLwm2mRoutes(Router& router, core::Platform& platform, coap::Lwm2mServer&
         m.setPayload(body["args"].get<std::string>());  // §5.4.5: Execute arguments, text
       }
     }
-    exchange(*p, *l, *t, std::move(m), respond);
+    exchange(*l, *t, std::move(m), respond);
   });
 
   router.addAsync("POST", base + "/observe", [p, l, observations](ApiRequest r, Respond respond) {
@@ -195,19 +183,11 @@ void addLwm2mRoutes(Router& router, core::Platform& platform, coap::Lwm2mServer&
     if (!t) return respond(t.error());
     const auto path = t->path.toString();
     auto m = requestFor(*t, fcoap::code::kGet);
-    auto journaled = m;
-    journaled.setUint(fcoap::option::kObserve, 0);
-    p->journal(t->deviceId, "out", t->client.transport, path, fcoap::encode(journaled), summary(journaled, path) + " Observe 0");
     auto answered = std::make_shared<bool>(false);
     const auto key = std::make_pair(t->deviceId, path);
     l->observe(
         t->deviceId, std::move(m),
-        [p, l, t = *t, path, respond, answered, observations, key](Expected<fcoap::Message, std::error_code> r, bool last) {
-          if (r) {
-            l->heardFrom(t.deviceId);
-            p->journal(t.deviceId, "in", t.client.transport, path, fcoap::encode(*r),
-                       (*answered ? "notification " : "") + summary(*r, path));
-          }
+        [path, respond, answered, observations, key](Expected<fcoap::Message, std::error_code> r, bool last) {
           if (last) {
             std::lock_guard lock(observations->mutex);
             observations->ids.erase(key);
