@@ -264,6 +264,14 @@ TEST_F(OceanConnect, RegistrationLifecycleOnThePlatformClock) {
   EXPECT_TRUE(has("CON 0.01 GET /19/0/0 Observe 0"));
 }
 
+TEST_F(OceanConnect, AdminResetForgetsRegistrations) {
+  auto d = online("raw-1");
+  ASSERT_EQ(call(server_, "POST", "/api/v1/admin/reset").status, 200);
+  auto up = d->update();
+  ASSERT_TRUE(up);
+  EXPECT_EQ(up->code, coap::code::kNotFound) << "after a reset the registration is gone";
+}
+
 TEST_F(OceanConnect, UnknownEndpointsAreForbidden) {
   for (const std::string ep : {"nobody", "gen-node", "lamp-1"}) {  // unknown; a generic device; an id, not a nodeId
     client::OceanConnectDevice d(options(ep));
