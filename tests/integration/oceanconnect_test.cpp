@@ -1,8 +1,14 @@
 // The oceanconnect dialect end to end: product and device rules through the REST API (codec
 // profile validation, nodeId / verifyCode / PSK defaults and conflicts), and a LiteOS-like device
 // (client::OceanConnectDevice) against the LwM2M server: registration life cycle on the admin
-// clock, reports, commands (immediate, cached, failed, timed out, queue mode).
+// clock, reports, commands (immediate, cached, failed, RST, timed out, queue mode), and the LwM2M
+// northbound routes.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -262,6 +268,72 @@ TEST_F(OceanConnect, RegistrationLifecycleOnThePlatformClock) {
   EXPECT_TRUE(has("CON 0.04 DELETE /rd/"));
   EXPECT_TRUE(has("ACK 2.02 Deleted"));
   EXPECT_TRUE(has("CON 0.01 GET /19/0/0 Observe 0"));
+}
+
+/// A device made of one UDP socket and hand-built datagrams, for answers the client library is
+/// too polite to give (RST).
+class RawDevice {
+ public:
+  explicit RawDevice(std::uint16_t port) {
+    fd_ = socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) ADD_FAILURE() << "connect";
+  }
+  ~RawDevice() { close(fd_); }
+  RawDevice(const RawDevice&) = delete;
+  RawDevice& operator=(const RawDevice&) = delete;
+
+  void send(const coap::Message& m) {
+    const auto bytes = coap::encode(m);
+    ASSERT_EQ(::send(fd_, bytes.data(), bytes.size(), 0), static_cast<ssize_t>(bytes.size()));
+  }
+  std::optional<coap::Message> receive(std::chrono::milliseconds timeout = 3s) {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return std::nullopt;
+    std::vector<std::uint8_t> buf(2048);
+    const auto n = recv(fd_, buf.data(), buf.size(), 0);
+    if (n <= 0) return std::nullopt;
+    buf.resize(static_cast<std::size_t>(n));
+    auto m = coap::decode(buf);
+    return m ? std::optional<coap::Message>(*m) : std::nullopt;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+TEST_F(OceanConnect, ACommandAnsweredWithRstFails) {
+  RawDevice raw(server_.coapPort());
+  coap::Message reg{.type = coap::Type::Confirmable, .code = coap::code::kPost, .messageId = 0x100, .token = {1, 2}};
+  reg.setUriPath("rd");
+  reg.addString(coap::option::kUriQuery, "ep=raw-1");
+  reg.setUint(coap::option::kContentFormat, coap::format::kLinkFormat);
+  reg.setPayload("</19/0>,</19/1>");
+  raw.send(reg);
+  auto created = raw.receive();
+  ASSERT_TRUE(created);
+  EXPECT_EQ(created->code, coap::code::kCreated);
+  auto observe = raw.receive();  // CON GET /19/0/0 Observe 0: answered 2.05 with Observe
+  ASSERT_TRUE(observe);
+  EXPECT_EQ(observe->uriPath(), "19/0/0");
+  coap::Message ack{.type = coap::Type::Acknowledgement, .code = coap::code::kContent, .messageId = observe->messageId,
+                    .token = observe->token};
+  ack.setUint(coap::option::kObserve, 1);
+  raw.send(ack);
+
+  const auto c = send("raw-1", {{"payloadBase64", base64Encode(std::vector<std::uint8_t>{0x09})}});
+  auto put = raw.receive();
+  ASSERT_TRUE(put);
+  EXPECT_EQ(put->code, coap::code::kPut);
+  EXPECT_EQ(put->uriPath(), "19/1/0");
+  EXPECT_EQ(put->getUint(coap::option::kContentFormat), coap::format::kOctetStream);
+  EXPECT_EQ(put->payload, std::vector<std::uint8_t>{0x09});
+  raw.send(coap::Message{.type = coap::Type::Reset, .code = coap::code::kEmpty, .messageId = put->messageId});
+  ASSERT_TRUE(waitStatus(c, "FAILED"));
+  EXPECT_NE(command(c)["result"]["resultDetail"].get<std::string>().find("RST"), std::string::npos);
 }
 
 TEST_F(OceanConnect, AdminResetForgetsRegistrations) {
