@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "protocols/dialects/oceanconnect/codec_profile.hpp"
 #include "server/dialects/oceanconnect_devices.hpp"
 
@@ -132,6 +134,11 @@ void OceanConnectDialect::commandResponse(const std::string& deviceId, const cor
 }
 
 void OceanConnectDialect::fail(const std::string& commandId, const std::string& detail) {
+  {
+    std::lock_guard lock(mutex_);  // a failed command awaits no response any more
+    for (auto& [device, queue] : awaiting_)
+      std::erase_if(queue, [&](const Awaiting& a) { return a.commandId == commandId; });
+  }
   auto done = platform_.commandCompleted(commandId, false, failed(detail));
   if (!done) spdlog::info("oceanconnect: command {} not failed: {}", commandId, done.error().message);
 }
