@@ -19,6 +19,7 @@
 #include "server/app/pki.hpp"
 #include "server/broker/access.hpp"
 #include "server/broker/mqtt_server.hpp"
+#include "server/coap/coap_psk.hpp"
 #include "server/coap/coap_server.hpp"
 #include "server/coap/lwm2m_server.hpp"
 #include "server/core/platform.hpp"
@@ -187,6 +188,7 @@ int runServer(const Config& config) {
   coapServer.recognizeOption(dialects::kAliyunCoapTokenOptionOld);
   coap::Lwm2mServer lwm2m(platform, coapServer);
   dialects::OceanConnectDialect oceanconnect(platform, lwm2m);
+  oceanconnect.setPeerLookup([&coapServer](const fc::coap::PeerKey& peer) { return coapServer.dtlsPeer(peer); });
   coapServer.addResource(lwm2m.resource());
   dialects::CommandRouter commandRouter(gateway);  // MQTT dialects, unless the product's dialect is routed
   commandRouter.route("oceanconnect", oceanconnect);
@@ -260,6 +262,7 @@ int runServer(const Config& config) {
     httpsTls.clientCerts = ClientCertMode::None;  // the API authenticates by token, not certificate
     ports["https"] = httpServer.listenTls(config.bind, config.ports.https, httpsTls);
     ports["coap"] = coapServer.listenUdp(config.bind, config.coap.port);
+    ports["coaps"] = coapServer.listenDtls(config.bind, config.coap.dtlsPort, coap::platformPskLookup(platform));
     if (!config.portsFile.empty()) writePortsFile(config.portsFile, ports);
   } catch (const std::exception& e) {
     spdlog::critical("start-up failed: {}", e.what());
@@ -285,9 +288,9 @@ int runServer(const Config& config) {
   const auto url = [&](const char* scheme, const char* key) {
     return std::string(scheme) + "://" + config.bind + ":" + std::to_string(ports[key].get<int>());
   };
-  spdlog::info("fakecloud ready — MQTT {}  MQTTS {}  HTTP {}  HTTPS {}  CoAP {}  (data {}, db {})", url("mqtt", "mqtt"),
-               url("mqtts", "mqtts"), url("http", "http"), url("https", "https"), url("coap", "coap"), config.dataDir,
-               config.dbPath());
+  spdlog::info("fakecloud ready — MQTT {}  MQTTS {}  HTTP {}  HTTPS {}  CoAP {}  CoAPS {}  (data {}, db {})",
+               url("mqtt", "mqtt"), url("mqtts", "mqtts"), url("http", "http"), url("https", "https"),
+               url("coap", "coap"), url("coaps", "coaps"), config.dataDir, config.dbPath());
   if (!config.apiToken.empty()) spdlog::info("the API requires the configured bearer token (api.token)");
   else if (!apiToken.empty())
     spdlog::warn("bound to {}, so the API requires a bearer token; this run's token: {}  (set api.token to fix one)",

@@ -22,18 +22,14 @@
 #include <string>
 
 #include "protocols/coap/endpoint.hpp"
+#include "server/coap/coap_server.hpp"
 #include "server/coap/lwm2m_server.hpp"
 #include "server/core/platform.hpp"
 
 namespace fc::server::dialects {
 
-/// What the DTLS layer knows of a peer (the lead wires coap::CoapServer::dtlsPeer to it).
-struct OceanConnectPeerSecurity {
-  std::string identity;
-  std::string deviceId;
-};
-/// nullopt: a plain UDP peer.
-using OceanConnectPeerLookup = std::function<std::optional<OceanConnectPeerSecurity>(const fc::coap::PeerKey&)>;
+/// The DTLS session of a peer (coap::CoapServer::dtlsPeer); nullopt: a plain UDP peer.
+using OceanConnectPeerLookup = std::function<std::optional<coap::DtlsPeerInfo>(const fc::coap::PeerKey&)>;
 
 class OceanConnectDialect final : public core::CommandSender, public coap::Lwm2mListener {
  public:

@@ -46,8 +46,8 @@ TEST_F(OceanConnectDialectTest, PlainPeersRegisterByNodeIdOfAnOceanConnectDevice
 }
 
 TEST_F(OceanConnectDialectTest, ADtlsSessionAdmitsOnlyItsOwnDevice) {
-  dialect_.setPeerLookup([](const fc::coap::PeerKey& peer) -> std::optional<OceanConnectPeerSecurity> {
-    if (peer == "coaps:127.0.0.1:6000") return OceanConnectPeerSecurity{"id-1", "lamp-1"};
+  dialect_.setPeerLookup([](const fc::coap::PeerKey& peer) -> std::optional<coap::DtlsPeerInfo> {
+    if (peer == "coaps:127.0.0.1:6000") return coap::DtlsPeerInfo{"id-1", "lamp-1", "TLS_PSK_WITH_AES_128_CCM_8"};
     return std::nullopt;
   });
   auto own = dialect_.admit("node-1", "coaps:127.0.0.1:6000");
