@@ -31,7 +31,7 @@ namespace ccode = coap::code;
 constexpr const char* kNode = "meter-0001";
 constexpr const char* kPskHex = "000102030405060708090a0b0c0d0e0f";
 const std::vector<std::uint8_t> kPsk = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-constexpr const char* kWellKnown = "</auth>;ct=50,</topic>;ct=50";
+constexpr const char* kWellKnown = "</auth>;ct=50,</topic>;ct=50,</rd>;rt=\"core.rd\"";
 
 /// A connected UDP socket for raw datagrams.
 class Udp {

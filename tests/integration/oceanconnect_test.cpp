@@ -2,7 +2,7 @@
 // profile validation, nodeId / verifyCode / PSK defaults and conflicts), and a LiteOS-like device
 // (client::OceanConnectDevice) against the LwM2M server: registration life cycle on the admin
 // clock, reports, commands (immediate, cached, failed, RST, timed out, queue mode), and the LwM2M
-// northbound routes.
+// northbound routes; the same over DTLS-PSK, where a session registers only its own device.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -553,6 +553,79 @@ TEST_F(OceanConnect, Lwm2mNorthboundTimesOutWhenTheDeviceIsGone) {
   }
   request.join();
   EXPECT_EQ(reply.status, 504) << reply.body;
+}
+
+// --- over DTLS-PSK (coaps) ---
+
+// The LiteOS demo's values: endpoint 20201112_client, PSK identity 20201112, a 16-byte PSK.
+class OceanConnectDtls : public OceanConnect {
+ protected:
+  void SetUp() override {
+    OceanConnect::SetUp();
+    ASSERT_EQ(call(server_, "POST", "/api/v1/devices",
+                   {{"id", "liteos-1"},
+                    {"productId", "led"},
+                    {"identifiers", {{"nodeId", "20201112_client"}, {"pskIdentity", "20201112"}}},
+                    {"secrets", {{"psk", kPskHex}}}})
+                  .status,
+              201);
+  }
+  client::OceanConnectDeviceOptions dtlsOptions(const std::string& nodeId, std::vector<std::string> ciphers = {}) {
+    auto o = options(nodeId);
+    o.coap = server_.coaps({.identity = "20201112", .key = kPsk, .ciphers = std::move(ciphers)});
+    return o;
+  }
+
+  static constexpr const char* kPskHex = "000102030405060708090A0B0C0D0E0F";
+  const std::vector<std::uint8_t> kPsk{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+};
+
+TEST_F(OceanConnectDtls, ALiteOsDeviceRegistersReportsAndTakesCommandsOverDtls) {
+  // LiteOS (mbedTLS) offers only the CBC suites.
+  client::OceanConnectDevice d(dtlsOptions("20201112_client", {"TLS_PSK_WITH_AES_128_CBC_SHA256"}));
+  auto reg = d.registerDevice();
+  ASSERT_TRUE(reg) << reg.error().message();
+  ASSERT_EQ(reg->code, coap::code::kCreated);
+  ASSERT_TRUE(d.waitObserved()) << "the server observes /19/0/0 through the DTLS session";
+  ASSERT_TRUE(waitOnline("liteos-1", true));
+  EXPECT_EQ(device("liteos-1")["transport"], "coaps");
+
+  ASSERT_TRUE(d.report({0x01, 0x01}));
+  auto items = waitMessages("liteos-1", 1);
+  ASSERT_EQ(items.size(), 1u) << items.dump();
+  EXPECT_EQ(items[0]["transport"], "coaps");
+  EXPECT_EQ(items[0]["payloadBase64"], base64Encode(std::vector<std::uint8_t>{0x01, 0x01}));
+
+  const auto c = send("liteos-1", {{"payload", {{"serviceId", "LightControl"}, {"method", "SET_LIGHT"}, {"paras", {{"light", 1}}}}},
+                                   {"expireTime", 0}});
+  auto bytes = d.nextCommand();
+  ASSERT_TRUE(bytes) << "the PUT /19/1/0 reaches the device through its DTLS session";
+  ASSERT_EQ(bytes->size(), 4u);
+  ASSERT_TRUE(waitStatus(c, "DELIVERED"));
+  ASSERT_TRUE(d.report({0x03, (*bytes)[1], (*bytes)[2], 0x00}));
+  ASSERT_TRUE(waitStatus(c, "SUCCESSFUL"));
+
+  auto bye = d.deregister();
+  ASSERT_TRUE(bye);
+  EXPECT_EQ(bye->code, coap::code::kDeleted);
+  ASSERT_TRUE(waitOnline("liteos-1", false));
+}
+
+TEST_F(OceanConnectDtls, ADtlsSessionRegistersOnlyItsOwnDevice) {
+  // The session authenticated liteos-1's PSK; registering lamp-1's endpoint through it is refused.
+  client::OceanConnectDevice d(dtlsOptions("863703030000001"));
+  auto reg = d.registerDevice();
+  ASSERT_TRUE(reg) << reg.error().message();
+  EXPECT_EQ(reg->code, coap::code::kForbidden);
+  EXPECT_FALSE(device("lamp-1")["online"].get<bool>());
+
+  // A wrong key never gets as far as Register.
+  auto o = dtlsOptions("20201112_client");
+  o.coap.dtls->key[0] ^= 0xFF;
+  client::OceanConnectDevice wrong(o);
+  auto refused = wrong.registerDevice();
+  EXPECT_FALSE(refused) << "the handshake fails";
+  EXPECT_FALSE(device("liteos-1")["online"].get<bool>());
 }
 
 }  // namespace

@@ -20,12 +20,12 @@ curl -sf -XPOST "$API/api/v1/devices" \
 for client in coap-client-gnutls coap-client-openssl; do
   coaps() { timeout 20 "$client" -B 5 "$@"; }
 
-  expect_eq "$client: /.well-known/core over DTLS" '</auth>;ct=50,</topic>;ct=50' \
+  expect_eq "$client: /.well-known/core over DTLS" '</auth>;ct=50,</topic>;ct=50,</rd>;rt="core.rd"' \
     "$(coaps -u "$IDENTITY" -k "$KEY" "$COAPS/.well-known/core")"
 
   coaps -u "$IDENTITY" -k "$KEY" -v 7 -b 16 -o "$WORK/blocks.out" "$COAPS/.well-known/core" >"$WORK/blocks.log" 2>&1 \
     || fail "$client: block-wise GET failed"
-  expect_eq "$client: /.well-known/core in 16-byte blocks over DTLS" '</auth>;ct=50,</topic>;ct=50' "$(cat "$WORK/blocks.out")"
+  expect_eq "$client: /.well-known/core in 16-byte blocks over DTLS" '</auth>;ct=50,</topic>;ct=50,</rd>;rt="core.rd"' "$(cat "$WORK/blocks.out")"
   grep -q 'Block2:1/' "$WORK/blocks.log" || fail "$client did not fetch block 1"
 
   # A wrong key or an unknown identity gets no answer; the server logs why.
