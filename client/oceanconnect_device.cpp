@@ -63,6 +63,8 @@ fcoap::Message OceanConnectDevice::serve(const fcoap::Message& request, const st
     state_->executed.push_back(path);
     return reply(fcoap::code::kChanged);
   }
+  if (request.code == fcoap::code::kGet && request.getUint(fcoap::option::kAccept) == fcoap::format::kLinkFormat)
+    return discover(path);
   auto it = state_->resources.find(path);
   if (it == state_->resources.end()) return reply(fcoap::code::kNotFound);
   if (request.code == fcoap::code::kPut) {
@@ -82,6 +84,21 @@ fcoap::Message OceanConnectDevice::serve(const fcoap::Message& request, const st
   }
   m.setUint(fcoap::option::kContentFormat, fcoap::format::kTextPlain);
   m.setPayload(it->second);
+  return m;
+}
+
+// LwM2M Discover (§5.4.2): the path itself, then every table resource below it; 4.04 when none is.
+fcoap::Message OceanConnectDevice::discover(const std::string& path) const {
+  std::string links = "</" + path + ">";
+  bool known = false;
+  for (const auto& [resource, value] : state_->resources) {
+    if (resource == path) known = true;
+    else if (resource.rfind(path + "/", 0) == 0) links += ",</" + resource + ">", known = true;
+  }
+  if (!known) return reply(fcoap::code::kNotFound);
+  auto m = reply(fcoap::code::kContent);
+  m.setUint(fcoap::option::kContentFormat, fcoap::format::kLinkFormat);
+  m.setPayload(links);
   return m;
 }
 

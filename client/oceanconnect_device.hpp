@@ -5,6 +5,7 @@
 //                           bytes as CON notifications on that observation
 //   PUT /19/1/0          → the command bytes queue up for nextCommand(); answered 2.04 (or the
 //                           code set with answerCommandsWith())
+//   GET with Accept 40    → LwM2M Discover: the path and the table resources below it (link format)
 //   other paths          → a small resource table: GET reads a value (text/plain; with Observe 0
 //                           it is observed and notifyResource() sends the value), PUT writes it,
 //                           POST executes (recorded); unknown paths 4.04
@@ -82,6 +83,7 @@ class OceanConnectDevice {
  private:
   struct State;
   fc::coap::Message serve(const fc::coap::Message& request, const std::string& path);
+  fc::coap::Message discover(const std::string& path) const;  // under state_->mutex
 
   OceanConnectDeviceOptions options_;
   std::shared_ptr<State> state_;

@@ -227,6 +227,7 @@ int runServer(const Config& config) {
     mqtt.reset();
     lwm2m.reset();
   };
+  hooks.onClockChanged = [&lwm2m] { lwm2m.tick(); };
   hooks.publish = [&mqtt](std::string topic, std::vector<std::uint8_t> payload, int qos, bool retain) {
     mqtt.publish(std::move(topic), std::move(payload), static_cast<mqtt::QoS>(qos), retain);
   };

@@ -26,6 +26,7 @@ std::string summary(const fcoap::Message& m, std::string_view path) {
     for (std::size_t i = 0; i < q.size(); ++i) s += (i ? "&" : "") + std::string(q[i]);
   }
   if (auto observe = m.getUint(fcoap::option::kObserve)) s += " Observe " + std::to_string(*observe);
+  if (auto accept = m.getUint(fcoap::option::kAccept)) s += " Accept " + std::to_string(*accept);
   if (!m.payload.empty()) s += " (" + std::to_string(m.payload.size()) + " bytes)";
   return s;
 }
@@ -195,6 +196,7 @@ fcoap::Message Lwm2mServer::updateClient(const fcoap::IncomingRequest& r) {
   auto response = answer(fcoap::code::kChanged);
   journalExchange(client->deviceId, client->transport, r, response);
   if (moved) platform_.deviceConnected(client->deviceId, client->transport, r.peer);
+  syncReachability(now, &client->deviceId);
   for (auto& [c, d] : takeSendable(client->deviceId, now)) send(c, std::move(d));
   return response;
 }
@@ -239,8 +241,31 @@ void Lwm2mServer::ended(const Lwm2mClient& client, std::deque<Downlink> waiting,
   }
 }
 
+void Lwm2mServer::syncReachability(core::TimePoint now, const std::string* deviceId) {
+  std::vector<std::pair<std::string, bool>> changed;
+  {
+    std::lock_guard lock(mutex_);
+    auto check = [&](const std::string& id, Entry& entry) {
+      if (!entry.client.registration.binding.queue) return;
+      const bool awake = registry_.awake(entry.client.registration.endpoint, now);
+      if (awake != entry.reachable) changed.emplace_back(id, entry.reachable = awake);
+    };
+    if (deviceId == nullptr) {
+      for (auto& [id, entry] : byDevice_) check(id, entry);
+    } else if (auto it = byDevice_.find(*deviceId); it != byDevice_.end()) {
+      check(it->first, it->second);
+    }
+  }
+  for (const auto& [deviceId, awake] : changed) {
+    spdlog::debug("lwm2m: queue-mode device {} is {}", deviceId, awake ? "awake" : "asleep");
+    if (awake) platform_.deviceReachable(deviceId);
+    else platform_.deviceUnreachable(deviceId);
+  }
+}
+
 void Lwm2mServer::tick() {
   const auto now = platform_.clock().now();
+  syncReachability(now);
   std::vector<std::pair<Lwm2mClient, std::deque<Downlink>>> expired;
   {
     std::lock_guard lock(mutex_);
@@ -302,6 +327,7 @@ void Lwm2mServer::heardFrom(const std::string& deviceId) {
     if (it == byDevice_.end()) return;
     registry_.heardFrom(it->second.client.registration.endpoint, now);
   }
+  syncReachability(now, &deviceId);
   for (auto& [c, d] : takeSendable(deviceId, now)) send(c, std::move(d));
 }
 

@@ -7,7 +7,9 @@
 //
 // Downlinks (server-initiated requests and observations) go through here: to a queue-mode client
 // (binding UQ) only while it is awake (heard from within the awake window); otherwise they wait
-// until it is next heard from (Register, Update, any response or notification). Each downlink is
+// until it is next heard from (Register, Update, any response or notification); the platform is told
+// when such a client falls asleep and wakes (deviceUnreachable / deviceReachable), so commands stay
+// PENDING, as OceanConnect's "Waiting", rather than SENT while it sleeps. Each downlink is
 // journaled when it goes out, and so is every answer and notification (summary "notification …").
 //
 // Thread-safety: "rd" runs on the CoAP strand, tick() on the scheduler, request()/observe() from any
@@ -114,6 +116,7 @@ class Lwm2mServer {
   struct Entry {
     Lwm2mClient client;
     std::deque<Downlink> waiting;
+    bool reachable = true;  // what the platform was last told (deviceReachable / deviceUnreachable)
   };
 
   fc::coap::Message handle(const fc::coap::IncomingRequest& r);
@@ -126,6 +129,10 @@ class Lwm2mServer {
   std::vector<std::pair<Lwm2mClient, Downlink>> takeSendable(const std::string& deviceId, core::TimePoint now);
   void send(const Lwm2mClient& client, Downlink d);
   void ended(const Lwm2mClient& client, std::deque<Downlink> waiting, const std::string& why);
+  /// Tells the platform which queue-mode clients fell asleep or woke up since it was last told, so
+  /// the command queue holds their commands PENDING while they sleep.
+  /// Only `deviceId` when given (it was just heard from), else every client (the scheduler's tick).
+  void syncReachability(core::TimePoint now, const std::string* deviceId = nullptr);
 
   core::Platform& platform_;
   CoapServer& coap_;

@@ -379,6 +379,11 @@ void Platform::deviceReachable(const std::string& deviceId) {
   flush(pending);
 }
 
+void Platform::deviceUnreachable(const std::string& deviceId) {
+  std::lock_guard lock(mutex_);
+  commands_.deviceOffline(deviceId);
+}
+
 void Platform::deviceDisconnected(const std::string& deviceId) {
   Pending pending;
   {

@@ -174,6 +174,9 @@ class Platform {
   /// The device can now receive commands (e.g. it subscribed to its command topic): cached
   /// commands go out, in creation order.
   void deviceReachable(const std::string& deviceId);
+  /// The device stays online but cannot take commands for now (a queue-mode LwM2M device asleep):
+  /// cached commands stay PENDING until deviceReachable, immediate ones fail as for an offline device.
+  void deviceUnreachable(const std::string& deviceId);
   void deviceDisconnected(const std::string& deviceId);
   void recordUplink(const std::string& deviceId, const std::string& transport, const std::string& topic,
                     std::vector<std::uint8_t> payload, std::string contentType);

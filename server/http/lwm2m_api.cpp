@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 
+#include "protocols/coap/link_format.hpp"
 #include "protocols/common/base64.hpp"
 #include "protocols/lwm2m/content.hpp"
 #include "protocols/lwm2m/path.hpp"
@@ -91,8 +92,11 @@ struct Target {
 Expected<Target, ApiResponse> target(core::Platform& platform, coap::Lwm2mServer& lwm2m, const ApiRequest& r) {
   const auto& id = r.params.at("id");
   if (!platform.device(id)) return Unexpected(errorResponse(404, "not_found", "no device '" + id + "'"));
-  auto path = lwm2m::Path::parse("/" + r.params.at("object") + "/" + r.params.at("instance") + "/" +
-                                 r.params.at("resource"));
+  // Discover also names just an object or an object instance.
+  std::string text;
+  for (const char* name : {"object", "instance", "resource"})
+    if (auto it = r.params.find(name); it != r.params.end()) text += "/" + it->second;
+  auto path = lwm2m::Path::parse(text);
   if (!path)
     return Unexpected(errorResponse(422, "invalid", "object, instance and resource must be ids 0-65535: " +
                                                         make_error_code(path.error()).message()));
@@ -116,6 +120,30 @@ void exchange(coap::Lwm2mServer& lwm2m, const Target& t, fcoap::Message m, const
   lwm2m.request(t.deviceId, std::move(m), [path, respond](Expected<fcoap::Message, std::error_code> r) {
     if (!r || r->code.codeClass() != 2) return respond(failure(path, r));
     respond(ok(200, responseJson(path, *r)));
+  });
+}
+
+/// Discover (OMA-TS-LightweightM2M-V1_0 §5.4.2): GET with Accept application/link-format; the
+/// answer also lists the links parsed.
+void discover(coap::Lwm2mServer& lwm2m, const Target& t, const Respond& respond) {
+  auto m = requestFor(t, fcoap::code::kGet);
+  m.setUint(fcoap::option::kAccept, fcoap::format::kLinkFormat);
+  const auto path = t.path.toString();
+  lwm2m.request(t.deviceId, std::move(m), [path, respond](Expected<fcoap::Message, std::error_code> r) {
+    if (!r || r->code.codeClass() != 2) return respond(failure(path, r));
+    auto body = responseJson(path, *r);
+    const std::string text(r->payload.begin(), r->payload.end());
+    if (auto links = fcoap::parseLinkFormat(text)) {
+      body["links"] = json::array();
+      for (const auto& link : *links) {
+        json params = json::object();
+        for (const auto& p : link.params) params[p.name] = p.value ? json(*p.value) : json(true);
+        body["links"].push_back({{"target", link.target}, {"params", params}});
+      }
+    } else {
+      body["linksError"] = make_error_code(links.error()).message();
+    }
+    respond(ok(200, body));
   });
 }
 
@@ -177,6 +205,15 @@ void addLwm2mRoutes(Router& router, core::Platform& platform, coap::Lwm2mServer&
     }
     exchange(*l, *t, std::move(m), respond);
   });
+
+  const std::string objectBase = "/api/v1/devices/{id}/lwm2m/{object}";
+  for (const auto& route : {objectBase, objectBase + "/{instance}", base}) {
+    router.addAsync("GET", route + "/discover", [p, l](ApiRequest r, Respond respond) {
+      auto t = target(*p, *l, r);
+      if (!t) return respond(t.error());
+      discover(*l, *t, respond);
+    });
+  }
 
   router.addAsync("POST", base + "/observe", [p, l, observations](ApiRequest r, Respond respond) {
     auto t = target(*p, *l, r);

@@ -5,6 +5,7 @@
 //   POST   /api/v1/devices/{id}/lwm2m/{o}/{i}/{r}           execute, optional {"args": "…"}
 //   POST   /api/v1/devices/{id}/lwm2m/{o}/{i}/{r}/observe   observe → 200 {observing, first response}
 //   DELETE /api/v1/devices/{id}/lwm2m/{o}/{i}/{r}/observe   cancel (RFC 7641 GET Observe 1)
+//   GET    /api/v1/devices/{id}/lwm2m/{o}[/{i}[/{r}]]/discover  Discover → 200 {…, value, links[{target, params}]}
 // Notifications go to the device's journal (direction "in", summary "notification …"), and so to
 // the event stream as "journal" events: the platform has no other event type for them.
 // Errors: unknown device 404; not registered, or a queue-mode device asleep 409; the device's

@@ -306,7 +306,8 @@ ApiResponse clockState(const core::PlatformClock& clock) {
                   {"offsetMs", std::chrono::duration_cast<std::chrono::milliseconds>(clock.offset()).count()}});
 }
 
-ApiResponse postClock(core::Platform& platform, core::PlatformClock& clock, const ApiRequest& r) {
+ApiResponse postClock(core::Platform& platform, core::PlatformClock& clock, const std::function<void()>& onChanged,
+                      const ApiRequest& r) {
   auto body = objectBody(r);
   if (!body) return body.error();
   auto action = field<std::string>(*body, "action");
@@ -336,6 +337,7 @@ ApiResponse postClock(core::Platform& platform, core::PlatformClock& clock, cons
     return errorResponse(422, "invalid", "action must be freeze, resume, advance, set or reset");
   }
   platform.tick();  // whatever fell due is handled before the answer, so tests can assert right after it
+  if (onChanged) onChanged();
   return clockState(clock);
 }
 
@@ -557,7 +559,8 @@ void addPlatformRoutes(Router& router, core::Platform& platform, core::PlatformC
 
   auto* clk = &clock;
   router.add("GET", "/api/v1/admin/clock", [clk](const ApiRequest&) { return clockState(*clk); });
-  router.add("POST", "/api/v1/admin/clock", [&p, clk](const ApiRequest& r) { return postClock(p, *clk, r); });
+  router.add("POST", "/api/v1/admin/clock",
+             [&p, clk, hooks](const ApiRequest& r) { return postClock(p, *clk, hooks.onClockChanged, r); });
   router.addAsync("POST", "/api/v1/admin/reset", [&p, clk, hooks](ApiRequest, Respond respond) {
     p.reset();
     clk->reset();

@@ -22,6 +22,9 @@ struct PlatformApiHooks {
   std::function<void(std::string topic, std::vector<std::uint8_t> payload, int qos, bool retain)> publish;
   /// GET /api/v1/admin/stats: the broker's part, answered asynchronously as JSON.
   std::function<void(std::function<void(nlohmann::json)>)> brokerStats;
+  /// After POST /api/v1/admin/clock moved the clock (the platform has ticked already): let what else
+  /// keeps time on it (LwM2M lifetimes and queue-mode sleep) catch up before the answer.
+  std::function<void()> onClockChanged;
 };
 
 /// What loading fixtures did: products and devices created, items that existed already (left as

@@ -472,6 +472,11 @@ TEST_F(OceanConnect, QueueModeHoldsRequestsUntilTheDeviceIsHeardFrom) {
   advanceClock(100);  // past the 93 s awake window: the device sleeps
   const auto c = send("raw-1", {{"payloadBase64", base64Encode(std::vector<std::uint8_t>{0x07})}});
   EXPECT_FALSE(d.nextCommand(500ms)) << "nothing goes to a sleeping queue-mode device";
+  EXPECT_EQ(command(c)["status"], "PENDING") << "cached (OceanConnect's \"Waiting\") while the device sleeps";
+  advanceClock(1800);  // far past ackTimeoutMs × (maxRetransmit + 1): no ack timer runs while PENDING
+  EXPECT_EQ(command(c)["status"], "PENDING");
+  const auto immediate = send("raw-1", {{"payloadBase64", base64Encode(std::vector<std::uint8_t>{0x06})}, {"expireTime", 0}});
+  EXPECT_EQ(command(immediate)["status"], "FAILED") << "an immediate command does not wait for a sleeping device";
   auto up = d.update();  // heard from: awake again
   ASSERT_TRUE(up);
   EXPECT_EQ(up->code, coap::code::kChanged);
@@ -540,6 +545,34 @@ TEST_F(OceanConnect, Lwm2mNorthboundReadWriteExecuteObserve) {
   ASSERT_EQ(cancel.status, 200) << cancel.body;
   EXPECT_TRUE(d->waitResourceObserved("3/0/0", false)) << "cancelled with GET Observe 1";
   EXPECT_EQ(call(server_, "DELETE", base + "3/0/0/observe").status, 404);
+}
+
+TEST_F(OceanConnect, Lwm2mNorthboundDiscover) {
+  auto d = online("raw-1");
+  d->setResource("3/0/0", "Huawei");
+  d->setResource("3/0/1", "Lamp");
+  const std::string base = "/api/v1/devices/raw-1/lwm2m/";
+
+  auto instance = call(server_, "GET", base + "3/0/discover");
+  ASSERT_EQ(instance.status, 200) << instance.body;
+  EXPECT_EQ(instance.body["path"], "/3/0");
+  EXPECT_EQ(instance.body["contentFormat"], 40);
+  EXPECT_EQ(instance.body["value"], "</3/0>,</3/0/0>,</3/0/1>");
+  ASSERT_EQ(instance.body["links"].size(), 3u) << instance.body;
+  EXPECT_EQ(instance.body["links"][1]["target"], "/3/0/0");
+
+  auto object = call(server_, "GET", base + "3/discover");
+  ASSERT_EQ(object.status, 200) << object.body;
+  EXPECT_EQ(object.body["value"], "</3>,</3/0/0>,</3/0/1>");
+  auto resource = call(server_, "GET", base + "3/0/1/discover");
+  ASSERT_EQ(resource.status, 200) << resource.body;
+  EXPECT_EQ(resource.body["value"], "</3/0/1>");
+
+  auto missing = call(server_, "GET", base + "4/discover");
+  EXPECT_EQ(missing.status, 502) << missing.body;
+  EXPECT_EQ(missing.body["code"], "4.04 Not Found");
+  EXPECT_EQ(call(server_, "GET", base + "x/discover").status, 422);
+  EXPECT_TRUE(waitJournal("raw-1", "CON 0.01 GET /3/0 Accept 40")) << "Discover is journaled like every downlink";
 }
 
 TEST_F(OceanConnect, Lwm2mNorthboundTimesOutWhenTheDeviceIsGone) {
