@@ -10,6 +10,7 @@
 #include "server/http/system_api.hpp"
 #include "server/dialects/aliyun.hpp"
 #include "server/dialects/aliyun_http.hpp"
+#include "server/dialects/oceanconnect_iocm.hpp"
 
 namespace fc::server::http {
 namespace {
@@ -39,6 +40,8 @@ TEST(OpenApi, EveryRouteIsDocumentedAndEveryDocumentedRouteExists) {
   StubPublisher publisher;
   dialects::AliyunDialect aliyun(platform, publisher);
   dialects::addAliyunRoutes(router, platform, aliyun);
+  dialects::IocmService iocm(platform, [](const std::string&, const std::string&) {});
+  dialects::addIocmRoutes(router, iocm);
   std::set<std::pair<std::string, std::string>> served;
   for (auto r : router.routes()) {
     // A rest-of-path parameter "{name*}" is "{name}" in OpenAPI.
