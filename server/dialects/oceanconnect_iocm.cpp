@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <charconv>
 #include <ctime>
+#include <limits>
 
 #include "protocols/common/base64.hpp"
 #include "protocols/dialects/oceanconnect/codec_profile.hpp"
@@ -190,6 +191,22 @@ json iocmCommandCallback(const json& command) {
           {"result", {{"resultCode", command.value("status", json(nullptr))}, {"resultDetail", detail}}}};
 }
 
+json iocmDeviceJson(const core::Device& d) {
+  json info = {{"nodeId", stringKey(d.identifiers, "nodeId")},
+               {"name", d.name},
+               {"status", d.online ? "ONLINE" : "OFFLINE"},
+               {"statusDetail", "NONE"},
+               {"protocolType", "CoAP"}};
+  for (const char* key : {"manufacturerId", "manufacturerName", "deviceType", "model"})
+    info[key] = d.identifiers.contains(key) ? d.identifiers[key] : json(nullptr);
+  return {{"deviceId", d.id},
+          {"gatewayId", d.id},
+          {"nodeType", "GATEWAY"},
+          {"createTime", iocmTime(d.createdAt)},
+          {"lastModifiedTime", iocmTime(d.lastSeen.value_or(d.createdAt))},
+          {"deviceInfo", info}};
+}
+
 std::vector<json> iocmDataChanged(const core::Device& device, const core::Product& product,
                                   const std::vector<std::uint8_t>& payload, core::TimePoint time) {
   const auto notification = [&](const std::string& serviceId, json data) {
@@ -297,6 +314,12 @@ Expected<core::Command, core::Failure> IocmService::createCommand(core::CommandS
   return created;
 }
 
+std::string IocmService::callbackUrl(const std::string& commandId) const {
+  std::lock_guard lock(mutex_);
+  auto it = callbacks_.find(commandId);
+  return it == callbacks_.end() ? std::string{} : it->second;
+}
+
 IocmService::Subscription IocmService::subscribe(const App& app, const std::string& notifyType,
                                                  const std::string& callbackUrl) {
   std::lock_guard lock(mutex_);
@@ -345,17 +368,14 @@ void IocmService::onEvent(const core::PlatformEvent& e) {
   if (e.type == "command.status") {
     const auto id = stringKey(e.data, "id");
     std::string url;
-    bool final = false;
-    if (auto status = core::parseCommandStatus(stringKey(e.data, "status"))) final = core::isFinal(*status);
     {
       std::lock_guard lock(mutex_);
       if (auto it = callbacks_.find(id); it != callbacks_.end()) {
         url = it->second;
-        if (final) callbacks_.erase(it);
       } else if (creating && !creating->claimed && creating->deviceId == e.deviceId) {
         creating->claimed = true;
         url = creating->callbackUrl;
-        if (!final) callbacks_[id] = url;
+        callbacks_[id] = url;
       }
     }
     if (!url.empty()) post_(url, iocmCommandCallback(e.data).dump(-1, ' ', false, json::error_handler_t::replace));
@@ -635,6 +655,13 @@ void createCommand(IocmService& iocm, const IocmService::App& app, const ApiRequ
   iocm.platform().whenCommitted([respond, out = std::move(out)] { respond(ok(201, out)); });
 }
 
+/// The command's IoCM callbackUrl filled in (iocmCommandJson leaves it null).
+json withCallback(const IocmService& iocm, json command) {
+  const auto url = iocm.callbackUrl(command["commandId"].get<std::string>());
+  if (!url.empty()) command["callbackUrl"] = url;
+  return command;
+}
+
 // GET /iocm/app/cmd/v1.4.0/deviceCommands?pageNo&pageSize&deviceId&startTime&endTime
 ApiResponse listCommands(IocmService& iocm, const IocmService::App& app, const ApiRequest& r) {
   auto page = parseIocmPage(r.queryParam("pageNo"), r.queryParam("pageSize"), kMaxPageSize, kMaxPageSize);
@@ -662,7 +689,7 @@ ApiResponse listCommands(IocmService& iocm, const IocmService::App& app, const A
   std::sort(all.begin(), all.end(), [](const core::Command& a, const core::Command& b) { return a.seq < b.seq; });
   const auto [first, last] = pageRange(*page, all.size());
   json data = json::array();
-  for (auto i = first; i < last; ++i) data.push_back(iocmCommandJson(all[i], app.appId));
+  for (auto i = first; i < last; ++i) data.push_back(withCallback(iocm, iocmCommandJson(all[i], app.appId)));
   return ok(200, {{"pagination", {{"pageNo", page->pageNo}, {"pageSize", page->pageSize}, {"totalSize", all.size()}}},
                   {"data", data}});
 }
@@ -683,7 +710,75 @@ ApiResponse updateCommand(IocmService& iocm, const IocmService::App& app, const 
                      "The device command already canceled, expired or executed, cannot cancel (status " +
                          iocmStatus(iocm.platform().command(id).value_or(*c).status) + ").");
   }
-  return ok(200, iocmCommandJson(*canceled, app.appId));
+  return ok(200, withCallback(iocm, iocmCommandJson(*canceled, app.appId)));
+}
+
+// GET /iocm/app/dm/v1.4.0/devices?pageNo&pageSize — the app's devices, oldest first
+ApiResponse listDevices(IocmService& iocm, const IocmService::App& app, const ApiRequest& r) {
+  auto page = parseIocmPage(r.queryParam("pageNo"), r.queryParam("pageSize"), 25, kMaxPageSize);
+  if (!page) return iocmError(400, kInputInvalid, page.error());
+  auto all = iocm.platform().devices(app.productId);
+  std::stable_sort(all.begin(), all.end(),
+                   [](const core::Device& a, const core::Device& b) { return a.createdAt < b.createdAt; });
+  const auto [first, last] = pageRange(*page, all.size());
+  json devices = json::array();
+  for (auto i = first; i < last; ++i) devices.push_back(iocmDeviceJson(all[i]));
+  return ok(200, {{"totalCount", all.size()}, {"pageNo", page->pageNo}, {"pageSize", page->pageSize},
+                  {"devices", devices}});
+}
+
+// GET /iocm/app/dm/v1.4.0/devices/{id}
+ApiResponse getDevice(IocmService& iocm, const IocmService::App& app, const ApiRequest& r) {
+  auto d = appDevice(iocm, app, r.params.at("id"));
+  if (!d) return iocmError(404, kDeviceNotExist, "The device is not existed.");
+  return ok(200, iocmDeviceJson(*d));
+}
+
+// DELETE /iocm/app/dm/v1.4.0/devices/{id} — with its commands and history, as /api/v1 does
+ApiResponse deleteDevice(IocmService& iocm, const IocmService::App& app, const ApiRequest& r) {
+  const auto& id = r.params.at("id");
+  if (!appDevice(iocm, app, id) || !iocm.platform().deleteDevice(id))
+    return iocmError(404, kDeviceNotExist, "The device is not existed.");
+  return ApiResponse{204, "application/json", ""};
+}
+
+// GET /iocm/app/data/v1.1.0/deviceDataHistory?deviceId&gatewayId&serviceId&pageNo&pageSize&startTime&endTime
+ApiResponse dataHistory(IocmService& iocm, const IocmService::App& app, const ApiRequest& r) {
+  auto page = parseIocmPage(r.queryParam("pageNo"), r.queryParam("pageSize"), 20, kMaxPageSize);
+  if (!page) return iocmError(400, kInputInvalid, page.error());
+  const auto deviceId = r.queryParam("deviceId").value_or("");
+  if (deviceId.empty()) return iocmError(400, kInputInvalid, "deviceId is required");
+  auto device = appDevice(iocm, app, deviceId);
+  auto product = device ? iocm.platform().product(device->productId) : std::nullopt;
+  if (!device || !product) return iocmError(400, kDeviceNotExist, "The device is not existed.");
+  std::optional<core::TimePoint> start, end;
+  for (auto [name, target] : {std::pair{"startTime", &start}, std::pair{"endTime", &end}}) {
+    auto v = r.queryParam(name);
+    if (!v || v->empty()) continue;
+    *target = parseIocmTime(*v);
+    if (!*target) return iocmError(400, kInputInvalid, std::string(name) + " must be yyyyMMdd'T'HHmmss'Z', not '" + *v + "'");
+  }
+  const auto serviceId = r.queryParam("serviceId").value_or("");
+  std::vector<json> all;
+  auto messages = iocm.platform().messages(deviceId, std::numeric_limits<std::size_t>::max());
+  for (auto m = messages.rbegin(); m != messages.rend(); ++m) {  // newest first
+    if (m->topic != kUplinkPath || (start && m->time < *start) || (end && m->time > *end)) continue;
+    for (auto& n : iocmDataChanged(*device, *product, m->payload, m->time)) {
+      auto& service = n["service"];
+      if (!serviceId.empty() && service["serviceId"] != serviceId) continue;
+      all.push_back({{"deviceId", deviceId},
+                     {"gatewayId", deviceId},
+                     {"appId", app.appId},
+                     {"serviceId", service["serviceId"]},
+                     {"data", service["data"]},
+                     {"timestamp", service["eventTime"]}});
+    }
+  }
+  const auto [first, last] = pageRange(*page, all.size());
+  json list = json::array();
+  for (auto i = first; i < last; ++i) list.push_back(all[i]);
+  return ok(200, {{"totalCount", all.size()}, {"pageNo", page->pageNo}, {"pageSize", page->pageSize},
+                  {"deviceDataHistoryDTOs", list}});
 }
 
 json subscriptionJson(const IocmService::Subscription& s) {
@@ -761,6 +856,10 @@ void addIocmRoutes(http::Router& router, IocmService& iocm) {
   router.add("GET", "/iocm/app/sub/v1.2.0/subscriptions", guarded(withApp(iocm, listSubscriptions)));
   router.add("GET", "/iocm/app/sub/v1.2.0/subscriptions/{id}", guarded(withApp(iocm, getSubscription)));
   router.add("DELETE", "/iocm/app/sub/v1.2.0/subscriptions/{id}", guarded(withApp(iocm, deleteSubscription)));
+  router.add("GET", "/iocm/app/dm/v1.4.0/devices", guarded(withApp(iocm, listDevices)));
+  router.add("GET", "/iocm/app/dm/v1.4.0/devices/{id}", guarded(withApp(iocm, getDevice)));
+  router.add("DELETE", "/iocm/app/dm/v1.4.0/devices/{id}", guarded(withApp(iocm, deleteDevice)));
+  router.add("GET", "/iocm/app/data/v1.1.0/deviceDataHistory", guarded(withApp(iocm, dataHistory)));
 }
 
 }  // namespace fc::server::dialects

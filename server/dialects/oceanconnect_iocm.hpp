@@ -7,6 +7,8 @@
 //   POST /iocm/app/cmd/v1.4.0/deviceCommands        create a command; GET lists them (paged)
 //   PUT  /iocm/app/cmd/v1.4.0/deviceCommands/{id}   {"status":"CANCELED"}
 //   POST|GET /iocm/app/sub/v1.2.0/subscriptions     subscribe to notifications; GET|DELETE …/{id}
+//   GET  /iocm/app/dm/v1.4.0/devices[/{id}]         the app's devices; DELETE …/{id} deletes one
+//   GET  /iocm/app/data/v1.1.0/deviceDataHistory    a device's decoded reports, newest first
 // An "application" is an oceanconnect product with keys.appSecret (appId: keys.appId, else the
 // product id); devices it registers land in that product, and it sees only that product's devices.
 // Every route but login needs headers `app_key: <appId>` and `Authorization: Bearer <accessToken>`;
@@ -63,6 +65,10 @@ nlohmann::json iocmCommandJson(const core::Command& c, const std::string& appId)
 /// resultDetail}}, resultDetail being the device's result, else why it failed, else null.
 nlohmann::json iocmCommandCallback(const nlohmann::json& command);
 
+/// The QueryDeviceDTO form of a device: {deviceId, gatewayId, nodeType, createTime, deviceInfo{nodeId,
+/// name, status ONLINE|OFFLINE, manufacturerId, …}}.
+nlohmann::json iocmDeviceJson(const core::Device& d);
+
 /// The deviceDataChanged notifications for one uplink on /19/0/0 of `device` (`payload` raw):
 /// one per service decoded with the product's keys.codecProfile, or one RawData service with
 /// base64 rawData without a profile. Empty for a command response (that is a commandRsp) and
@@ -112,6 +118,8 @@ class IocmService {
   /// Creates the command; its status changes go to `callbackUrl` (when not empty) as IoCM callbacks,
   /// the first one included.
   Expected<core::Command, core::Failure> createCommand(core::CommandSpec spec, const std::string& callbackUrl);
+  /// The callbackUrl the command was created with through IoCM, or "".
+  std::string callbackUrl(const std::string& commandId) const;
 
   struct Subscription {
     std::string id;
@@ -141,7 +149,7 @@ class IocmService {
   mutable std::mutex mutex_;
   std::map<std::string, Token> accessTokens_;
   std::map<std::string, Token> refreshTokens_;
-  std::map<std::string, std::string> callbacks_;  // command id → callbackUrl, until the command is final
+  std::map<std::string, std::string> callbacks_;  // command id → callbackUrl (kept to show it in answers)
   std::vector<Subscription> subscriptions_;
   std::uint64_t nextSubscription_ = 1;
 };

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Interop: an OceanConnect application as curl sees it — login (form), the app_key + Bearer headers,
-# deviceCredentials, deviceCommands create / list / cancel, and the command callback received by a
-# small Python HTTP server.
+# deviceCredentials, deviceCommands create / list / cancel, the command callback received by a
+# small Python HTTP server, and the device queried and deleted.
 source "$(dirname "$0")/lib.sh"
 require curl /usr/bin/python3
 start_fakecloud "$1"
@@ -78,3 +78,11 @@ expect_eq "a second cancel: 400 100435" '400 100435' \
 for _ in $(seq 100); do [[ $(wc -l <"$WORK/callbacks" 2>/dev/null || echo 0) -ge 2 ]] && break; sleep 0.05; done
 expect_eq "the callbacks: PENDING then CANCELED" 'PENDING CANCELED' \
   "$(/usr/bin/python3 -c 'import json,sys; print(" ".join(json.loads(l)["result"]["resultCode"] for l in open(sys.argv[1])))' "$WORK/callbacks")"
+
+expect_eq "the device is queried, offline" OFFLINE \
+  "$(curl -sSf "${AUTH[@]}" "$HTTP/iocm/app/dm/v1.4.0/devices/$DEVICE" \
+       | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["deviceInfo"]["status"])')"
+expect_eq "and deleted" 204 \
+  "$(curl -s -o /dev/null -w '%{http_code}' "${AUTH[@]}" -XDELETE "$HTTP/iocm/app/dm/v1.4.0/devices/$DEVICE")"
+expect_eq "then it is gone" '404 100403' \
+  "$(curl -s -w '%{http_code} ' -o "$WORK/bad" "${AUTH[@]}" "$HTTP/iocm/app/dm/v1.4.0/devices/$DEVICE")$(json_field error_code <"$WORK/bad")"

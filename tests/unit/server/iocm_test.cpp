@@ -356,6 +356,7 @@ TEST_F(IocmRoutes, CommandsAreCreatedListedAndCanceledWithCallbacks) {
   EXPECT_EQ(list["pagination"], json::parse(R"({"pageNo":0,"pageSize":1,"totalSize":2})"));
   ASSERT_EQ(list["data"].size(), 1u);
   EXPECT_EQ(list["data"][0]["commandId"], id) << "oldest first";
+  EXPECT_EQ(list["data"][0]["callbackUrl"], "http://app.example/cb") << "shown in lists too";
   list = parsed(authed("GET", "/iocm/app/cmd/v1.4.0/deviceCommands?pageNo=1&pageSize=1"));
   ASSERT_EQ(list["data"].size(), 1u);
   EXPECT_EQ(list["data"][0]["command"]["paras"]["light"], 0);
@@ -549,6 +550,59 @@ TEST_F(IocmRoutes, RawDataWithoutAProfileNotifiesBase64) {
   EXPECT_EQ(data[0]["deviceId"], "raw-1");
   EXPECT_EQ(data[0]["service"]["serviceId"], "RawData");
   EXPECT_EQ(data[0]["service"]["data"]["rawData"], "aGk=");
+}
+
+TEST_F(IocmRoutes, DevicesAreListedQueriedAndDeleted) {
+  auto r = authed("GET", "/iocm/app/dm/v1.4.0/devices");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = parsed(r);
+  EXPECT_EQ(j["totalCount"], 1);
+  ASSERT_EQ(j["devices"].size(), 1u);
+  EXPECT_EQ(j["devices"][0]["deviceId"], "lamp-1");
+  EXPECT_EQ(j["devices"][0]["deviceInfo"]["nodeId"], "lamp-1");
+  EXPECT_EQ(j["devices"][0]["deviceInfo"]["status"], "OFFLINE");
+  EXPECT_EQ(j["devices"][0]["createTime"], iocmTime(clock_.now()));
+
+  platform_.deviceConnected("lamp-1", "coap", "127.0.0.1:1");
+  EXPECT_EQ(parsed(authed("GET", "/iocm/app/dm/v1.4.0/devices/lamp-1"))["deviceInfo"]["status"], "ONLINE");
+  r = authed("GET", "/iocm/app/dm/v1.4.0/devices/raw-1");
+  EXPECT_EQ(r.status, 404) << "another app's device";
+  EXPECT_EQ(parsed(r)["error_code"], "100403");
+  EXPECT_EQ(authed("DELETE", "/iocm/app/dm/v1.4.0/devices/raw-1").status, 404);
+  EXPECT_TRUE(platform_.device("raw-1"));
+  EXPECT_EQ(authed("DELETE", "/iocm/app/dm/v1.4.0/devices/lamp-1").status, 204);
+  EXPECT_FALSE(platform_.device("lamp-1"));
+  EXPECT_EQ(authed("GET", "/iocm/app/dm/v1.4.0/devices/lamp-1").status, 404);
+  EXPECT_EQ(parsed(authed("GET", "/iocm/app/dm/v1.4.0/devices"))["totalCount"], 0);
+}
+
+TEST_F(IocmRoutes, DataHistoryIsDecodedNewestFirst) {
+  const auto t0 = clock_.now();
+  platform_.recordUplink("lamp-1", "coap", "/19/0/0", {0x01, 0x01}, "application/octet-stream");
+  clock_.advance(10s);
+  platform_.recordUplink("lamp-1", "coap", "/19/0/0", {0x03, 0x00, 0x01, 0x00}, "application/octet-stream");
+  platform_.recordUplink("lamp-1", "coap", "/19/0/0", {0x00, 0x00, 0x15}, "application/octet-stream");
+  auto r = authed("GET", "/iocm/app/data/v1.1.0/deviceDataHistory?deviceId=lamp-1");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = parsed(r);
+  EXPECT_EQ(j["totalCount"], 2) << "the command response is no data";
+  ASSERT_EQ(j["deviceDataHistoryDTOs"].size(), 2u);
+  EXPECT_EQ(j["deviceDataHistoryDTOs"][0], json({{"deviceId", "lamp-1"},
+                                                  {"gatewayId", "lamp-1"},
+                                                  {"appId", "app-lamps"},
+                                                  {"serviceId", "Sensor"},
+                                                  {"data", {{"temperature", 21}}},
+                                                  {"timestamp", iocmTime(t0 + 10s)}}));
+  EXPECT_EQ(j["deviceDataHistoryDTOs"][1]["serviceId"], "LightControl");
+  j = parsed(authed("GET", "/iocm/app/data/v1.1.0/deviceDataHistory?deviceId=lamp-1&serviceId=LightControl"));
+  EXPECT_EQ(j["totalCount"], 1);
+  j = parsed(authed("GET", "/iocm/app/data/v1.1.0/deviceDataHistory?deviceId=lamp-1&startTime=" + iocmTime(t0 + 5s)));
+  EXPECT_EQ(j["totalCount"], 1);
+  j = parsed(authed("GET", "/iocm/app/data/v1.1.0/deviceDataHistory?deviceId=lamp-1&pageNo=1&pageSize=1"));
+  ASSERT_EQ(j["deviceDataHistoryDTOs"].size(), 1u);
+  EXPECT_EQ(j["deviceDataHistoryDTOs"][0]["serviceId"], "LightControl");
+  EXPECT_EQ(parsed(authed("GET", "/iocm/app/data/v1.1.0/deviceDataHistory"))["error_code"], "100022");
+  EXPECT_EQ(parsed(authed("GET", "/iocm/app/data/v1.1.0/deviceDataHistory?deviceId=raw-1"))["error_code"], "100403");
 }
 
 }  // namespace
