@@ -281,6 +281,9 @@ IocmService::Tokens IocmService::issueTokens(const std::string& appId) {
   Tokens t{core::randomAlnum(32), core::randomAlnum(32)};
   const auto now = platform_.clock().now();
   std::lock_guard lock(mutex_);
+  // Expired tokens are dropped here, so a test suite that logs in before every test stays small.
+  std::erase_if(accessTokens_, [&](const auto& entry) { return entry.second.expiresAt <= now; });
+  std::erase_if(refreshTokens_, [&](const auto& entry) { return entry.second.expiresAt <= now; });
   accessTokens_[t.accessToken] = {appId, now + kAccessTokenLifetime};
   refreshTokens_[t.refreshToken] = {appId, now + kRefreshTokenLifetime};
   return t;
