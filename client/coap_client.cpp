@@ -1,18 +1,24 @@
 // The Asio binding of CoapClient: one connected UDP socket, one timer for the endpoint's next
-// deadline, everything on one strand. Time is the real steady clock (the endpoint's own).
+// deadline and, for coaps, a DtlsClient with a timer of its own, everything on one strand. Time is
+// the real steady clock (the endpoint's own, and the DTLS library's).
 #include "client/coap_client.hpp"
 
+#include <openssl/rand.h>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <openssl/rand.h>
 
 #include <array>
+#include <mutex>
 #include <optional>
 #include <span>
+#include <variant>
+
+#include "client/error.hpp"
+#include "dtls/dtls.hpp"
 
 namespace fc::client {
 namespace detail {
@@ -24,6 +30,8 @@ namespace fcoap = fc::coap;
 namespace {
 
 const fcoap::PeerKey kServer = "server";
+/// Datagrams held back while a handshake runs; the endpoint's retransmissions refill it.
+constexpr std::size_t kMaxWaiting = 256;
 
 std::vector<std::uint8_t> randomSeed() {
   std::vector<std::uint8_t> seed(32);
@@ -43,7 +51,8 @@ class CoapConnection : public std::enable_shared_from_this<CoapConnection> {
         strand_(net::make_strand(ioc)),
         socket_(strand_),
         timer_(strand_),
-        endpoint_(options_.transmission, options_.limits, randomSeed()) {}
+        endpoint_(options_.transmission, options_.limits, randomSeed()),
+        dtlsTimer_(strand_) {}
 
   const CoapOptions& options() const noexcept { return options_; }
 
@@ -72,6 +81,11 @@ class CoapConnection : public std::enable_shared_from_this<CoapConnection> {
       if (started) started(Unexpected(fcoap::RequestError::InvalidRequest));
       return done(Unexpected(openError_));
     }
+    if (options_.dtls)
+      done = [this, done = std::move(done)](Expected<fcoap::Message, std::error_code> r) {
+        if (handshakeFailing_ && !r) return done(Unexpected(make_error_code(Error::DtlsHandshakeFailed)));
+        done(std::move(r));
+      };
     auto id = endpoint_.request(kServer, std::move(m), std::move(done), now(), options);
     after();
     if (started) started(id);
@@ -83,6 +97,11 @@ class CoapConnection : public std::enable_shared_from_this<CoapConnection> {
       if (started) started(Unexpected(fcoap::RequestError::InvalidRequest));
       return notify(Unexpected(openError_), true);
     }
+    if (options_.dtls)
+      notify = [this, notify = std::move(notify)](Expected<fcoap::Message, std::error_code> r, bool last) {
+        if (handshakeFailing_ && !r) return notify(Unexpected(make_error_code(Error::DtlsHandshakeFailed)), last);
+        notify(std::move(r), last);
+      };
     auto id = endpoint_.observe(kServer, std::move(m), std::move(notify), now());
     after();
     if (started) started(id);
@@ -92,6 +111,15 @@ class CoapConnection : public std::enable_shared_from_this<CoapConnection> {
     if (closed_) return;
     endpoint_.cancel(id, now(), deregister);
     after();
+  }
+
+  void addResource(fcoap::Resource resource) { endpoint_.addResource(std::move(resource)); }
+
+  void notify(fcoap::Message m, CoapClient::CompletionHandler done) {
+    if (closed_) return;
+    const bool sent = !openError_ && endpoint_.sendNotification(kServer, std::move(m), now());
+    after();
+    if (done) done(openError_ ? openError_ : sent ? std::error_code{} : make_error_code(fcoap::RequestError::InvalidRequest));
   }
 
   void sendRaw(std::vector<std::uint8_t> datagram, CoapClient::CompletionHandler done) {
@@ -107,39 +135,156 @@ class CoapConnection : public std::enable_shared_from_this<CoapConnection> {
     closed_ = true;
     boost::system::error_code ignored;
     timer_.cancel();
+    dtlsTimer_.cancel();
+    if (dtls_ && dtls_->state() == fc::dtls::DtlsClient::State::Established)
+      for (auto& a : dtls_->close())  // close_notify, so the server forgets the session at once
+        if (auto* d = std::get_if<fc::dtls::SendDatagram>(&a)) socket_.send(net::buffer(d->bytes), 0, ignored);
     socket_.close(ignored);
   }
 
   net::strand<net::io_context::executor_type>& strand() { return strand_; }
 
+  CoapDtlsStatus dtlsStatus() const {
+    std::lock_guard lock(statusMutex_);
+    return status_;
+  }
+
  private:
   static fcoap::TimePoint now() { return fcoap::Clock::now(); }
 
   void receive() {
-    socket_.async_receive(net::buffer(buffer_),
-                          net::bind_executor(strand_, [self = shared_from_this()](const boost::system::error_code& ec,
-                                                                                   std::size_t n) { self->onReceive(ec, n); }));
+    socket_.async_receive(
+        net::buffer(buffer_),
+        net::bind_executor(strand_, [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+          self->onReceive(ec, n);
+        }));
   }
 
-  // The DTLS seam, inbound: a DTLS session would decrypt here before the endpoint sees the bytes.
+  // Inbound: with coaps the DTLS session decrypts before the endpoint sees the bytes.
   void onReceive(const boost::system::error_code& ec, std::size_t n) {
     if (closed_ || ec == net::error::operation_aborted) return;
     if (!ec) {
-      endpoint_.onDatagram(kServer, std::span<const std::uint8_t>(buffer_.data(), n), now());
-      after();
+      const std::span<const std::uint8_t> datagram(buffer_.data(), n);
+      if (options_.dtls) {
+        if (dtls_) runDtls(dtls_->receive(datagram, now()));  // without a session: a stray datagram
+      } else {
+        endpoint_.onDatagram(kServer, datagram, now());
+        after();
+      }
     }
     // Other errors (an ICMP port unreachable for an earlier send) leave the requests to time out.
     receive();
   }
 
-  // The DTLS seam, outbound: a DTLS session would encrypt here.
+  // Outbound: with coaps the DTLS session encrypts; before it is established the datagram waits.
   void transmit(std::vector<std::uint8_t> bytes, CoapClient::CompletionHandler done = {}) {
+    if (!options_.dtls) return sendDatagram(std::move(bytes), std::move(done));
+    if (dtls_ && dtls_->state() == fc::dtls::DtlsClient::State::Established)
+      return seal(std::move(bytes), std::move(done));
+    if (waiting_.size() >= kMaxWaiting) {
+      if (done) done(make_error_code(Error::QueueFull));
+      return;
+    }
+    waiting_.push_back({std::move(bytes), std::move(done)});
+    if (!dtls_ || dtls_->state() != fc::dtls::DtlsClient::State::Handshaking) startHandshake();
+  }
+
+  void seal(std::vector<std::uint8_t> bytes, CoapClient::CompletionHandler done) {
+    auto sealed = dtls_->send(bytes);
+    if (!sealed) {
+      if (done) done(std::make_error_code(std::errc::message_size));  // SendError::TooLarge
+      return;
+    }
+    // The record is the one SendDatagram; the caller's completion follows its send.
+    for (auto& a : *sealed)
+      if (auto* d = std::get_if<fc::dtls::SendDatagram>(&a)) {
+        sendDatagram(std::move(d->bytes), std::move(done));
+        done = {};
+      }
+    if (done) done({});
+  }
+
+  void startHandshake() {
+    const auto& o = *options_.dtls;
+    fc::dtls::ClientConfig config;
+    config.peer = options_.host + ":" + std::to_string(options_.port);
+    config.identity = o.identity;
+    config.key = o.key;
+    if (!o.ciphers.empty()) config.ciphers = o.ciphers;
+    config.handshakeTimeout = o.handshakeTimeout;
+    config.retransmitInitial = o.retransmitInitial;
+    auto client = fc::dtls::DtlsClient::create(std::move(config));
+    if (!client) return handshakeFailed("DTLS setup: " + client.error());
+    dtls_.emplace(std::move(*client));
+    runDtls(dtls_->start(now()));
+  }
+
+  /// Carries out what the DTLS session asked for, then re-arms its timer.
+  void runDtls(std::vector<fc::dtls::Action> actions) {
+    for (auto& action : actions) {
+      if (auto* d = std::get_if<fc::dtls::SendDatagram>(&action)) {
+        sendDatagram(std::move(d->bytes));
+      } else if (auto* r = std::get_if<fc::dtls::Received>(&action)) {
+        endpoint_.onDatagram(kServer, r->bytes, now());
+        after();
+      } else if (auto* e = std::get_if<fc::dtls::Established>(&action)) {
+        {
+          std::lock_guard lock(statusMutex_);
+          status_.established = true;
+          status_.cipher = e->cipher;
+          ++status_.handshakes;
+        }
+        auto waiting = std::exchange(waiting_, {});
+        for (auto& w : waiting) seal(std::move(w.bytes), std::move(w.done));
+      } else if (auto* f = std::get_if<fc::dtls::Failed>(&action)) {
+        handshakeFailed(f->why);
+      } else if (auto* c = std::get_if<fc::dtls::Closed>(&action)) {
+        // Pending requests stay: their retransmissions start a new handshake.
+        std::lock_guard lock(statusMutex_);
+        status_.established = false;
+        status_.lastFailure = "session closed: " + c->why;
+      }
+    }
+    armDtlsTimer();
+  }
+
+  /// The handshake failed: what waits and every pending request fail with DtlsHandshakeFailed.
+  void handshakeFailed(const std::string& why) {
+    {
+      std::lock_guard lock(statusMutex_);
+      status_.established = false;
+      status_.lastFailure = why;
+    }
+    const auto code = make_error_code(Error::DtlsHandshakeFailed);
+    auto waiting = std::exchange(waiting_, {});
+    for (auto& w : waiting)
+      if (w.done) w.done(code);
+    handshakeFailing_ = true;
+    endpoint_.forgetPeer(kServer, now());
+    handshakeFailing_ = false;
+    after();
+  }
+
+  void armDtlsTimer() {
+    const auto next = dtls_ ? dtls_->nextDeadline() : std::nullopt;
+    if (!next) {
+      dtlsTimer_.cancel();
+      return;
+    }
+    dtlsTimer_.expires_at(*next);
+    dtlsTimer_.async_wait(net::bind_executor(strand_, [self = shared_from_this()](const boost::system::error_code& ec) {
+      if (ec || self->closed_ || !self->dtls_) return;
+      self->runDtls(self->dtls_->tick(now()));
+    }));
+  }
+
+  void sendDatagram(std::vector<std::uint8_t> bytes, CoapClient::CompletionHandler done = {}) {
     auto shared = std::make_shared<std::vector<std::uint8_t>>(std::move(bytes));
-    socket_.async_send(net::buffer(*shared),
-                       net::bind_executor(strand_, [shared, done = std::move(done)](const boost::system::error_code& ec,
-                                                                                     std::size_t) {
-                         if (done) done(ec ? std::error_code(ec.value(), ec.category()) : std::error_code{});
-                       }));
+    socket_.async_send(
+        net::buffer(*shared),
+        net::bind_executor(strand_, [shared, done = std::move(done)](const boost::system::error_code& ec, std::size_t) {
+          if (done) done(ec ? std::error_code(ec.value(), ec.category()) : std::error_code{});
+        }));
   }
 
   /// Sends what the endpoint produced and re-arms the timer for its next deadline.
@@ -172,6 +317,17 @@ class CoapConnection : public std::enable_shared_from_this<CoapConnection> {
   std::optional<fcoap::TimePoint> armed_;
   std::error_code openError_;
   bool closed_ = false;
+  // --- coaps ---
+  struct Waiting {
+    std::vector<std::uint8_t> bytes;
+    CoapClient::CompletionHandler done;
+  };
+  net::steady_timer dtlsTimer_;
+  std::optional<fc::dtls::DtlsClient> dtls_;
+  std::vector<Waiting> waiting_;
+  bool handshakeFailing_ = false;  // forgetPeer() runs: Cancelled means the handshake failed
+  mutable std::mutex statusMutex_;
+  CoapDtlsStatus status_;
 };
 
 }  // namespace detail
@@ -204,6 +360,18 @@ void CoapClient::cancel(RequestId id, bool deregister) {
   boost::asio::post(impl_->strand(), [impl = impl_, id, deregister] { impl->cancel(id, deregister); });
 }
 
+void CoapClient::addResource(fc::coap::Resource resource) {
+  boost::asio::post(impl_->strand(), [impl = impl_, resource = std::move(resource)]() mutable {
+    impl->addResource(std::move(resource));
+  });
+}
+
+void CoapClient::notify(fc::coap::Message notification, CompletionHandler done) {
+  boost::asio::post(impl_->strand(), [impl = impl_, notification = std::move(notification), done = std::move(done)]() mutable {
+    impl->notify(std::move(notification), std::move(done));
+  });
+}
+
 void CoapClient::sendRaw(std::vector<std::uint8_t> datagram, CompletionHandler done) {
   boost::asio::post(impl_->strand(), [impl = impl_, datagram = std::move(datagram), done = std::move(done)]() mutable {
     impl->sendRaw(std::move(datagram), std::move(done));
@@ -211,5 +379,7 @@ void CoapClient::sendRaw(std::vector<std::uint8_t> datagram, CompletionHandler d
 }
 
 const CoapOptions& CoapClient::options() const noexcept { return impl_->options(); }
+
+CoapDtlsStatus CoapClient::dtlsStatus() const { return impl_->dtlsStatus(); }
 
 }  // namespace fc::client

@@ -3,16 +3,19 @@
 // matching, separate responses, block-wise transfers per RFC 7959, observe per RFC 7641); this
 // class is the Asio binding: it owns one connected UDP socket and a timer, on its own strand.
 //
-// DTLS-PSK (coaps) is not here yet. It slots in between the socket and the endpoint: the endpoint
-// sees plaintext datagrams for peer "server" and emits plaintext datagrams for it; a DTLS session
-// would encrypt the latter and decrypt the former (see coap_client.cpp, Connection::transmit and
-// Connection::onReceive).
+// DTLS-PSK (coaps, RFC 7252 §9.1.3.1) when CoapOptions::dtls is set: a fc::dtls::DtlsClient sits
+// between the socket and the endpoint, which still sees plaintext datagrams for peer "server". The
+// handshake starts with the first datagram the endpoint sends; what the endpoint sends meanwhile
+// waits and goes out once the session is established. A failed handshake fails every pending
+// request with fc::client::Error::DtlsHandshakeFailed; after the session closes (close_notify,
+// failure) the next datagram starts a new handshake.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -26,11 +29,29 @@ class io_context;
 
 namespace fc::client {
 
+/// DTLS-PSK credentials and suites for coaps (docs/dtls.md).
+struct CoapDtlsOptions {
+  std::string identity;
+  std::vector<std::uint8_t> key;
+  std::vector<std::string> ciphers;  ///< IANA or OpenSSL names; empty: the four fc::dtls::defaultCiphers()
+  std::chrono::milliseconds handshakeTimeout{30'000};
+  std::chrono::milliseconds retransmitInitial{1000};  ///< first handshake retransmission (RFC 6347 §4.2.4.1)
+};
+
 struct CoapOptions {
-  std::string host = "127.0.0.1";  ///< an address or a name to resolve
-  std::uint16_t port = 5683;
+  std::string host = "127.0.0.1";             ///< an address or a name to resolve
+  std::uint16_t port = 5683;                  ///< 5684 for coaps
   fc::coap::TransmissionParams transmission;  ///< RFC 7252 §4.8 (defaults: the RFC's)
   fc::coap::EndpointLimits limits;            ///< responseTimeout, maxSzx …
+  std::optional<CoapDtlsOptions> dtls;        ///< set: coaps (DTLS-PSK); unset: plain UDP
+};
+
+/// Where the coaps session stands (all empty for plain UDP).
+struct CoapDtlsStatus {
+  bool established = false;
+  std::string cipher;            ///< IANA name of the suite the last handshake negotiated
+  std::string lastFailure;       ///< why the last handshake failed or the last session closed
+  std::uint64_t handshakes = 0;  ///< handshakes completed so far
 };
 
 namespace detail {
@@ -61,10 +82,19 @@ class CoapClient {
   void observe(fc::coap::Message request, fc::coap::NotificationHandler notify, Started started = {});
   /// Ends a request or observation (for an observation, `deregister` sends Observe = 1, RFC 7641 §3.6).
   void cancel(RequestId id, bool deregister = true);
+  /// Serves `resource` to the server (requests the server sends this client, as an LwM2M server
+  /// does); the handler runs on the client's strand and must not block.
+  void addResource(fc::coap::Resource resource);
+  /// RFC 7641 §4.2, the observed side: sends a notification (a 2.xx response with the observer's
+  /// token and an Observe option; CON unless NON) with a fresh message id; `done` gets an error
+  /// only when it cannot be encoded. A CON is retransmitted until acknowledged.
+  void notify(fc::coap::Message notification, CompletionHandler done = {});
   /// Sends arbitrary bytes as one datagram (tests of malformed input); completes once sent.
   void sendRaw(std::vector<std::uint8_t> datagram, CompletionHandler done = {});
 
   [[nodiscard]] const CoapOptions& options() const noexcept;
+  /// The coaps session's state; from any thread.
+  [[nodiscard]] CoapDtlsStatus dtlsStatus() const;
 
  private:
   std::shared_ptr<detail::CoapConnection> impl_;

@@ -23,6 +23,7 @@ class ClientCategory final : public std::error_category {
       case Error::QueueFull: return "outbound queue full";
       case Error::InvalidArgument: return "invalid argument";
       case Error::TlsSetup: return "TLS setup failed (CA, certificate or key file)";
+      case Error::DtlsHandshakeFailed: return "DTLS handshake failed";
     }
     return "unknown fc.client error " + std::to_string(ev);
   }

@@ -22,6 +22,7 @@ enum class Error {
   QueueFull,            ///< the outbound queue is over its limit; try again once it drains
   InvalidArgument,      ///< invalid topic name or filter, empty subscription list, bad QoS
   TlsSetup,             ///< CA, certificate or key file could not be loaded
+  DtlsHandshakeFailed,  ///< coaps: the DTLS-PSK handshake failed (wrong key, unknown identity, no common suite, no answer)
 };
 
 const std::error_category& clientCategory() noexcept;

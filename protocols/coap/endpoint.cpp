@@ -636,6 +636,14 @@ bool Endpoint::reregister(RequestId id, TimePoint now) {
   return true;
 }
 
+bool Endpoint::sendNotification(const PeerKey& peer, Message notification, TimePoint now) {
+  if (notification.type != Type::NonConfirmable) notification.type = Type::Confirmable;
+  notification.messageId = layer_.nextMessageId();
+  if (validate(notification)) return false;
+  run(layer_.send(peer, notification, now), now);
+  return true;
+}
+
 bool Endpoint::cancel(RequestId id, TimePoint now, bool deregister) {
   auto it = outgoing_.find(id);
   if (it == outgoing_.end()) return false;

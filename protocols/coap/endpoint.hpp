@@ -155,6 +155,11 @@ class Endpoint {
   /// `deregister` sends a GET with Observe = 1 (RFC 7641 §3.6 proactive cancel); otherwise the next
   /// notification is answered with RST (§3.6 reactive cancel).
   bool cancel(RequestId id, TimePoint now, bool deregister = true);
+  /// RFC 7641 §4.2, the observed side: sends `notification` (a 2.xx response with the observer's
+  /// token and an Observe option; type CON or NON) outside any exchange, with a fresh message id.
+  /// A CON is retransmitted until acknowledged or given up; its ACK, RST or give-up is not reported.
+  /// False when it cannot be encoded.
+  bool sendNotification(const PeerKey& peer, Message notification, TimePoint now);
   /// Drops every state held for `peer` (e.g. its DTLS session ended); its requests fail Cancelled.
   void forgetPeer(const PeerKey& peer, TimePoint now);
 

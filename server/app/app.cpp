@@ -19,17 +19,22 @@
 #include "server/app/pki.hpp"
 #include "server/broker/access.hpp"
 #include "server/broker/mqtt_server.hpp"
+#include "server/coap/coap_psk.hpp"
 #include "server/coap/coap_server.hpp"
+#include "server/coap/lwm2m_server.hpp"
 #include "server/core/platform.hpp"
 #include "server/dialects/aliyun.hpp"
 #include "server/dialects/aliyun_coap.hpp"
 #include "server/dialects/aliyun_http.hpp"
 #include "server/dialects/generic.hpp"
+#include "server/dialects/command_router.hpp"
 #include "server/dialects/oceanconnect_iocm.hpp"
 #include "server/dialects/mqtt_gateway.hpp"
+#include "server/dialects/oceanconnect.hpp"
 #include "server/core/random.hpp"
 #include "server/http/api_auth.hpp"
 #include "server/http/http_server.hpp"
+#include "server/http/lwm2m_api.hpp"
 #include "server/http/platform_api.hpp"
 #include "server/http/system_api.hpp"
 #include "server/http/webhooks.hpp"
@@ -177,12 +182,18 @@ int runServer(const Config& config) {
   gateway.addDialect(std::move(aliyunOwned));
   broker::MqttServer mqtt(ioc, config.mqtt, gateway, store.get(), &gateway);
   gateway.setServer(&mqtt);
-  platform.setCommandSender(&gateway);
   mqtt.restore(snapshot);
   snapshot = {};
   coap::CoapServer coapServer(ioc, config.coap, clock);
   for (auto& resource : dialects::aliyunCoapResources(platform, aliyun)) coapServer.addResource(std::move(resource));
   coapServer.recognizeOption(dialects::kAliyunCoapTokenOptionOld);
+  coap::Lwm2mServer lwm2m(platform, coapServer);
+  dialects::OceanConnectDialect oceanconnect(platform, lwm2m);
+  oceanconnect.setPeerLookup([&coapServer](const fc::coap::PeerKey& peer) { return coapServer.dtlsPeer(peer); });
+  coapServer.addResource(lwm2m.resource());
+  dialects::CommandRouter commandRouter(gateway);  // MQTT dialects, unless the product's dialect is routed
+  commandRouter.route("oceanconnect", oceanconnect);
+  platform.setCommandSender(&commandRouter);
 
   // Platform timers follow the platform clock, which the admin API may move; a short real-time
   // tick keeps them within 50 ms of it (clock changes through the API tick at once).
@@ -194,6 +205,7 @@ int runServer(const Config& config) {
       platform.tick();
       aliyun.tick();      // RRPC timeouts (real time)
       coapServer.tick();  // CoAP retransmissions and expiries (platform time)
+      lwm2m.tick();       // LwM2M registration lifetimes (platform time)
       scheduleTick();
     });
   };
@@ -217,8 +229,9 @@ int runServer(const Config& config) {
   auto router = std::make_shared<http::Router>();
   http::addSystemRoutes(*router, [&ready] { return ready.load(); }, caPem);
   http::PlatformApiHooks hooks;
-  hooks.onReset = [&mqtt, &iocm] {
+  hooks.onReset = [&mqtt, &lwm2m, &iocm] {
     mqtt.reset();
+    lwm2m.reset();
     iocm.reset();
   };
   hooks.publish = [&mqtt](std::string topic, std::vector<std::uint8_t> payload, int qos, bool retain) {
@@ -239,6 +252,7 @@ int runServer(const Config& config) {
   };
   http::addPlatformRoutes(*router, platform, clock, std::move(hooks));
   dialects::addAliyunRoutes(*router, platform, aliyun);
+  http::addLwm2mRoutes(*router, platform, lwm2m);
   dialects::addIocmRoutes(*router, iocm);
   std::string apiToken = config.apiToken;
   if (apiToken.empty() && !http::isLoopbackAddress(config.bind)) apiToken = core::randomAlnum(32);
@@ -256,6 +270,7 @@ int runServer(const Config& config) {
     httpsTls.clientCerts = ClientCertMode::None;  // the API authenticates by token, not certificate
     ports["https"] = httpServer.listenTls(config.bind, config.ports.https, httpsTls);
     ports["coap"] = coapServer.listenUdp(config.bind, config.coap.port);
+    ports["coaps"] = coapServer.listenDtls(config.bind, config.coap.dtlsPort, coap::platformPskLookup(platform));
     if (!config.portsFile.empty()) writePortsFile(config.portsFile, ports);
   } catch (const std::exception& e) {
     spdlog::critical("start-up failed: {}", e.what());
@@ -281,9 +296,9 @@ int runServer(const Config& config) {
   const auto url = [&](const char* scheme, const char* key) {
     return std::string(scheme) + "://" + config.bind + ":" + std::to_string(ports[key].get<int>());
   };
-  spdlog::info("fakecloud ready — MQTT {}  MQTTS {}  HTTP {}  HTTPS {}  CoAP {}  (data {}, db {})", url("mqtt", "mqtt"),
-               url("mqtts", "mqtts"), url("http", "http"), url("https", "https"), url("coap", "coap"), config.dataDir,
-               config.dbPath());
+  spdlog::info("fakecloud ready — MQTT {}  MQTTS {}  HTTP {}  HTTPS {}  CoAP {}  CoAPS {}  (data {}, db {})",
+               url("mqtt", "mqtt"), url("mqtts", "mqtts"), url("http", "http"), url("https", "https"),
+               url("coap", "coap"), url("coaps", "coaps"), config.dataDir, config.dbPath());
   if (!config.apiToken.empty()) spdlog::info("the API requires the configured bearer token (api.token)");
   else if (!apiToken.empty())
     spdlog::warn("bound to {}, so the API requires a bearer token; this run's token: {}  (set api.token to fix one)",

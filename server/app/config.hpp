@@ -53,7 +53,7 @@ struct PlatformConfig {
   std::uint32_t maxPendingCommandsPerDevice = 1000;  // beyond it POST …/commands answers 429
 };
 
-/// The CoAP endpoint over UDP (docs/coap.md): RFC 7252 §4.8 transmission parameters and bounds.
+/// The CoAP endpoint over UDP and DTLS (docs/coap.md): RFC 7252 §4.8 transmission parameters and bounds.
 struct CoapConfig {
   std::uint16_t port = 5683;          // 0: ephemeral
   std::uint32_t ackTimeoutMs = 2000;  // ACK_TIMEOUT
@@ -61,6 +61,13 @@ struct CoapConfig {
   std::uint32_t maxRetransmit = 4;    // MAX_RETRANSMIT
   std::uint32_t maxPeers = 10'000;    // peers with state; datagrams from more are dropped
   std::uint32_t maxBodySize = 64 * 1024;  // largest Block1 request body reassembled
+  // CoAP over DTLS-PSK (coaps, RFC 7252 §9.1.3.1; docs/dtls.md) on a second UDP socket.
+  std::uint16_t dtlsPort = 5684;  // 0: ephemeral
+  std::vector<std::string> dtlsCiphers = {"TLS_PSK_WITH_AES_128_CBC_SHA256", "TLS_PSK_WITH_AES_256_CBC_SHA",
+                                          "TLS_PSK_WITH_AES_128_CBC_SHA", "TLS_PSK_WITH_AES_128_CCM_8"};
+  std::uint32_t dtlsHandshakeTimeoutMs = 30'000;   // a handshake not finished by then fails
+  std::uint32_t dtlsIdleTimeoutMs = 30 * 60'000;   // a session that received nothing this long ends
+  std::uint32_t dtlsMaxHalfOpen = 256;             // handshakes in progress at once
 };
 
 struct Ports {

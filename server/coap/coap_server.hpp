@@ -1,9 +1,11 @@
-// The CoAP endpoint on the network (docs/coap.md): one UDP socket with per-peer state, driving the
-// sans-I/O fc::coap::Endpoint on its own strand. Asio stays inside coap_server.cpp.
+// The CoAP endpoint on the network (docs/coap.md): a UDP socket for coap and a second one for coaps
+// (DTLS-PSK, docs/dtls.md), with per-peer state, driving the sans-I/O fc::coap::Endpoint and
+// fc::dtls::DtlsServer on one strand. Asio stays inside coap_server.cpp.
 //
-// Layering: the CoAP layer sees (peer, plaintext datagram) in and emits (peer, datagram) out; the
-// UDP socket below is the only transport for now. A DTLS layer slots in between by taking the
-// socket's datagrams and handing plaintext to deliver() (see docs/coap.md, "DTLS").
+// Layering: the CoAP layer sees (peer, plaintext datagram) in and emits (peer, datagram) out. A
+// plain UDP peer is "ip:port"; a DTLS peer is "coaps:ip:port": its datagrams go through the DTLS
+// session (decrypted records reach the endpoint through the same path as deliver(), the endpoint's
+// datagrams to it are encrypted), so everything above treats peer keys as opaque.
 // All timing reads the platform clock; the app's 50 ms scheduler tick calls tick(), so a frozen
 // clock stops retransmissions and expiries but never stalls the endpoint: datagrams are served.
 #pragma once
@@ -11,7 +13,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "protocols/coap/endpoint.hpp"
 #include "server/app/config.hpp"
@@ -33,7 +38,27 @@ struct CoapStats {
   std::uint64_t notes = 0;  // dropped datagrams, refused requests, refused peers
   std::size_t peers = 0;
   std::size_t pendingRequests = 0;
+  std::size_t dtlsSessions = 0;  // established
+  std::size_t dtlsHalfOpen = 0;  // handshakes in progress
 };
+
+/// A DTLS peer's session as the handshake established it.
+struct DtlsPeerInfo {
+  std::string identity;  ///< the PSK identity the device sent
+  std::string deviceId;  ///< the device whose PSK it is (PskMatch::deviceId)
+  std::string cipher;    ///< IANA name of the negotiated suite
+};
+
+/// The key for a PSK identity, and whose it is.
+struct PskMatch {
+  std::string deviceId;
+  std::vector<std::uint8_t> key;
+};
+/// identity → match, nullopt for an unknown identity (the handshake fails). Runs on the strand.
+using PskLookup = std::function<std::optional<PskMatch>(std::string_view identity)>;
+
+/// The prefix that makes a DTLS peer's key differ from a UDP one: "coaps:127.0.0.1:40000".
+inline constexpr std::string_view kDtlsPeerPrefix = "coaps:";
 
 class CoapServer {
  public:
@@ -50,7 +75,10 @@ class CoapServer {
 
   /// Binds the UDP socket and starts receiving; returns the bound port. Throws std::runtime_error.
   std::uint16_t listenUdp(const std::string& address, std::uint16_t port);
-  /// Closes the socket; pending requests are dropped.
+  /// Binds the coaps socket and serves DTLS-PSK on it (CoapConfig's dtls* settings); returns the
+  /// bound port. Throws std::runtime_error (bad address, port in use, unusable cipher list).
+  std::uint16_t listenDtls(const std::string& address, std::uint16_t port, PskLookup lookup);
+  /// Closes the sockets; pending requests are dropped.
   void stop();
   /// Retransmissions, timeouts and expiries due on the platform clock; from any thread.
   void tick();
@@ -64,6 +92,10 @@ class CoapServer {
   void observe(fc::coap::PeerKey peer, fc::coap::Message request, fc::coap::NotificationHandler notify,
                RequestStarted started = {});
   void cancel(fc::coap::Endpoint::RequestId id, bool deregister = true);
+
+  /// The DTLS session of `peer`, or nullopt for a plain UDP peer (or one whose session ended).
+  /// Callable from any thread, e.g. a resource handler on the strand.
+  std::optional<DtlsPeerInfo> dtlsPeer(const fc::coap::PeerKey& peer) const;
 
   /// Counters, answered on the strand.
   void stats(std::function<void(CoapStats)> done);

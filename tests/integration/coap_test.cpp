@@ -104,13 +104,13 @@ class Coap : public ::testing::Test {
 
 TEST_F(Coap, PortsFileNamesTheCoapPort) { EXPECT_NE(server_.coapPort(), 0); }
 
-TEST_F(Coap, WellKnownCoreListsTheAliyunResources) {
+TEST_F(Coap, WellKnownCoreListsTheAliyunAndLwm2mResources) {
   client::SyncCoapClient c(server_.coap());
   auto r = c.get("/.well-known/core");
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(r->code, ccode::kContent);
   EXPECT_EQ(r->getUint(option::kContentFormat), coap::format::kLinkFormat);
-  EXPECT_EQ(r->payloadText(), "</auth>;ct=50,</topic>;ct=50");
+  EXPECT_EQ(r->payloadText(), "</auth>;ct=50,</topic>;ct=50,</rd>;rt=\"core.rd\"");
 }
 
 TEST_F(Coap, Block2DownloadAtSixteenBytes) {

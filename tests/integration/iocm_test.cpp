@@ -1,10 +1,13 @@
 // OceanConnect's northbound IoCM API end to end: the real server, an application that logs in
 // with appId/secret, registers a device, creates, lists and cancels commands, and receives the
-// command callbacks and subscription notifications on a local HTTP receiver.
+// command callbacks and subscription notifications on a local HTTP receiver; last, an LwM2M device
+// (client::OceanConnectDevice) whose reports and command answers reach the application.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
+#include "client/oceanconnect_device.hpp"
+#include "protocols/coap/message.hpp"
 #include "tests/integration/http_receiver.hpp"
 #include "tests/integration/server_process.hpp"
 
@@ -180,6 +183,90 @@ TEST_F(Iocm, SubscriptionsNotifyDeviceLifecycleAndAResetForgetsThem) {
   EXPECT_EQ(app("GET", "/iocm/app/sub/v1.2.0/subscriptions").status, 401);
   token_.clear();
   EXPECT_EQ(app("GET", "/iocm/app/sub/v1.2.0/subscriptions").body["totalCount"], 0);
+}
+
+// --- end to end with an LwM2M device (client::OceanConnectDevice) ---
+
+const char* const kLedProfile = R"({
+  "messageIdOffset": 0,
+  "uplink": [
+    {"serviceId": "Sensor", "messageId": 0, "properties": [{"name": "temperature", "type": "int16", "offset": 1}]},
+    {"serviceId": "LightControl", "messageId": 1, "properties": [{"name": "light", "type": "uint8", "offset": 1}]}],
+  "commands": [{"serviceId": "LightControl", "method": "SET_LIGHT", "messageId": 2, "midOffset": 1,
+                "paras": [{"name": "light", "type": "uint8", "offset": 3, "max": 1}]}],
+  "commandResponse": {"messageId": 3, "midOffset": 1, "resultOffset": 3, "resultType": "uint8", "successResults": [0]}
+})";
+
+TEST_F(Iocm, ARegisteredLwm2mDeviceReportsDataAndAnswersACommand) {
+  ASSERT_EQ(call(server_, "POST", "/api/v1/products",
+                 {{"id", "led"},
+                  {"dialect", "oceanconnect"},
+                  {"keys", {{"appId", "led-app"}, {"appSecret", "led-secret"}, {"codecProfile", json::parse(kLedProfile)}}}})
+                .status,
+            201);
+  auto r = request("POST", "/iocm/app/sec/v1.1.0/login", "appId=led-app&secret=led-secret", {},
+                   "application/x-www-form-urlencoded");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::vector<std::string> auth = {"app_key: led-app", "Authorization: Bearer " + r.body["accessToken"].get<std::string>()};
+  const auto as = [&](const std::string& method, const std::string& target, const json& body) {
+    return request(method, target, body.dump(), auth);
+  };
+  HttpReceiver receiver;
+  for (const auto* type : {"deviceDataChanged", "commandRsp"})
+    ASSERT_EQ(as("POST", "/iocm/app/sub/v1.2.0/subscriptions",
+                 {{"notifyType", type}, {"callbackUrl", receiver.url(std::string("/") + type)}})
+                  .status,
+              201);
+  r = as("POST", "/iocm/app/reg/v1.1.0/deviceCredentials", {{"nodeId", "863703030000042"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto deviceId = r.body["deviceId"].get<std::string>();
+
+  client::OceanConnectDeviceOptions o;
+  o.coap = server_.coap();
+  o.endpoint = "863703030000042";
+  client::OceanConnectDevice device(o);
+  auto registered = device.registerDevice();
+  ASSERT_TRUE(registered && registered->code == coap::code::kCreated);
+  ASSERT_TRUE(device.waitObserved());
+
+  // A report on /19/0/0 → deviceDataChanged, decoded with the product's profile.
+  ASSERT_TRUE(device.report({0x00, 0xFF, 0x38}));
+  auto posts = receiver.waitFor(1);
+  ASSERT_EQ(posts.size(), 1u);
+  EXPECT_EQ(posts[0].target, "/deviceDataChanged");
+  auto data = json::parse(posts[0].body);
+  EXPECT_EQ(data["notifyType"], "deviceDataChanged");
+  EXPECT_EQ(data["deviceId"], deviceId);
+  EXPECT_EQ(data["service"]["serviceId"], "Sensor");
+  EXPECT_EQ(data["service"]["data"]["temperature"], -200);
+
+  // A command → the device gets its bytes, answers with the profile's response → commandRsp and SUCCESSFUL.
+  r = as("POST", "/iocm/app/cmd/v1.4.0/deviceCommands",
+         {{"deviceId", deviceId},
+          {"command", {{"serviceId", "LightControl"}, {"method", "SET_LIGHT"}, {"paras", {{"light", 1}}}}},
+          {"callbackUrl", receiver.url("/cb")}});
+  ASSERT_EQ(r.status, 201) << r.body;
+  const auto commandId = r.body["commandId"].get<std::string>();
+  auto bytes = device.nextCommand();
+  ASSERT_TRUE(bytes);
+  ASSERT_EQ(bytes->size(), 4u);
+  EXPECT_EQ((*bytes)[0], 0x02);
+  EXPECT_EQ((*bytes)[3], 0x01);
+  ASSERT_TRUE(device.report({0x03, (*bytes)[1], (*bytes)[2], 0x00}));
+
+  posts = receiver.waitFor(5);  // the report, SENT, DELIVERED, SUCCESSFUL, commandRsp (and nothing for the response as data)
+  std::vector<std::string> codes;
+  json rsp;
+  for (const auto& p : posts) {
+    if (p.target == "/cb") codes.push_back(json::parse(p.body)["result"].value("resultCode", "?"));
+    if (p.target == "/commandRsp") rsp = json::parse(p.body);
+    if (p.target == "/deviceDataChanged" && &p != &posts[0]) ADD_FAILURE() << "a command response is no data: " << p.body;
+  }
+  EXPECT_EQ(codes, (std::vector<std::string>{"SENT", "DELIVERED", "SUCCESSFUL"}));
+  EXPECT_EQ(rsp["header"]["requestId"], commandId);
+  EXPECT_EQ(rsp["header"]["method"], "SET_LIGHT");
+  EXPECT_EQ(rsp["body"]["resultCode"], "SUCCESSFUL");
+  EXPECT_EQ(rsp["body"]["result"], 0);
 }
 
 }  // namespace

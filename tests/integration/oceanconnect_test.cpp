@@ -1,9 +1,23 @@
 // The oceanconnect dialect end to end: product and device rules through the REST API (codec
-// profile validation, nodeId / verifyCode / PSK defaults and conflicts).
+// profile validation, nodeId / verifyCode / PSK defaults and conflicts), and a LiteOS-like device
+// (client::OceanConnectDevice) against the LwM2M server: registration life cycle on the admin
+// clock, reports, commands (immediate, cached, failed, RST, timed out, queue mode), and the LwM2M
+// northbound routes; the same over DTLS-PSK, where a session registers only its own device.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <set>
+#include <thread>
+
+#include "client/oceanconnect_device.hpp"
+#include "protocols/common/base64.hpp"
 #include "tests/integration/server_process.hpp"
 
 namespace fc::test {
@@ -102,6 +116,516 @@ TEST_F(OceanConnectRules, DeviceDefaultsAndConflicts) {
   ASSERT_EQ(renamed.status, 200) << renamed.body;
   EXPECT_EQ(renamed.body["identifiers"]["verifyCode"], "node-9");
   EXPECT_EQ(renamed.body["secrets"]["psk"].get<std::string>().size(), 32u);
+}
+
+// --- the LwM2M server and the dialect ---
+
+// The docs' "several messages" profile: uplink Sensor (id 0) and LightControl (id 1), command
+// SET_LIGHT (id 2, mid at 1, light at 3), command response (id 3, mid at 1, result at 3).
+const json kMidProfile = json::parse(R"({
+  "messageIdOffset": 0,
+  "uplink": [
+    {"serviceId": "Sensor", "messageId": 0, "properties": [{"name": "temperature", "type": "int16", "offset": 1}]},
+    {"serviceId": "LightControl", "messageId": 1, "properties": [{"name": "light", "type": "uint8", "offset": 1}]}],
+  "commands": [{"serviceId": "LightControl", "method": "SET_LIGHT", "messageId": 2, "midOffset": 1,
+                "paras": [{"name": "light", "type": "uint8", "offset": 3, "max": 1}]}],
+  "commandResponse": {"messageId": 3, "midOffset": 1, "resultOffset": 3, "resultType": "uint8", "successResults": [0]}
+})");
+
+class OceanConnect : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(call(server_, "POST", "/api/v1/products",
+                   {{"id", "led"}, {"dialect", "oceanconnect"}, {"keys", {{"codecProfile", kMidProfile}}}})
+                  .status,
+              201);
+    ASSERT_EQ(call(server_, "POST", "/api/v1/products", {{"id", "raw"}, {"dialect", "oceanconnect"}}).status, 201);
+    ASSERT_EQ(call(server_, "POST", "/api/v1/products", {{"id", "plain"}, {"dialect", "generic"}}).status, 201);
+    ASSERT_EQ(call(server_, "POST", "/api/v1/devices",
+                   {{"id", "lamp-1"}, {"productId", "led"}, {"identifiers", {{"nodeId", "863703030000001"}}}})
+                  .status,
+              201);
+    ASSERT_EQ(call(server_, "POST", "/api/v1/devices", {{"id", "raw-1"}, {"productId", "raw"}}).status, 201);
+    ASSERT_EQ(call(server_, "POST", "/api/v1/devices",
+                   {{"id", "gen-1"}, {"productId", "plain"}, {"identifiers", {{"nodeId", "gen-node"}}}})
+                  .status,
+              201);
+  }
+
+  client::OceanConnectDeviceOptions options(const std::string& nodeId, const std::string& binding = "U",
+                                            std::uint32_t lifetime = 300) {
+    client::OceanConnectDeviceOptions o;
+    o.coap = server_.coap();
+    o.endpoint = nodeId;
+    o.binding = binding;
+    o.lifetime = lifetime;
+    return o;
+  }
+  /// A device registered and observed on /19/0/0.
+  std::unique_ptr<client::OceanConnectDevice> online(const std::string& nodeId, const std::string& binding = "U") {
+    auto d = std::make_unique<client::OceanConnectDevice>(options(nodeId, binding));
+    auto r = d->registerDevice();
+    EXPECT_TRUE(r && r->code == coap::code::kCreated) << (r ? coap::codeName(r->code) : r.error().message());
+    EXPECT_TRUE(d->waitObserved()) << "the server observes /19/0/0 after Register";
+    return d;
+  }
+
+  json device(const std::string& id) { return call(server_, "GET", "/api/v1/devices/" + id).body; }
+  json command(const std::string& id) { return call(server_, "GET", "/api/v1/commands/" + id).body; }
+  std::string send(const std::string& deviceId, const json& body) {
+    auto r = call(server_, "POST", "/api/v1/devices/" + deviceId + "/commands", body);
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.body.value("id", "");
+  }
+  bool waitStatus(const std::string& commandId, const std::string& want) {
+    for (int i = 0; i < 150; ++i) {
+      if (command(commandId).value("status", "?") == want) return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    ADD_FAILURE() << commandId << " is " << command(commandId).dump() << ", not " << want;
+    return false;
+  }
+  bool waitOnline(const std::string& id, bool want) {
+    for (int i = 0; i < 150; ++i) {
+      if (device(id).value("online", !want) == want) return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  }
+  json messages(const std::string& id) { return call(server_, "GET", "/api/v1/devices/" + id + "/messages").body["items"]; }
+  json waitMessages(const std::string& id, std::size_t n) {
+    for (int i = 0; i < 150; ++i) {
+      auto items = messages(id);
+      if (items.size() >= n) return items;
+      std::this_thread::sleep_for(20ms);
+    }
+    return messages(id);
+  }
+  /// Polls the device's journal for an entry whose summary starts with `prefix`.
+  bool waitJournal(const std::string& id, const std::string& prefix) {
+    for (int i = 0; i < 150; ++i) {
+      const auto journal = call(server_, "GET", "/api/v1/devices/" + id + "/journal?limit=1000").body["items"];
+      for (const auto& e : journal)
+        if (e["summary"].get<std::string>().rfind(prefix, 0) == 0) return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  }
+  void advanceClock(double seconds) {
+    ASSERT_EQ(call(server_, "POST", "/api/v1/admin/clock", {{"action", "advance"}, {"seconds", seconds}}).status, 200);
+  }
+
+  ServerProcess server_;
+};
+
+TEST_F(OceanConnect, RegistrationLifecycleOnThePlatformClock) {
+  client::OceanConnectDevice d(options("863703030000001", "U", 300));
+  auto reg = d.registerDevice();
+  ASSERT_TRUE(reg) << reg.error().message();
+  EXPECT_EQ(reg->code, coap::code::kCreated);
+  EXPECT_EQ(d.location().rfind("rd/", 0), 0u) << d.location();
+  EXPECT_GT(d.location().size(), 3u);
+  ASSERT_TRUE(waitOnline("lamp-1", true));
+  EXPECT_EQ(device("lamp-1")["transport"], "coap");
+
+  auto up = d.update();
+  ASSERT_TRUE(up);
+  EXPECT_EQ(up->code, coap::code::kChanged);
+
+  // The lifetime runs from the last Update on the platform clock: 295 s later it is still there.
+  advanceClock(295);
+  std::this_thread::sleep_for(200ms);
+  EXPECT_TRUE(device("lamp-1")["online"].get<bool>());
+  advanceClock(6);
+  ASSERT_TRUE(waitOnline("lamp-1", false)) << "lifetime expiry takes the device offline";
+  auto late = d.update();
+  ASSERT_TRUE(late);
+  EXPECT_EQ(late->code, coap::code::kNotFound) << "an expired registration is unknown: register again";
+
+  ASSERT_TRUE(d.registerDevice());
+  ASSERT_TRUE(waitOnline("lamp-1", true));
+  auto gone = d.deregister();
+  ASSERT_TRUE(gone);
+  EXPECT_EQ(gone->code, coap::code::kDeleted);
+  ASSERT_TRUE(waitOnline("lamp-1", false));
+  auto again = client::SyncCoapClient(server_.coap()).request(client::SyncCoapClient::makeRequest(coap::code::kDelete, "rd/nosuch"));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->code, coap::code::kNotFound);
+
+  // Every exchange is in the journal, as CoAP.
+  auto journal = call(server_, "GET", "/api/v1/devices/lamp-1/journal?limit=100").body["items"];
+  std::set<std::string> summaries;
+  for (const auto& e : journal) {
+    EXPECT_EQ(e["transport"], "coap");
+    summaries.insert(e["summary"].get<std::string>());
+  }
+  auto has = [&](const std::string& prefix) {
+    return std::any_of(summaries.begin(), summaries.end(), [&](const auto& s) { return s.rfind(prefix, 0) == 0; });
+  };
+  EXPECT_TRUE(has("CON 0.02 POST /rd?lwm2m=1.0&ep=863703030000001")) << json(summaries).dump();
+  EXPECT_TRUE(has("ACK 2.01 Created"));
+  EXPECT_TRUE(has("ACK 2.04 Changed"));
+  EXPECT_TRUE(has("CON 0.04 DELETE /rd/"));
+  EXPECT_TRUE(has("ACK 2.02 Deleted"));
+  EXPECT_TRUE(has("CON 0.01 GET /19/0/0 Observe 0"));
+}
+
+/// A device made of one UDP socket and hand-built datagrams, for answers the client library is
+/// too polite to give (RST).
+class RawDevice {
+ public:
+  explicit RawDevice(std::uint16_t port) {
+    fd_ = socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) ADD_FAILURE() << "connect";
+  }
+  ~RawDevice() { close(fd_); }
+  RawDevice(const RawDevice&) = delete;
+  RawDevice& operator=(const RawDevice&) = delete;
+
+  void send(const coap::Message& m) {
+    const auto bytes = coap::encode(m);
+    ASSERT_EQ(::send(fd_, bytes.data(), bytes.size(), 0), static_cast<ssize_t>(bytes.size()));
+  }
+  std::optional<coap::Message> receive(std::chrono::milliseconds timeout = 3s) {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return std::nullopt;
+    std::vector<std::uint8_t> buf(2048);
+    const auto n = recv(fd_, buf.data(), buf.size(), 0);
+    if (n <= 0) return std::nullopt;
+    buf.resize(static_cast<std::size_t>(n));
+    auto m = coap::decode(buf);
+    return m ? std::optional<coap::Message>(*m) : std::nullopt;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+TEST_F(OceanConnect, ACommandAnsweredWithRstFails) {
+  RawDevice raw(server_.coapPort());
+  coap::Message reg{.type = coap::Type::Confirmable, .code = coap::code::kPost, .messageId = 0x100, .token = {1, 2}};
+  reg.setUriPath("rd");
+  reg.addString(coap::option::kUriQuery, "ep=raw-1");
+  reg.setUint(coap::option::kContentFormat, coap::format::kLinkFormat);
+  reg.setPayload("</19/0>,</19/1>");
+  raw.send(reg);
+  auto created = raw.receive();
+  ASSERT_TRUE(created);
+  EXPECT_EQ(created->code, coap::code::kCreated);
+  auto observe = raw.receive();  // CON GET /19/0/0 Observe 0: answered 2.05 with Observe
+  ASSERT_TRUE(observe);
+  EXPECT_EQ(observe->uriPath(), "19/0/0");
+  coap::Message ack{.type = coap::Type::Acknowledgement, .code = coap::code::kContent, .messageId = observe->messageId,
+                    .token = observe->token};
+  ack.setUint(coap::option::kObserve, 1);
+  raw.send(ack);
+
+  const auto c = send("raw-1", {{"payloadBase64", base64Encode(std::vector<std::uint8_t>{0x09})}});
+  auto put = raw.receive();
+  ASSERT_TRUE(put);
+  EXPECT_EQ(put->code, coap::code::kPut);
+  EXPECT_EQ(put->uriPath(), "19/1/0");
+  EXPECT_EQ(put->getUint(coap::option::kContentFormat), coap::format::kOctetStream);
+  EXPECT_EQ(put->payload, std::vector<std::uint8_t>{0x09});
+  raw.send(coap::Message{.type = coap::Type::Reset, .code = coap::code::kEmpty, .messageId = put->messageId});
+  ASSERT_TRUE(waitStatus(c, "FAILED"));
+  EXPECT_NE(command(c)["result"]["resultDetail"].get<std::string>().find("RST"), std::string::npos);
+}
+
+TEST_F(OceanConnect, AdminResetForgetsRegistrations) {
+  auto d = online("raw-1");
+  ASSERT_EQ(call(server_, "POST", "/api/v1/admin/reset").status, 200);
+  auto up = d->update();
+  ASSERT_TRUE(up);
+  EXPECT_EQ(up->code, coap::code::kNotFound) << "after a reset the registration is gone";
+}
+
+TEST_F(OceanConnect, UnknownEndpointsAreForbidden) {
+  for (const std::string ep : {"nobody", "gen-node", "lamp-1"}) {  // unknown; a generic device; an id, not a nodeId
+    client::OceanConnectDevice d(options(ep));
+    auto r = d.registerDevice();
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(r->code, coap::code::kForbidden) << ep;
+  }
+  EXPECT_NE(server_.log().find("refused (4.03)"), std::string::npos) << "a refused Register is logged";
+  EXPECT_FALSE(device("lamp-1")["online"].get<bool>());
+
+  // A malformed Register is 4.00, not a crash.
+  client::SyncCoapClient c(server_.coap());
+  auto bad = c.request(client::SyncCoapClient::makeRequest(coap::code::kPost, "rd?ep=863703030000001&lt=abc"));
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->code, coap::code::kBadRequest);
+}
+
+TEST_F(OceanConnect, ReportsWithoutAProfileAreRawData) {
+  auto d = online("raw-1");
+  ASSERT_TRUE(d->report({0x01, 0x02, 0xFF}));
+  auto items = waitMessages("raw-1", 1);
+  ASSERT_EQ(items.size(), 1u) << items.dump();
+  EXPECT_EQ(items[0]["topic"], "/19/0/0");
+  EXPECT_EQ(items[0]["transport"], "coap");
+  EXPECT_EQ(items[0]["contentType"], "application/octet-stream");
+  EXPECT_EQ(items[0]["payloadBase64"], base64Encode(std::vector<std::uint8_t>{0x01, 0x02, 0xFF}));
+}
+
+TEST_F(OceanConnect, ReportsWithAProfileKeepTheRawBytes) {
+  auto d = online("863703030000001");
+  ASSERT_TRUE(d->report({0x00, 0xFF, 0x38}));  // Sensor temperature -200
+  ASSERT_TRUE(d->report({0x01, 0x01}));        // LightControl light 1
+  auto items = waitMessages("lamp-1", 2);
+  ASSERT_EQ(items.size(), 2u) << items.dump();
+  EXPECT_EQ(items[0]["payloadBase64"], base64Encode(std::vector<std::uint8_t>{0x00, 0xFF, 0x38}));
+  EXPECT_EQ(items[1]["payloadBase64"], base64Encode(std::vector<std::uint8_t>{0x01, 0x01}));
+}
+
+TEST_F(OceanConnect, ImmediateCommandsAreDeliveredAndCompletedByTheResponse) {
+  auto d = online("863703030000001");
+  const json set = {{"serviceId", "LightControl"}, {"method", "SET_LIGHT"}, {"paras", {{"light", 1}}}};
+  const auto ok = send("lamp-1", {{"payload", set}, {"expireTime", 0}});
+  auto bytes = d->nextCommand();
+  ASSERT_TRUE(bytes);
+  ASSERT_EQ(bytes->size(), 4u);
+  EXPECT_EQ((*bytes)[0], 0x02);
+  EXPECT_EQ((*bytes)[3], 0x01);
+  ASSERT_TRUE(waitStatus(ok, "DELIVERED"));
+  // The response echoes the mid: result 0 → SUCCESSFUL.
+  ASSERT_TRUE(d->report({0x03, (*bytes)[1], (*bytes)[2], 0x00}));
+  ASSERT_TRUE(waitStatus(ok, "SUCCESSFUL"));
+  const auto result = command(ok)["result"];
+  EXPECT_EQ(result["resultCode"], "SUCCESSFUL");
+  EXPECT_EQ(result["mid"], (*bytes)[1] << 8 | (*bytes)[2]);
+  EXPECT_EQ(result["result"], 0);
+
+  // Result 5 → FAILED.
+  const auto bad = send("lamp-1", {{"payload", {{"serviceId", "LightControl"}, {"method", "SET_LIGHT"}, {"paras", {{"light", 0}}}}}});
+  bytes = d->nextCommand();
+  ASSERT_TRUE(bytes);
+  ASSERT_TRUE(waitStatus(bad, "DELIVERED"));
+  ASSERT_TRUE(d->report({0x03, (*bytes)[1], (*bytes)[2], 0x05}));
+  ASSERT_TRUE(waitStatus(bad, "FAILED"));
+  EXPECT_EQ(command(bad)["result"]["resultCode"], "FAILED");
+  EXPECT_EQ(command(bad)["result"]["result"], 5);
+
+  // A para out of range is a codec failure: FAILED with the codec's words, nothing sent.
+  const auto invalid = send("lamp-1", {{"payload", {{"serviceId", "LightControl"}, {"method", "SET_LIGHT"}, {"paras", {{"light", 2}}}}}});
+  ASSERT_TRUE(waitStatus(invalid, "FAILED"));
+  EXPECT_NE(command(invalid)["result"]["resultDetail"].get<std::string>().find("light"), std::string::npos);
+  EXPECT_FALSE(d->nextCommand(300ms)) << "a command that does not encode is not sent";
+
+  // The device refusing the PUT: FAILED.
+  d->answerCommandsWith(coap::code::kBadRequest);
+  const auto refused = send("lamp-1", {{"payload", set}});
+  ASSERT_TRUE(waitStatus(refused, "FAILED"));
+  EXPECT_NE(command(refused)["result"]["resultDetail"].get<std::string>().find("4.00"), std::string::npos);
+}
+
+TEST_F(OceanConnect, WithoutAProfileOnlyBinaryCommandsGo) {
+  auto d = online("raw-1");
+  const auto json_ = send("raw-1", {{"payload", {{"serviceId", "S"}, {"method", "M"}}}});
+  ASSERT_TRUE(waitStatus(json_, "FAILED"));
+  EXPECT_NE(command(json_)["result"]["resultDetail"].get<std::string>().find("no codec profile"), std::string::npos);
+  const auto raw = send("raw-1", {{"payloadBase64", base64Encode(std::vector<std::uint8_t>{0xAA, 0x55})}});
+  auto bytes = d->nextCommand();
+  ASSERT_TRUE(bytes);
+  EXPECT_EQ(*bytes, (std::vector<std::uint8_t>{0xAA, 0x55}));
+  ASSERT_TRUE(waitStatus(raw, "DELIVERED"));
+}
+
+TEST_F(OceanConnect, CachedCommandsWaitForRegistration) {
+  const auto cached = send("raw-1", {{"payloadBase64", base64Encode(std::vector<std::uint8_t>{0x01})}, {"expireTime", 3600}});
+  const auto immediate = send("raw-1", {{"payloadBase64", base64Encode(std::vector<std::uint8_t>{0x02})}, {"expireTime", 0}});
+  EXPECT_EQ(command(cached)["status"], "PENDING");
+  ASSERT_TRUE(waitStatus(immediate, "FAILED")) << "an immediate command to an offline device fails";
+  auto d = online("raw-1");
+  auto bytes = d->nextCommand();
+  ASSERT_TRUE(bytes);
+  EXPECT_EQ(*bytes, std::vector<std::uint8_t>{0x01});
+  ASSERT_TRUE(waitStatus(cached, "DELIVERED"));
+}
+
+TEST_F(OceanConnect, CommandsTimeOutWhenTheDeviceDoesNotAcknowledge) {
+  {
+    auto d = online("raw-1");
+  }  // the device goes away without deregistering: nothing answers on its port any more
+  const auto c = send("raw-1", {{"payloadBase64", base64Encode(std::vector<std::uint8_t>{0x01})},
+                                {"ackTimeoutMs", 1000},
+                                {"maxRetransmit", 1}});
+  ASSERT_TRUE(waitStatus(c, "SENT"));
+  advanceClock(1.5);  // the first ack timeout: resent
+  for (int i = 0; i < 100 && command(c)["sends"] != 2; ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(command(c)["sends"], 2);
+  advanceClock(1.5);
+  ASSERT_TRUE(waitStatus(c, "TIMEOUT"));
+}
+
+TEST_F(OceanConnect, QueueModeHoldsRequestsUntilTheDeviceIsHeardFrom) {
+  client::OceanConnectDevice d(options("raw-1", "UQ", 3600));
+  ASSERT_TRUE(d.registerDevice());
+  ASSERT_TRUE(d.waitObserved());
+  // The device hears the observe request before the server hears its answer (which also counts as
+  // "heard from"): let the answer land before the clock moves on.
+  ASSERT_TRUE(waitJournal("raw-1", "ACK 2.05 Content Observe"));
+  advanceClock(100);  // past the 93 s awake window: the device sleeps
+  const auto c = send("raw-1", {{"payloadBase64", base64Encode(std::vector<std::uint8_t>{0x07})}});
+  EXPECT_FALSE(d.nextCommand(500ms)) << "nothing goes to a sleeping queue-mode device";
+  auto up = d.update();  // heard from: awake again
+  ASSERT_TRUE(up);
+  EXPECT_EQ(up->code, coap::code::kChanged);
+  auto bytes = d.nextCommand();
+  ASSERT_TRUE(bytes);
+  EXPECT_EQ(*bytes, std::vector<std::uint8_t>{0x07});
+  ASSERT_TRUE(waitStatus(c, "DELIVERED"));
+
+  // A notification wakes it too.
+  advanceClock(100);
+  const auto c2 = send("raw-1", {{"payloadBase64", base64Encode(std::vector<std::uint8_t>{0x08})}});
+  EXPECT_FALSE(d.nextCommand(500ms));
+  ASSERT_TRUE(d.report({0x42}));
+  bytes = d.nextCommand();
+  ASSERT_TRUE(bytes);
+  EXPECT_EQ(*bytes, std::vector<std::uint8_t>{0x08});
+  ASSERT_TRUE(waitStatus(c2, "DELIVERED"));
+}
+
+TEST_F(OceanConnect, Lwm2mNorthboundReadWriteExecuteObserve) {
+  auto d = online("raw-1");
+  d->setResource("3/0/0", "Huawei");
+  const std::string base = "/api/v1/devices/raw-1/lwm2m/";
+
+  auto read = call(server_, "GET", base + "3/0/0");
+  ASSERT_EQ(read.status, 200) << read.body;
+  EXPECT_EQ(read.body["path"], "/3/0/0");
+  EXPECT_EQ(read.body["code"], "2.05 Content");
+  EXPECT_EQ(read.body["contentFormat"], 0);
+  EXPECT_EQ(read.body["value"], "Huawei");
+
+  auto write = call(server_, "PUT", base + "3/0/0", {{"text", "Acme"}});
+  ASSERT_EQ(write.status, 200) << write.body;
+  EXPECT_EQ(d->resource("3/0/0"), "Acme");
+  EXPECT_EQ(call(server_, "PUT", base + "3/0/0", {{"number", 1}}).status, 422);
+
+  auto execute = call(server_, "POST", base + "3/0/4", {{"args", "0='now'"}});
+  ASSERT_EQ(execute.status, 200) << execute.body;
+  EXPECT_EQ(d->executed(), std::vector<std::string>{"3/0/4"});
+
+  auto missing = call(server_, "GET", base + "3/0/99");
+  EXPECT_EQ(missing.status, 502) << missing.body;
+  EXPECT_EQ(missing.body["code"], "4.04 Not Found");
+
+  EXPECT_EQ(call(server_, "GET", base + "x/0/0").status, 422);
+  EXPECT_EQ(call(server_, "GET", "/api/v1/devices/gen-1/lwm2m/3/0/0").status, 409) << "not registered";
+  EXPECT_EQ(call(server_, "GET", "/api/v1/devices/nobody/lwm2m/3/0/0").status, 404);
+
+  // Observe: the first answer comes back; notifications go to the journal.
+  auto observe = call(server_, "POST", base + "3/0/0/observe");
+  ASSERT_EQ(observe.status, 200) << observe.body;
+  EXPECT_EQ(observe.body["observing"], true);
+  EXPECT_EQ(observe.body["value"], "Acme");
+  ASSERT_TRUE(d->waitResourceObserved("3/0/0", true));
+  d->setResource("3/0/0", "Changed");
+  ASSERT_TRUE(d->notifyResource("3/0/0"));
+  bool seen = false;
+  for (int i = 0; i < 150 && !seen; ++i) {
+    const auto journal = call(server_, "GET", "/api/v1/devices/raw-1/journal?limit=100").body["items"];
+    for (const auto& e : journal)
+      if (e["summary"].get<std::string>().rfind("notification ", 0) == 0 && e["topic"] == "/3/0/0") seen = true;
+    if (!seen) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(seen) << "a notification is journaled";
+  auto cancel = call(server_, "DELETE", base + "3/0/0/observe");
+  ASSERT_EQ(cancel.status, 200) << cancel.body;
+  EXPECT_TRUE(d->waitResourceObserved("3/0/0", false)) << "cancelled with GET Observe 1";
+  EXPECT_EQ(call(server_, "DELETE", base + "3/0/0/observe").status, 404);
+}
+
+TEST_F(OceanConnect, Lwm2mNorthboundTimesOutWhenTheDeviceIsGone) {
+  { auto d = online("raw-1"); }
+  JsonReply reply;
+  std::thread request([&] { reply = call(server_, "GET", "/api/v1/devices/raw-1/lwm2m/3/0/0"); });
+  std::this_thread::sleep_for(300ms);
+  for (int i = 0; i < 5; ++i) {  // CoAP retransmissions follow the platform clock: 2+4+8+16+32 s and more
+    advanceClock(60);
+    std::this_thread::sleep_for(100ms);
+  }
+  request.join();
+  EXPECT_EQ(reply.status, 504) << reply.body;
+}
+
+// --- over DTLS-PSK (coaps) ---
+
+// The LiteOS demo's values: endpoint 20201112_client, PSK identity 20201112, a 16-byte PSK.
+class OceanConnectDtls : public OceanConnect {
+ protected:
+  void SetUp() override {
+    OceanConnect::SetUp();
+    ASSERT_EQ(call(server_, "POST", "/api/v1/devices",
+                   {{"id", "liteos-1"},
+                    {"productId", "led"},
+                    {"identifiers", {{"nodeId", "20201112_client"}, {"pskIdentity", "20201112"}}},
+                    {"secrets", {{"psk", kPskHex}}}})
+                  .status,
+              201);
+  }
+  client::OceanConnectDeviceOptions dtlsOptions(const std::string& nodeId, std::vector<std::string> ciphers = {}) {
+    auto o = options(nodeId);
+    o.coap = server_.coaps({.identity = "20201112", .key = kPsk, .ciphers = std::move(ciphers)});
+    return o;
+  }
+
+  static constexpr const char* kPskHex = "000102030405060708090A0B0C0D0E0F";
+  const std::vector<std::uint8_t> kPsk{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+};
+
+TEST_F(OceanConnectDtls, ALiteOsDeviceRegistersReportsAndTakesCommandsOverDtls) {
+  // LiteOS (mbedTLS) offers only the CBC suites.
+  client::OceanConnectDevice d(dtlsOptions("20201112_client", {"TLS_PSK_WITH_AES_128_CBC_SHA256"}));
+  auto reg = d.registerDevice();
+  ASSERT_TRUE(reg) << reg.error().message();
+  ASSERT_EQ(reg->code, coap::code::kCreated);
+  ASSERT_TRUE(d.waitObserved()) << "the server observes /19/0/0 through the DTLS session";
+  ASSERT_TRUE(waitOnline("liteos-1", true));
+  EXPECT_EQ(device("liteos-1")["transport"], "coaps");
+
+  ASSERT_TRUE(d.report({0x01, 0x01}));
+  auto items = waitMessages("liteos-1", 1);
+  ASSERT_EQ(items.size(), 1u) << items.dump();
+  EXPECT_EQ(items[0]["transport"], "coaps");
+  EXPECT_EQ(items[0]["payloadBase64"], base64Encode(std::vector<std::uint8_t>{0x01, 0x01}));
+
+  const auto c = send("liteos-1", {{"payload", {{"serviceId", "LightControl"}, {"method", "SET_LIGHT"}, {"paras", {{"light", 1}}}}},
+                                   {"expireTime", 0}});
+  auto bytes = d.nextCommand();
+  ASSERT_TRUE(bytes) << "the PUT /19/1/0 reaches the device through its DTLS session";
+  ASSERT_EQ(bytes->size(), 4u);
+  ASSERT_TRUE(waitStatus(c, "DELIVERED"));
+  ASSERT_TRUE(d.report({0x03, (*bytes)[1], (*bytes)[2], 0x00}));
+  ASSERT_TRUE(waitStatus(c, "SUCCESSFUL"));
+
+  auto bye = d.deregister();
+  ASSERT_TRUE(bye);
+  EXPECT_EQ(bye->code, coap::code::kDeleted);
+  ASSERT_TRUE(waitOnline("liteos-1", false));
+}
+
+TEST_F(OceanConnectDtls, ADtlsSessionRegistersOnlyItsOwnDevice) {
+  // The session authenticated liteos-1's PSK; registering lamp-1's endpoint through it is refused.
+  client::OceanConnectDevice d(dtlsOptions("863703030000001"));
+  auto reg = d.registerDevice();
+  ASSERT_TRUE(reg) << reg.error().message();
+  EXPECT_EQ(reg->code, coap::code::kForbidden);
+  EXPECT_FALSE(device("lamp-1")["online"].get<bool>());
+
+  // A wrong key never gets as far as Register.
+  auto o = dtlsOptions("20201112_client");
+  o.coap.dtls->key[0] ^= 0xFF;
+  client::OceanConnectDevice wrong(o);
+  auto refused = wrong.registerDevice();
+  EXPECT_FALSE(refused) << "the handshake fails";
+  EXPECT_FALSE(device("liteos-1")["online"].get<bool>());
 }
 
 }  // namespace

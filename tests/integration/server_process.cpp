@@ -65,8 +65,8 @@ void ServerProcess::start() {
   fs::remove(portsFile, ignored);
   std::vector<std::string> args{fakecloudBinary(), "--data-dir",   dataDir_,    "--mqtt-port", "0",
                                 "--mqtts-port",   "0",            "--http-port", "0",          "--https-port",
-                                "0",              "--coap-port",  "0",          "--ports-file", portsFile,
-                                "--log-level",    "debug"};
+                                "0",              "--coap-port",  "0",          "--coaps-port", "0",
+                                "--ports-file",   portsFile,      "--log-level", "debug"};
   if (!options_.fileDb) {
     args.push_back("--db");
     args.push_back(":memory:");
@@ -113,6 +113,7 @@ void ServerProcess::start() {
       http_ = ports.at("http").get<std::uint16_t>();
       https_ = ports.at("https").get<std::uint16_t>();
       coap_ = ports.at("coap").get<std::uint16_t>();
+      coaps_ = ports.at("coaps").get<std::uint16_t>();
       return;
     }
     std::this_thread::sleep_for(20ms);
@@ -182,6 +183,13 @@ client::CoapOptions ServerProcess::coap() const {
   o.host = "127.0.0.1";
   o.port = coap_;
   o.transmission.ackTimeout = std::chrono::milliseconds(500);
+  return o;
+}
+
+client::CoapOptions ServerProcess::coaps(client::CoapDtlsOptions dtls) const {
+  client::CoapOptions o = coap();
+  o.port = coaps_;
+  o.dtls = std::move(dtls);
   return o;
 }
 

@@ -69,6 +69,7 @@ class ServerProcess {
   std::uint16_t httpPort() const { return http_; }
   std::uint16_t httpsPort() const { return https_; }
   std::uint16_t coapPort() const { return coap_; }
+  std::uint16_t coapsPort() const { return coaps_; }
   const std::string& dataDir() const { return dataDir_; }
   std::string caFile() const { return dataDir_ + "/tls/ca.pem"; }
   /// What the server has logged so far (stderr).
@@ -80,13 +81,15 @@ class ServerProcess {
   client::MqttOptions mqtts(std::string clientId) const;
   /// Options for a CoAP client of this server (short ACK timeout: loopback does not lose datagrams).
   client::CoapOptions coap() const;
+  /// Options for a CoAP client of the coaps port with these DTLS-PSK credentials.
+  client::CoapOptions coaps(client::CoapDtlsOptions dtls) const;
 
  private:
   ServerOptions options_;
   std::optional<TempDir> ownDir_;
   std::string dataDir_;
   pid_t pid_ = -1;
-  std::uint16_t mqtt_ = 0, mqtts_ = 0, http_ = 0, https_ = 0, coap_ = 0;
+  std::uint16_t mqtt_ = 0, mqtts_ = 0, http_ = 0, https_ = 0, coap_ = 0, coaps_ = 0;
 };
 
 /// A blocking TCP connection for hand-built packets.

@@ -13,11 +13,11 @@ DN=test_01
 SECRET=t9GmMf2jb3LgWfXBaZD2r3aJrfVWBv56
 coap() { timeout 20 coap-client-notls -B 5 "$@"; }
 
-expect_eq "/.well-known/core" '</auth>;ct=50,</topic>;ct=50' "$(coap "$COAP/.well-known/core")"
+expect_eq "/.well-known/core" '</auth>;ct=50,</topic>;ct=50,</rd>;rt="core.rd"' "$(coap "$COAP/.well-known/core")"
 
 # Block-wise: 16-byte blocks, the same document; the client's log shows it asked for block 1.
 coap -v 7 -b 16 -o "$WORK/blocks.out" "$COAP/.well-known/core" >"$WORK/blocks.log" 2>&1 || fail "block-wise GET failed"
-expect_eq "/.well-known/core in 16-byte blocks" '</auth>;ct=50,</topic>;ct=50' "$(cat "$WORK/blocks.out")"
+expect_eq "/.well-known/core in 16-byte blocks" '</auth>;ct=50,</topic>;ct=50,</rd>;rt="core.rd"' "$(cat "$WORK/blocks.out")"
 grep -q 'Block2:1/' "$WORK/blocks.log" || fail "coap-client did not fetch block 1: $(grep -c Block2 "$WORK/blocks.log") Block2 lines"
 echo "ok - the download took several blocks"
 

@@ -27,7 +27,7 @@ start_fakecloud() {
   local binary=$1
   shift
   "$binary" --data-dir "$WORK/data" --db :memory: --mqtt-port 0 --mqtts-port 0 --http-port 0 --https-port 0 --coap-port 0 \
-    --ports-file "$WORK/ports.json" --log-level debug "$@" >"$WORK/server.log" 2>&1 &
+    --coaps-port 0 --ports-file "$WORK/ports.json" --log-level debug "$@" >"$WORK/server.log" 2>&1 &
   FC_PID=$!
   for _ in $(seq 200); do
     [[ -s "$WORK/ports.json" ]] && break
@@ -40,8 +40,9 @@ start_fakecloud() {
   HTTP_PORT=$(sed -E 's/.*"http":([0-9]+).*/\1/' "$WORK/ports.json")
   HTTPS_PORT=$(sed -E 's/.*"https":([0-9]+).*/\1/' "$WORK/ports.json")
   COAP_PORT=$(sed -E 's/.*"coap":([0-9]+).*/\1/' "$WORK/ports.json")
+  COAPS_PORT=$(sed -E 's/.*"coaps":([0-9]+).*/\1/' "$WORK/ports.json")
   CA="$WORK/data/tls/ca.pem"
-  export MQTT_PORT MQTTS_PORT HTTP_PORT HTTPS_PORT COAP_PORT CA
+  export MQTT_PORT MQTTS_PORT HTTP_PORT HTTPS_PORT COAP_PORT COAPS_PORT CA
 }
 
 expect_eq() {  # expect_eq WHAT EXPECTED ACTUAL

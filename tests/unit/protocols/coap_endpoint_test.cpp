@@ -815,3 +815,44 @@ TEST_F(Pair, Block1UploadTooLargeEndsWith413) {
 }
 
 }  // namespace
+
+// --- observe (RFC 7641, observed side: sendNotification) ---
+
+TEST_F(ServerFixture, NotificationIsSentConWithAFreshIdAndRetransmittedUntilAcknowledged) {
+  Message n{.type = Type::Confirmable, .code = code::kContent, .messageId = 0, .token = {0x0B, 0x5E}};
+  n.setUint(option::kObserve, 7);
+  n.setPayload("report");
+  ASSERT_TRUE(ep->sendNotification(kDevice, n, kT0));
+  auto sent = drain();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].type, Type::Confirmable);
+  EXPECT_EQ(sent[0].code, code::kContent);
+  EXPECT_EQ(sent[0].token, n.token);
+  EXPECT_EQ(sent[0].getUint(option::kObserve), 7u);
+  EXPECT_EQ(sent[0].payloadText(), "report");
+
+  // No ACK within ACK_TIMEOUT (2 s with the fixed random factor): the same message again.
+  ep->poll(kT0 + 2s);
+  auto again = drain();
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].messageId, sent[0].messageId);
+
+  // The observer's ACK ends the retransmissions; nothing else is reported or sent.
+  Message ack{.type = Type::Acknowledgement, .code = code::kEmpty, .messageId = sent[0].messageId};
+  EXPECT_TRUE(exchange(ack, kT0 + 3s).empty());
+  ep->poll(kT0 + 60s);
+  EXPECT_TRUE(drain().empty());
+
+  // A second notification gets a message id of its own; a NON stays NON.
+  n.type = Type::NonConfirmable;
+  ASSERT_TRUE(ep->sendNotification(kDevice, n, kT0 + 61s));
+  auto non = drain();
+  ASSERT_EQ(non.size(), 1u);
+  EXPECT_EQ(non[0].type, Type::NonConfirmable);
+  EXPECT_NE(non[0].messageId, sent[0].messageId);
+
+  // One that cannot be encoded (a 9-byte token) is refused.
+  Message bad{.type = Type::Confirmable, .code = code::kContent, .messageId = 0, .token = Bytes(9, 1)};
+  EXPECT_FALSE(ep->sendNotification(kDevice, bad, kT0 + 62s));
+  EXPECT_TRUE(drain().empty());
+}

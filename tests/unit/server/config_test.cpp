@@ -59,6 +59,12 @@ void expectDefaults(const Config& c) {
   EXPECT_EQ(c.coap.maxRetransmit, 4u);
   EXPECT_EQ(c.coap.maxPeers, 10'000u);
   EXPECT_EQ(c.coap.maxBodySize, 64u * 1024);
+  EXPECT_EQ(c.coap.dtlsPort, 5684);
+  EXPECT_EQ(c.coap.dtlsCiphers, (std::vector<std::string>{"TLS_PSK_WITH_AES_128_CBC_SHA256", "TLS_PSK_WITH_AES_256_CBC_SHA",
+                                                          "TLS_PSK_WITH_AES_128_CBC_SHA", "TLS_PSK_WITH_AES_128_CCM_8"}));
+  EXPECT_EQ(c.coap.dtlsHandshakeTimeoutMs, 30'000u);
+  EXPECT_EQ(c.coap.dtlsIdleTimeoutMs, 30u * 60'000);
+  EXPECT_EQ(c.coap.dtlsMaxHalfOpen, 256u);
 }
 
 TEST(LoadConfig, DefaultsWithNoFileEnvironmentOrFlags) {
@@ -341,6 +347,22 @@ TEST(ConfigCoap, BadValuesNameTheKey) {
   expectError(configFromJson(R"({"coap": {"ackRandomFactor": "1.5"}})"), {"coap.ackRandomFactor", "must be a number"});
   expectError(configFromJson(R"({"coap": {"port": 70000}})"), {"coap.port", "outside 0..65535"});
   expectError(configFromJson(R"({"coap": {"maxRetransmit": 21}})"), {"coap.maxRetransmit", "outside"});
+}
+
+TEST(ConfigCoaps, DtlsSettingsFromEveryKindOfSource) {
+  auto r = load({"--coaps-port", "0", "--coaps-ciphers", "TLS_PSK_WITH_AES_128_CCM_8,PSK-AES128-CBC-SHA"},
+                {"FAKECLOUD_COAP_DTLS_HANDSHAKE_TIMEOUT_MS=5000", "FAKECLOUD_COAP_DTLS_MAX_HALF_OPEN=8"});
+  ASSERT_CONFIG(r);
+  EXPECT_EQ(r.config->coap.dtlsPort, 0);
+  EXPECT_EQ(r.config->coap.dtlsCiphers, (std::vector<std::string>{"TLS_PSK_WITH_AES_128_CCM_8", "PSK-AES128-CBC-SHA"}));
+  EXPECT_EQ(r.config->coap.dtlsHandshakeTimeoutMs, 5000u);
+  EXPECT_EQ(r.config->coap.dtlsMaxHalfOpen, 8u);
+  auto json = configFromJson(R"({"coap": {"dtlsPort": 15684, "dtlsIdleTimeoutMs": 60000}})");
+  ASSERT_CONFIG(json);
+  EXPECT_EQ(json.config->coap.dtlsPort, 15684);
+  EXPECT_EQ(json.config->coap.dtlsIdleTimeoutMs, 60'000u);
+  expectError(configFromJson(R"({"coap": {"dtlsPort": 70000}})"), {"coap.dtlsPort", "outside 0..65535"});
+  expectError(configFromJson(R"({"coap": {"dtlsMaxHalfOpen": 0}})"), {"coap.dtlsMaxHalfOpen", "outside"});
 }
 
 }  // namespace

@@ -5,7 +5,12 @@
 
 #include <set>
 
+#include <boost/asio/io_context.hpp>
+
+#include "server/coap/coap_server.hpp"
+#include "server/coap/lwm2m_server.hpp"
 #include "server/core/platform.hpp"
+#include "server/http/lwm2m_api.hpp"
 #include "server/http/platform_api.hpp"
 #include "server/http/system_api.hpp"
 #include "server/dialects/aliyun.hpp"
@@ -40,6 +45,10 @@ TEST(OpenApi, EveryRouteIsDocumentedAndEveryDocumentedRouteExists) {
   StubPublisher publisher;
   dialects::AliyunDialect aliyun(platform, publisher);
   dialects::addAliyunRoutes(router, platform, aliyun);
+  boost::asio::io_context ioc;
+  coap::CoapServer coapServer(ioc, CoapConfig{}, clock);
+  coap::Lwm2mServer lwm2m(platform, coapServer);
+  addLwm2mRoutes(router, platform, lwm2m);
   dialects::IocmService iocm(platform, [](const std::string&, const std::string&) {});
   dialects::addIocmRoutes(router, iocm);
   std::set<std::pair<std::string, std::string>> served;

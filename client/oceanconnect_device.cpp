@@ -1,0 +1,198 @@
+// OceanConnectDevice: LwM2M registration as a client, and the resources a LiteOS device serves.
+#include "client/oceanconnect_device.hpp"
+
+namespace fc::client {
+
+namespace fcoap = fc::coap;
+
+struct OceanConnectDevice::State {
+  mutable std::mutex mutex;
+  std::condition_variable changed;
+  std::string location;
+  std::optional<std::vector<std::uint8_t>> observerToken;  // the server's observation of /19/0/0
+  std::uint32_t observeSequence = 2;
+  std::deque<std::vector<std::uint8_t>> commands;
+  fcoap::Code commandAnswer = fcoap::code::kChanged;
+  std::map<std::string, std::string> resources;
+  std::map<std::string, std::vector<std::uint8_t>> observers;  // table path → the server's token
+  std::vector<std::string> executed;
+};
+
+namespace {
+
+fcoap::Message reply(fcoap::Code c) {
+  fcoap::Message m;
+  m.code = c;
+  return m;
+}
+
+}  // namespace
+
+OceanConnectDevice::OceanConnectDevice(OceanConnectDeviceOptions options)
+    : options_(std::move(options)), state_(std::make_shared<State>()) {
+  coap_ = std::make_unique<SyncCoapClient>(options_.coap);
+  // Everything the server asks: one root subtree resource that dispatches by path.
+  coap_->async().addResource(fcoap::Resource{
+      "", true, {fcoap::code::kGet, fcoap::code::kPut, fcoap::code::kPost, fcoap::code::kDelete}, {}, false,
+      [this](const fcoap::IncomingRequest& r) { return serve(r.message, r.path); }});
+}
+
+OceanConnectDevice::~OceanConnectDevice() { coap_.reset(); }
+
+fcoap::Message OceanConnectDevice::serve(const fcoap::Message& request, const std::string& path) {
+  std::lock_guard lock(state_->mutex);
+  if (path == "19/0/0" && request.code == fcoap::code::kGet) {
+    const auto observe = request.getUint(fcoap::option::kObserve);
+    auto m = reply(fcoap::code::kContent);
+    m.setUint(fcoap::option::kContentFormat, fcoap::format::kOctetStream);
+    if (observe && *observe == 0) {
+      state_->observerToken = request.token;
+      m.setUint(fcoap::option::kObserve, state_->observeSequence++);
+    } else if (observe && *observe == 1 && state_->observerToken == request.token) {
+      state_->observerToken.reset();
+    }
+    state_->changed.notify_all();
+    return m;
+  }
+  if (path == "19/1/0" && request.code == fcoap::code::kPut) {
+    state_->commands.push_back(request.payload);
+    state_->changed.notify_all();
+    return reply(state_->commandAnswer);
+  }
+  if (request.code == fcoap::code::kPost) {
+    state_->executed.push_back(path);
+    return reply(fcoap::code::kChanged);
+  }
+  auto it = state_->resources.find(path);
+  if (it == state_->resources.end()) return reply(fcoap::code::kNotFound);
+  if (request.code == fcoap::code::kPut) {
+    it->second.assign(request.payload.begin(), request.payload.end());
+    return reply(fcoap::code::kChanged);
+  }
+  if (request.code != fcoap::code::kGet) return reply(fcoap::code::kMethodNotAllowed);
+  auto m = reply(fcoap::code::kContent);
+  if (const auto observe = request.getUint(fcoap::option::kObserve)) {
+    if (*observe == 0) {
+      state_->observers[path] = request.token;
+      m.setUint(fcoap::option::kObserve, state_->observeSequence++ & 0xFFFFFF);
+    } else if (*observe == 1) {
+      state_->observers.erase(path);
+    }
+    state_->changed.notify_all();
+  }
+  m.setUint(fcoap::option::kContentFormat, fcoap::format::kTextPlain);
+  m.setPayload(it->second);
+  return m;
+}
+
+OceanConnectDevice::Reply OceanConnectDevice::registerDevice() {
+  auto m = SyncCoapClient::makeRequest(fcoap::code::kPost, "rd");
+  m.addString(fcoap::option::kUriQuery, "lwm2m=1.0");
+  m.addString(fcoap::option::kUriQuery, "ep=" + options_.endpoint);
+  m.addString(fcoap::option::kUriQuery, "b=" + options_.binding);
+  m.addString(fcoap::option::kUriQuery, "lt=" + std::to_string(options_.lifetime));
+  m.setUint(fcoap::option::kContentFormat, fcoap::format::kLinkFormat);
+  m.setPayload(options_.objects);
+  auto r = coap_->request(std::move(m));
+  if (r && r->code == fcoap::code::kCreated) {
+    std::lock_guard lock(state_->mutex);
+    state_->location = r->locationPath();
+  }
+  return r;
+}
+
+OceanConnectDevice::Reply OceanConnectDevice::update(std::optional<std::uint32_t> lifetime) {
+  auto m = SyncCoapClient::makeRequest(fcoap::code::kPost, location());
+  if (lifetime) m.addString(fcoap::option::kUriQuery, "lt=" + std::to_string(*lifetime));
+  return coap_->request(std::move(m));
+}
+
+OceanConnectDevice::Reply OceanConnectDevice::deregister() {
+  auto r = coap_->request(SyncCoapClient::makeRequest(fcoap::code::kDelete, location()));
+  if (r && r->code == fcoap::code::kDeleted) {
+    std::lock_guard lock(state_->mutex);
+    state_->location.clear();
+    state_->observerToken.reset();
+  }
+  return r;
+}
+
+std::string OceanConnectDevice::location() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->location;
+}
+
+bool OceanConnectDevice::waitObserved(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(state_->mutex);
+  return state_->changed.wait_for(lock, timeout, [&] { return state_->observerToken.has_value(); });
+}
+
+bool OceanConnectDevice::report(std::vector<std::uint8_t> data) {
+  fcoap::Message m;
+  {
+    std::lock_guard lock(state_->mutex);
+    if (!state_->observerToken) return false;
+    m.type = fcoap::Type::Confirmable;
+    m.code = fcoap::code::kContent;
+    m.token = *state_->observerToken;
+    m.setUint(fcoap::option::kObserve, state_->observeSequence++ & 0xFFFFFF);
+  }
+  m.setUint(fcoap::option::kContentFormat, fcoap::format::kOctetStream);
+  m.payload = std::move(data);
+  coap_->async().notify(std::move(m));
+  return true;
+}
+
+std::optional<std::vector<std::uint8_t>> OceanConnectDevice::nextCommand(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(state_->mutex);
+  if (!state_->changed.wait_for(lock, timeout, [&] { return !state_->commands.empty(); })) return std::nullopt;
+  auto c = std::move(state_->commands.front());
+  state_->commands.pop_front();
+  return c;
+}
+
+void OceanConnectDevice::answerCommandsWith(fcoap::Code code) {
+  std::lock_guard lock(state_->mutex);
+  state_->commandAnswer = code;
+}
+
+void OceanConnectDevice::setResource(const std::string& path, std::string value) {
+  std::lock_guard lock(state_->mutex);
+  state_->resources[path] = std::move(value);
+}
+
+std::optional<std::string> OceanConnectDevice::resource(const std::string& path) const {
+  std::lock_guard lock(state_->mutex);
+  auto it = state_->resources.find(path);
+  return it == state_->resources.end() ? std::nullopt : std::optional<std::string>(it->second);
+}
+
+bool OceanConnectDevice::notifyResource(const std::string& path) {
+  fcoap::Message m;
+  {
+    std::lock_guard lock(state_->mutex);
+    auto observer = state_->observers.find(path);
+    auto value = state_->resources.find(path);
+    if (observer == state_->observers.end() || value == state_->resources.end()) return false;
+    m.type = fcoap::Type::Confirmable;
+    m.code = fcoap::code::kContent;
+    m.token = observer->second;
+    m.setUint(fcoap::option::kObserve, state_->observeSequence++ & 0xFFFFFF);
+    m.setUint(fcoap::option::kContentFormat, fcoap::format::kTextPlain);
+    m.setPayload(value->second);
+  }
+  coap_->async().notify(std::move(m));
+  return true;
+}
+
+bool OceanConnectDevice::waitResourceObserved(const std::string& path, bool want, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(state_->mutex);
+  return state_->changed.wait_for(lock, timeout, [&] { return state_->observers.contains(path) == want; });
+}
+
+std::vector<std::string> OceanConnectDevice::executed() const {
+  std::lock_guard lock(state_->mutex);
+  return state_->executed;
+}
+
+}  // namespace fc::client

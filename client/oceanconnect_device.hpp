@@ -1,0 +1,91 @@
+// fc::client::OceanConnectDevice — a device as Huawei LiteOS Agent Tiny talks to OceanConnect
+// (LwM2M 1.0 over CoAP/UDP; ../shared/protocols/oceanconnect.md), for tests and demos. Blocking:
+// it owns a SyncCoapClient (its io_context and thread) and serves the server's requests:
+//   GET /19/0/0 Observe 0 → 2.05 (Observe, Content-Format 42, empty); report() then sends the raw
+//                           bytes as CON notifications on that observation
+//   PUT /19/1/0          → the command bytes queue up for nextCommand(); answered 2.04 (or the
+//                           code set with answerCommandsWith())
+//   other paths          → a small resource table: GET reads a value (text/plain; with Observe 0
+//                           it is observed and notifyResource() sends the value), PUT writes it,
+//                           POST executes (recorded); unknown paths 4.04
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "client/sync_coap_client.hpp"
+#include "protocols/coap/message.hpp"
+#include "protocols/common/expected.hpp"
+
+namespace fc::client {
+
+/// The LiteOS demo's Register payload: the root, Security, Server, Device, Firmware, and object 19.
+inline constexpr const char* kLiteOsObjects =
+    "</>;rt=\"oma.lwm2m\",</1/0>,</2>,</3/0>,</4/0>,</5/0>,</6/0>,</19/0>,</19/1>";
+
+struct OceanConnectDeviceOptions {
+  CoapOptions coap;
+  std::string endpoint;                   ///< "ep": OceanConnect's nodeId
+  std::uint32_t lifetime = 86400;         ///< "lt", seconds
+  std::string binding = "U";              ///< "b": U, or UQ for queue mode
+  std::string objects = kLiteOsObjects;   ///< the link-format payload
+};
+
+class OceanConnectDevice {
+ public:
+  using Reply = Expected<fc::coap::Message, std::error_code>;
+
+  explicit OceanConnectDevice(OceanConnectDeviceOptions options);
+  ~OceanConnectDevice();
+  OceanConnectDevice(const OceanConnectDevice&) = delete;
+  OceanConnectDevice& operator=(const OceanConnectDevice&) = delete;
+
+  /// CON POST /rd?lwm2m=1.0&ep=…&b=…&lt=…; on 2.01 the Location-Path is kept for update/deregister.
+  Reply registerDevice();
+  /// CON POST /rd/{location} (with lt when given).
+  Reply update(std::optional<std::uint32_t> lifetime = {});
+  /// CON DELETE /rd/{location}.
+  Reply deregister();
+  /// "rd/abc123", or "" before a successful Register.
+  [[nodiscard]] std::string location() const;
+
+  /// Waits until the server observes /19/0/0.
+  bool waitObserved(std::chrono::milliseconds timeout = kCoapTimeout);
+  /// Sends `data` as a CON notification of /19/0/0; false when nobody observes it.
+  bool report(std::vector<std::uint8_t> data);
+  /// The next command the server PUT to /19/1/0, in arrival order.
+  std::optional<std::vector<std::uint8_t>> nextCommand(std::chrono::milliseconds timeout = kCoapTimeout);
+  /// How PUT /19/1/0 is answered from now on (default 2.04 Changed).
+  void answerCommandsWith(fc::coap::Code code);
+
+  /// A readable and writable resource of the table ("3/0/0" → "Huawei").
+  void setResource(const std::string& path, std::string value);
+  [[nodiscard]] std::optional<std::string> resource(const std::string& path) const;
+  /// Sends the resource's value as a CON notification to its observer; false when not observed.
+  bool notifyResource(const std::string& path);
+  /// Whether the server observes the table resource `path` (waits up to `timeout` for `want`).
+  bool waitResourceObserved(const std::string& path, bool want, std::chrono::milliseconds timeout = kCoapTimeout);
+  /// Paths the server executed (POST), in order.
+  [[nodiscard]] std::vector<std::string> executed() const;
+
+  [[nodiscard]] SyncCoapClient& coap() noexcept { return *coap_; }
+
+ private:
+  struct State;
+  fc::coap::Message serve(const fc::coap::Message& request, const std::string& path);
+
+  OceanConnectDeviceOptions options_;
+  std::shared_ptr<State> state_;
+  std::unique_ptr<SyncCoapClient> coap_;
+};
+
+}  // namespace fc::client

@@ -1,0 +1,395 @@
+// The LwM2M Registration interface and downlink gate; the contract is at the top of lwm2m_server.hpp.
+#include "server/coap/lwm2m_server.hpp"
+
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+
+#include <memory>
+
+namespace fc::server::coap {
+namespace {
+
+namespace fcoap = fc::coap;
+
+fcoap::Message answer(fcoap::Code c, std::string_view diagnostic = {}) {
+  fcoap::Message m;
+  m.code = c;
+  if (!diagnostic.empty()) m.setPayload(diagnostic);  // RFC 7252 §5.5.2
+  return m;
+}
+
+std::string summary(const fcoap::Message& m, std::string_view path) {
+  std::string s = std::string(fcoap::typeName(m.type)) + " " + fcoap::codeName(m.code);
+  if (!path.empty()) s += " /" + std::string(path);
+  if (auto q = m.getStrings(fcoap::option::kUriQuery); !q.empty()) {
+    s += "?";
+    for (std::size_t i = 0; i < q.size(); ++i) s += (i ? "&" : "") + std::string(q[i]);
+  }
+  if (auto observe = m.getUint(fcoap::option::kObserve)) s += " Observe " + std::to_string(*observe);
+  if (!m.payload.empty()) s += " (" + std::to_string(m.payload.size()) + " bytes)";
+  return s;
+}
+
+std::uint64_t randomSeed() {
+  std::uint64_t seed = 0;
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(&seed), sizeof seed) != 1)
+    seed = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  return seed;
+}
+
+class Lwm2mCategory final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "lwm2m"; }
+  std::string message(int e) const override {
+    switch (static_cast<Lwm2mError>(e)) {
+      case Lwm2mError::NotRegistered:
+        return "the device is not registered";
+      case Lwm2mError::Deregistered:
+        return "the registration ended before the device was reachable";
+      case Lwm2mError::TooManyQueued:
+        return "too many downlinks wait for the device";
+    }
+    return "lwm2m error";
+  }
+};
+
+}  // namespace
+
+const std::error_category& lwm2mCategory() noexcept {
+  static const Lwm2mCategory category;
+  return category;
+}
+
+std::error_code make_error_code(Lwm2mError e) noexcept { return {static_cast<int>(e), lwm2mCategory()}; }
+
+std::string Lwm2mClient::path(std::string_view objectPath) const {
+  std::string root = registration.objects.rootPath;
+  while (!root.empty() && root.back() == '/') root.pop_back();
+  while (!objectPath.empty() && objectPath.front() == '/') objectPath.remove_prefix(1);
+  if (!root.empty() && root.front() == '/') root.erase(0, 1);
+  return root.empty() ? std::string(objectPath) : root + "/" + std::string(objectPath);
+}
+
+Lwm2mServer::Lwm2mServer(core::Platform& platform, CoapServer& coap, lwm2m::RegistryOptions options)
+    : platform_(platform), coap_(coap), registry_(options, randomSeed()) {}
+
+fcoap::Resource Lwm2mServer::resource() {
+  return fcoap::Resource{std::string(lwm2m::kRegistrationPath), true, {fcoap::code::kPost, fcoap::code::kDelete},
+                         {{"rt", "core.rd", true}}, true,
+                         [this](const fcoap::IncomingRequest& r) { return handle(r); }};
+}
+
+fcoap::Message Lwm2mServer::handle(const fcoap::IncomingRequest& r) {
+  switch (lwm2m::classify(r.message)) {
+    case lwm2m::RegistrationOp::Register:
+      return registerClient(r);
+    case lwm2m::RegistrationOp::Update:
+      return updateClient(r);
+    case lwm2m::RegistrationOp::Deregister:
+      return deregisterClient(r);
+    default: {
+      auto parsed = r.message.code == fcoap::code::kDelete ? lwm2m::parseDeregister(r.message).error()
+                                                            : lwm2m::parseUpdate(r.message).error();
+      spdlog::info("lwm2m {}: {} /{}: {}", r.peer, fcoap::codeName(r.message.code), r.path, parsed.message());
+      return answer(parsed.code(), parsed.message());
+    }
+  }
+}
+
+void Lwm2mServer::journalExchange(const std::string& deviceId, const std::string& transport,
+                                  const fcoap::IncomingRequest& r, const fcoap::Message& response) {
+  platform_.journal(deviceId, "in", transport, "/" + r.path, fcoap::encode(r.message), summary(r.message, r.path));
+  fcoap::Message wire = response;
+  wire.type = r.message.type == fcoap::Type::Confirmable ? fcoap::Type::Acknowledgement : fcoap::Type::NonConfirmable;
+  wire.messageId = r.message.messageId;
+  wire.token = r.message.token;
+  if (!fcoap::validate(wire))
+    platform_.journal(deviceId, "out", transport, "/" + r.path, fcoap::encode(wire), summary(wire, {}));
+}
+
+fcoap::Message Lwm2mServer::registerClient(const fcoap::IncomingRequest& r) {
+  auto request = lwm2m::parseRegister(r.message);
+  if (!request) {
+    spdlog::info("lwm2m {}: Register refused: {}", r.peer, request.error().message());
+    return answer(request.error().code(), request.error().message());
+  }
+  auto admission = authorize_ ? authorize_(request->endpoint, r.peer)
+                              : Expected<Lwm2mAdmission, std::string>(Unexpected(std::string("no authorizer")));
+  if (!admission) {
+    spdlog::info("lwm2m {}: Register of ep={} refused (4.03): {}", r.peer, request->endpoint, admission.error());
+    return answer(fcoap::code::kForbidden, admission.error());
+  }
+  const auto now = platform_.clock().now();
+  Lwm2mClient client;
+  std::optional<Lwm2mClient> previous;
+  std::deque<Downlink> carried;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = byDevice_.find(admission->deviceId); it != byDevice_.end()) {
+      // The same device again (a reboot, a new address): its old registration ends, what waited
+      // for it now waits for the new one.
+      previous = it->second.client;
+      carried = std::move(it->second.waiting);
+      (void)registry_.deregister(it->second.client.registration.location, now);
+      deviceOfEndpoint_.erase(it->second.client.registration.endpoint);
+      byDevice_.erase(it);
+    }
+    auto registered = registry_.registerClient(std::move(*request), now);
+    if (registered.replaced) {
+      // Another device registered under this endpoint name before (a nodeId was changed).
+      if (auto other = deviceOfEndpoint_.find(registered.replaced->endpoint); other != deviceOfEndpoint_.end()) {
+        byDevice_.erase(other->second);
+        deviceOfEndpoint_.erase(other);
+      }
+    }
+    client = Lwm2mClient{admission->deviceId, admission->transport, r.peer, registered.registration};
+    byDevice_[client.deviceId] = Entry{client, std::move(carried)};
+    deviceOfEndpoint_[client.registration.endpoint] = client.deviceId;
+  }
+  auto response = answer(fcoap::code::kCreated);
+  lwm2m::setRegistrationLocation(response, client.registration.location);
+  spdlog::info("lwm2m {}: device {} registered as ep={} lt={} b={} at rd/{}", r.peer, client.deviceId,
+               client.registration.endpoint, client.registration.lifetime, client.registration.binding.toString(),
+               client.registration.location);
+  if (previous && listener_) listener_->deregistered(*previous, "registered again");
+  journalExchange(client.deviceId, client.transport, r, response);
+  platform_.deviceConnected(client.deviceId, client.transport, r.peer);
+  platform_.deviceReachable(client.deviceId);
+  if (listener_) listener_->registered(client);
+  for (auto& [c, d] : takeSendable(client.deviceId, now)) send(c, std::move(d));
+  return response;
+}
+
+fcoap::Message Lwm2mServer::updateClient(const fcoap::IncomingRequest& r) {
+  const auto now = platform_.clock().now();
+  std::string version{lwm2m::kDefaultVersion};
+  std::optional<Lwm2mClient> client;
+  {
+    std::lock_guard lock(mutex_);
+    const auto location = r.path.substr(lwm2m::kRegistrationPath.size() + 1);
+    if (const auto* reg = registry_.byLocation(location)) version = reg->version;
+  }
+  auto request = lwm2m::parseUpdate(r.message, version);
+  if (!request) {
+    spdlog::info("lwm2m {}: Update refused: {}", r.peer, request.error().message());
+    return answer(request.error().code(), request.error().message());
+  }
+  bool moved = false;
+  {
+    std::lock_guard lock(mutex_);
+    auto updated = registry_.update(*request, now);
+    if (updated) {
+      if (auto d = deviceOfEndpoint_.find(updated->endpoint); d != deviceOfEndpoint_.end()) {
+        auto& entry = byDevice_.at(d->second);
+        moved = entry.client.peer != r.peer;
+        entry.client.peer = r.peer;
+        entry.client.registration = *updated;
+        client = entry.client;
+      }
+    }
+  }
+  if (!client) {
+    spdlog::info("lwm2m {}: Update of unknown registration /{} (4.04)", r.peer, r.path);
+    return answer(fcoap::code::kNotFound, "no such registration: register again");
+  }
+  auto response = answer(fcoap::code::kChanged);
+  journalExchange(client->deviceId, client->transport, r, response);
+  if (moved) platform_.deviceConnected(client->deviceId, client->transport, r.peer);
+  for (auto& [c, d] : takeSendable(client->deviceId, now)) send(c, std::move(d));
+  return response;
+}
+
+fcoap::Message Lwm2mServer::deregisterClient(const fcoap::IncomingRequest& r) {
+  auto request = lwm2m::parseDeregister(r.message);
+  if (!request) return answer(request.error().code(), request.error().message());
+  const auto now = platform_.clock().now();
+  std::optional<Lwm2mClient> client;
+  std::deque<Downlink> waiting;
+  {
+    std::lock_guard lock(mutex_);
+    auto removed = registry_.deregister(request->location, now);
+    if (removed) {
+      if (auto d = deviceOfEndpoint_.find(removed->endpoint); d != deviceOfEndpoint_.end()) {
+        auto it = byDevice_.find(d->second);
+        client = it->second.client;
+        waiting = std::move(it->second.waiting);
+        byDevice_.erase(it);
+        deviceOfEndpoint_.erase(d);
+      }
+    }
+  }
+  if (!client) {
+    spdlog::info("lwm2m {}: De-register of unknown registration /{} (4.04)", r.peer, r.path);
+    return answer(fcoap::code::kNotFound, "no such registration");
+  }
+  auto response = answer(fcoap::code::kDeleted);
+  spdlog::info("lwm2m {}: device {} deregistered", r.peer, client->deviceId);
+  journalExchange(client->deviceId, client->transport, r, response);
+  ended(*client, std::move(waiting), "deregistered");
+  return response;
+}
+
+void Lwm2mServer::ended(const Lwm2mClient& client, std::deque<Downlink> waiting, const std::string& why) {
+  platform_.deviceDisconnected(client.deviceId);
+  if (listener_) listener_->deregistered(client, why);
+  for (auto& d : waiting) {
+    if (d.done) d.done(Unexpected(make_error_code(Lwm2mError::Deregistered)));
+    if (d.notify) d.notify(Unexpected(make_error_code(Lwm2mError::Deregistered)), true);
+    if (d.started) d.started(std::nullopt);
+  }
+}
+
+void Lwm2mServer::tick() {
+  const auto now = platform_.clock().now();
+  std::vector<std::pair<Lwm2mClient, std::deque<Downlink>>> expired;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto next = registry_.nextDeadline(); !next || *next > now) return;
+    for (auto& reg : registry_.expire(now)) {
+      auto d = deviceOfEndpoint_.find(reg.endpoint);
+      if (d == deviceOfEndpoint_.end()) continue;
+      auto it = byDevice_.find(d->second);
+      expired.emplace_back(it->second.client, std::move(it->second.waiting));
+      byDevice_.erase(it);
+      deviceOfEndpoint_.erase(d);
+    }
+  }
+  for (auto& [client, waiting] : expired) {
+    spdlog::info("lwm2m {}: registration of device {} (ep={}) expired after lt={} s", client.peer, client.deviceId,
+                 client.registration.endpoint, client.registration.lifetime);
+    ended(client, std::move(waiting), "lifetime expired");
+  }
+}
+
+void Lwm2mServer::reset() {
+  std::vector<std::pair<Lwm2mClient, std::deque<Downlink>>> all;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, entry] : byDevice_) {
+      (void)registry_.deregister(entry.client.registration.location, platform_.clock().now());
+      all.emplace_back(entry.client, std::move(entry.waiting));
+    }
+    byDevice_.clear();
+    deviceOfEndpoint_.clear();
+  }
+  // The platform forgot the devices already: only the listener and the waiting downlinks are told.
+  for (auto& [client, waiting] : all) {
+    if (listener_) listener_->deregistered(client, "reset");
+    for (auto& d : waiting) {
+      if (d.done) d.done(Unexpected(make_error_code(Lwm2mError::Deregistered)));
+      if (d.notify) d.notify(Unexpected(make_error_code(Lwm2mError::Deregistered)), true);
+    }
+  }
+}
+
+std::optional<Lwm2mClient> Lwm2mServer::client(const std::string& deviceId) const {
+  std::lock_guard lock(mutex_);
+  auto it = byDevice_.find(deviceId);
+  return it == byDevice_.end() ? std::nullopt : std::optional<Lwm2mClient>(it->second.client);
+}
+
+bool Lwm2mServer::awake(const std::string& deviceId) const {
+  std::lock_guard lock(mutex_);
+  auto it = byDevice_.find(deviceId);
+  return it != byDevice_.end() && registry_.awake(it->second.client.registration.endpoint, platform_.clock().now());
+}
+
+void Lwm2mServer::heardFrom(const std::string& deviceId) {
+  const auto now = platform_.clock().now();
+  {
+    std::lock_guard lock(mutex_);
+    auto it = byDevice_.find(deviceId);
+    if (it == byDevice_.end()) return;
+    registry_.heardFrom(it->second.client.registration.endpoint, now);
+  }
+  for (auto& [c, d] : takeSendable(deviceId, now)) send(c, std::move(d));
+}
+
+std::vector<std::pair<Lwm2mClient, Lwm2mServer::Downlink>> Lwm2mServer::takeSendable(const std::string& deviceId,
+                                                                                    core::TimePoint now) {
+  std::vector<std::pair<Lwm2mClient, Downlink>> out;
+  std::lock_guard lock(mutex_);
+  auto it = byDevice_.find(deviceId);
+  if (it == byDevice_.end() || !registry_.awake(it->second.client.registration.endpoint, now)) return out;
+  while (!it->second.waiting.empty()) {
+    out.emplace_back(it->second.client, std::move(it->second.waiting.front()));
+    it->second.waiting.pop_front();
+  }
+  return out;
+}
+
+void Lwm2mServer::send(const Lwm2mClient& client, Downlink d) {
+  // Journaled when it really goes out (a queue-mode device's downlink may have waited); message id
+  // and token are the endpoint's to assign, so the journaled bytes carry 0 and none.
+  const auto uri = d.message.uriPath();
+  const auto topic = "/" + uri;
+  auto journaled = d.message;
+  journaled.type = fcoap::Type::Confirmable;
+  if (!d.done) journaled.setUint(fcoap::option::kObserve, 0);
+  platform_.journal(client.deviceId, "out", client.transport, topic, fcoap::encode(journaled), summary(journaled, uri));
+  // Any answer from the device is "heard from" (queue mode) and goes to the journal.
+  auto heard = [this, client, topic](const fcoap::Message& m, bool notification) {
+    heardFrom(client.deviceId);
+    platform_.journal(client.deviceId, "in", client.transport, topic, fcoap::encode(m),
+                      (notification ? "notification " : "") + summary(m, {}));
+  };
+  if (d.done) {
+    // The endpoint drops `done` when it cannot start the request: keep a handle to report that.
+    auto done = std::make_shared<fcoap::ResponseHandler>(std::move(d.done));
+    coap_.request(
+        client.peer, std::move(d.message),
+        [done, heard](Expected<fcoap::Message, std::error_code> r) {
+          if (r) heard(*r, false);
+          (*done)(std::move(r));
+        },
+        {}, [done](Expected<fcoap::Endpoint::RequestId, fcoap::RequestError> id) {
+          if (!id) (*done)(Unexpected(make_error_code(id.error())));
+        });
+  } else {
+    auto notify = std::make_shared<fcoap::NotificationHandler>(std::move(d.notify));
+    auto first = std::make_shared<bool>(true);
+    coap_.observe(
+        client.peer, std::move(d.message),
+        [notify, heard, first](Expected<fcoap::Message, std::error_code> r, bool last) {
+          if (r) heard(*r, !std::exchange(*first, false));
+          (*notify)(std::move(r), last);
+        },
+        [notify, started = std::move(d.started)](Expected<fcoap::Endpoint::RequestId, fcoap::RequestError> id) {
+          if (!id) (*notify)(Unexpected(make_error_code(id.error())), true);
+          if (started) started(id ? std::optional<fcoap::Endpoint::RequestId>(*id) : std::nullopt);
+        });
+  }
+}
+
+void Lwm2mServer::request(const std::string& deviceId, fcoap::Message request, fcoap::ResponseHandler done) {
+  std::optional<Lwm2mError> refused;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = byDevice_.find(deviceId);
+    if (it == byDevice_.end()) refused = Lwm2mError::NotRegistered;
+    else if (it->second.waiting.size() >= kMaxQueuedDownlinks) refused = Lwm2mError::TooManyQueued;
+    else it->second.waiting.push_back(Downlink{std::move(request), std::move(done), {}, {}});
+  }
+  if (refused) return done(Unexpected(make_error_code(*refused)));
+  for (auto& [c, d] : takeSendable(deviceId, platform_.clock().now())) send(c, std::move(d));
+}
+
+void Lwm2mServer::observe(const std::string& deviceId, fcoap::Message request, fcoap::NotificationHandler notify,
+                          Started started) {
+  std::optional<Lwm2mError> refused;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = byDevice_.find(deviceId);
+    if (it == byDevice_.end()) refused = Lwm2mError::NotRegistered;
+    else if (it->second.waiting.size() >= kMaxQueuedDownlinks) refused = Lwm2mError::TooManyQueued;
+    else it->second.waiting.push_back(Downlink{std::move(request), {}, std::move(notify), std::move(started)});
+  }
+  if (refused) {
+    notify(Unexpected(make_error_code(*refused)), true);
+    if (started) started(std::nullopt);
+    return;
+  }
+  for (auto& [c, d] : takeSendable(deviceId, platform_.clock().now())) send(c, std::move(d));
+}
+
+}  // namespace fc::server::coap

@@ -1,0 +1,215 @@
+// The oceanconnect dialect; the contract is at the top of oceanconnect.hpp.
+#include "server/dialects/oceanconnect.hpp"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "protocols/dialects/oceanconnect/codec_profile.hpp"
+#include "server/dialects/oceanconnect_devices.hpp"
+
+namespace fc::server::dialects {
+namespace {
+
+using nlohmann::json;
+namespace fcoap = fc::coap;
+
+constexpr const char* kDataPath = "19/0/0";     // LwM2M object 19 (BinaryAppDataContainer), uplink instance
+constexpr const char* kCommandPath = "19/1/0";  // downlink instance
+constexpr std::size_t kMaxAwaiting = 256;       // per device; the oldest is forgotten beyond it
+
+std::string failed(const std::string& detail) {
+  return json{{"resultCode", "FAILED"}, {"resultDetail", detail}}.dump();
+}
+
+}  // namespace
+
+OceanConnectDialect::OceanConnectDialect(core::Platform& platform, coap::Lwm2mServer& lwm2m)
+    : platform_(platform), lwm2m_(lwm2m) {
+  lwm2m_.setAuthorizer([this](const std::string& endpoint, const fcoap::PeerKey& peer) { return admit(endpoint, peer); });
+  lwm2m_.setListener(this);
+}
+
+Expected<coap::Lwm2mAdmission, std::string> OceanConnectDialect::admit(const std::string& endpoint,
+                                                                      const fcoap::PeerKey& peer) const {
+  auto device = findOceanConnectDevice(platform_, endpoint);
+  if (!device) return Unexpected("no oceanconnect device has nodeId '" + endpoint + "'");
+  const auto security = peerLookup_ ? peerLookup_(peer) : std::nullopt;
+  if (!security) return coap::Lwm2mAdmission{device->id, "coap"};
+  if (security->deviceId != device->id)
+    return Unexpected("the DTLS session (PSK identity '" + security->identity + "') belongs to device '" +
+                      security->deviceId + "', not to '" + device->id + "' (nodeId '" + endpoint + "')");
+  return coap::Lwm2mAdmission{device->id, "coaps"};
+}
+
+void OceanConnectDialect::registered(const coap::Lwm2mClient& client) {
+  {
+    std::lock_guard lock(mutex_);
+    observations_[client.deviceId] = {client.registration.location, std::nullopt};
+  }
+  // LiteOS reports on /19/0/0 once the platform observes it (the manual's "subscribed" state).
+  fcoap::Message request;
+  request.code = fcoap::code::kGet;
+  request.setUriPath(client.path(kDataPath));
+  request.setUint(fcoap::option::kAccept, fcoap::format::kOctetStream);
+  const auto deviceId = client.deviceId;
+  const auto location = client.registration.location;
+  lwm2m_.observe(
+      deviceId, std::move(request),
+      [this, client](Expected<fcoap::Message, std::error_code> m, bool last) {
+        if (!m) {
+          spdlog::info("oceanconnect {}: observation of /19/0/0 ended: {}", client.deviceId, m.error().message());
+          return;
+        }
+        notification(client, *m);
+        if (last) spdlog::info("oceanconnect {}: observation of /19/0/0 ended with {}", client.deviceId,
+                               fcoap::codeName(m->code));
+      },
+      [this, deviceId, location](std::optional<fcoap::Endpoint::RequestId> id) {
+        if (!id) return;
+        bool stale = false;
+        {
+          std::lock_guard lock(mutex_);
+          auto it = observations_.find(deviceId);
+          stale = it == observations_.end() || it->second.first != location;
+          if (!stale) it->second.second = *id;
+        }
+        if (stale) lwm2m_.cancel(*id);  // the registration ended before the observation started
+      });
+}
+
+void OceanConnectDialect::deregistered(const coap::Lwm2mClient& client, const std::string& why) {
+  std::optional<fcoap::Endpoint::RequestId> observation;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = observations_.find(client.deviceId);
+    if (it == observations_.end() || it->second.first != client.registration.location) return;
+    observation = it->second.second;
+    observations_.erase(it);
+  }
+  spdlog::debug("oceanconnect {}: registration ended ({})", client.deviceId, why);
+  if (observation) lwm2m_.cancel(*observation);
+}
+
+void OceanConnectDialect::notification(const coap::Lwm2mClient& client, const fcoap::Message& m) {
+  if (m.code.codeClass() != 2 || m.payload.empty()) return;  // the first answer may carry no data
+  platform_.recordUplink(client.deviceId, client.transport, "/19/0/0", m.payload, "application/octet-stream");
+  auto device = platform_.device(client.deviceId);
+  auto product = device ? platform_.product(device->productId) : std::nullopt;
+  if (product) commandResponse(client.deviceId, *product, m.payload);
+}
+
+void OceanConnectDialect::commandResponse(const std::string& deviceId, const core::Product& product,
+                                          std::span<const std::uint8_t> bytes) {
+  auto profile = loadCodecProfile(product);
+  if (!profile || !*profile) return;  // without a profile every report is raw data
+  auto kind = (*profile)->classify(bytes);
+  if (!kind || *kind != fc::oceanconnect::UplinkKind::CommandResponse) return;
+  auto response = (*profile)->decodeCommandResponse(bytes);
+  if (!response) {
+    spdlog::info("oceanconnect {}: command response not decoded: {}", deviceId, response.error().message());
+    return;
+  }
+  std::optional<Awaiting> match;
+  {
+    std::lock_guard lock(mutex_);
+    auto& queue = awaiting_[deviceId];
+    for (auto it = queue.begin(); it != queue.end(); ++it) {
+      if (response->mid && it->mid && *it->mid != *response->mid) continue;
+      match = *it;
+      queue.erase(it);
+      break;
+    }
+  }
+  if (!match) {
+    spdlog::info("oceanconnect {}: command response (mid {}) matches no command awaiting one", deviceId,
+                 response->mid ? std::to_string(*response->mid) : std::string("none"));
+    return;
+  }
+  json result{{"resultCode", response->success ? "SUCCESSFUL" : "FAILED"}, {"result", response->result}};
+  result["mid"] = response->mid ? json(*response->mid) : (match->mid ? json(*match->mid) : json(nullptr));
+  auto done = platform_.commandCompleted(match->commandId, response->success, result.dump());
+  if (!done) spdlog::info("oceanconnect {}: command {} not completed: {}", deviceId, match->commandId, done.error().message);
+}
+
+void OceanConnectDialect::fail(const std::string& commandId, const std::string& detail) {
+  {
+    std::lock_guard lock(mutex_);  // a failed command awaits no response any more
+    for (auto& [device, queue] : awaiting_)
+      std::erase_if(queue, [&](const Awaiting& a) { return a.commandId == commandId; });
+  }
+  auto done = platform_.commandCompleted(commandId, false, failed(detail));
+  if (!done) spdlog::info("oceanconnect: command {} not failed: {}", commandId, done.error().message);
+}
+
+void OceanConnectDialect::sendCommand(const core::Device& device, const core::Product& product,
+                                      const core::Command& command) {
+  std::vector<std::uint8_t> bytes;
+  std::optional<std::uint16_t> mid;
+  if (command.spec.binary) {
+    bytes.assign(command.spec.payload.begin(), command.spec.payload.end());
+  } else {
+    auto profile = loadCodecProfile(product);
+    if (!profile) return fail(command.id, profile.error());
+    if (!*profile)
+      return fail(command.id, "the product has no codec profile: send the command's bytes as payloadBase64");
+    const auto body = json::parse(command.spec.payload, nullptr, false);
+    if (!body.is_object() || !body.contains("serviceId") || !body["serviceId"].is_string() ||
+        !body.contains("method") || !body["method"].is_string())
+      return fail(command.id, "the payload must be {\"serviceId\": \"…\", \"method\": \"…\", \"paras\": {…}}");
+    std::uint16_t next = 0;
+    {
+      std::lock_guard lock(mutex_);
+      next = nextMid_++;
+      if (nextMid_ == 0) nextMid_ = 1;
+    }
+    const auto serviceId = body["serviceId"].get<std::string>();
+    const auto method = body["method"].get<std::string>();
+    auto encoded = (*profile)->encodeCommand(serviceId, method, body.value("paras", json(nullptr)), next);
+    if (!encoded) return fail(command.id, encoded.error().message());
+    bytes = std::move(*encoded);
+    if (const auto* c = (*profile)->findCommand(serviceId, method); c && c->midOffset) mid = next;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    auto& queue = awaiting_[device.id];
+    bool known = false;
+    for (auto& a : queue)
+      if (a.commandId == command.id) {
+        a.mid = mid;  // a resend: the response now carries the new mid
+        known = true;
+      }
+    if (!known) queue.push_back({command.id, mid});
+    while (queue.size() > kMaxAwaiting) queue.pop_front();
+  }
+  auto client = lwm2m_.client(device.id);
+  const auto path = client ? client->path(kCommandPath) : std::string(kCommandPath);
+  fcoap::Message put;
+  put.code = fcoap::code::kPut;
+  put.setUriPath(path);
+  put.setUint(fcoap::option::kContentFormat, fcoap::format::kOctetStream);
+  put.payload = std::move(bytes);
+  lwm2m_.request(device.id, std::move(put),
+                 [this, deviceId = device.id, commandId = command.id](
+                     Expected<fcoap::Message, std::error_code> r) {
+                   if (!r) {
+                     if (r.error() == make_error_code(fcoap::RequestError::Reset))
+                       return fail(commandId, "the device rejected the command (CoAP RST)");
+                     // Timeouts and an ended registration: the command queue's ack timeout resends
+                     // the command or times it out.
+                     spdlog::info("oceanconnect {}: command {} not acknowledged: {}", deviceId, commandId,
+                                  r.error().message());
+                     return;
+                   }
+                   if (r->code.codeClass() == 2) {
+                     auto delivered = platform_.commandDelivered(commandId);
+                     if (!delivered)
+                       spdlog::debug("oceanconnect {}: command {}: {}", deviceId, commandId, delivered.error().message);
+                     return;
+                   }
+                   fail(commandId, "the device answered " + fcoap::codeName(r->code));
+                 });
+}
+
+}  // namespace fc::server::dialects

@@ -1,0 +1,226 @@
+// The LwM2M northbound routes; the contract is at the top of lwm2m_api.hpp. Handlers are
+// asynchronous: the answer comes from the CoAP strand when the device responds.
+#include "server/http/lwm2m_api.hpp"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "protocols/common/base64.hpp"
+#include "protocols/lwm2m/content.hpp"
+#include "protocols/lwm2m/path.hpp"
+#include "protocols/lwm2m/tlv.hpp"
+#include "protocols/lwm2m/value.hpp"
+
+namespace fc::server::http {
+namespace {
+
+using nlohmann::json;
+namespace fcoap = fc::coap;
+
+ApiResponse ok(int status, const json& body) {
+  return jsonResponse(status, body.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+std::string hex(std::span<const std::uint8_t> bytes) {
+  static const char* digits = "0123456789ABCDEF";
+  std::string out;
+  for (auto b : bytes) {
+    out += digits[b >> 4];
+    out += digits[b & 15];
+  }
+  return out;
+}
+
+json tlvJson(const std::vector<lwm2m::TlvEntry>& entries) {
+  json out = json::array();
+  for (const auto& e : entries) {
+    json j = {{"type", std::string(lwm2m::tlvTypeName(e.type))}, {"id", e.id}};
+    if (e.isContainer()) j["children"] = tlvJson(e.children);
+    else j["valueHex"] = hex(e.value);
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+/// {path, code, contentFormat, value | valueBase64 | tlv}: a response as the API shows it.
+json responseJson(const std::string& path, const fcoap::Message& m) {
+  json out = {{"path", path}, {"code", fcoap::codeName(m.code)}};
+  const auto cf = m.getUint(fcoap::option::kContentFormat);
+  out["contentFormat"] = cf ? json(*cf) : json(nullptr);
+  if (m.payload.empty()) return out;
+  if (cf && lwm2m::isTlv(static_cast<std::uint16_t>(*cf))) {
+    if (auto tlv = lwm2m::decodeTlv(m.payload)) out["tlv"] = tlvJson(*tlv);
+    else out["tlvError"] = make_error_code(tlv.error()).message();
+    out["valueBase64"] = base64Encode(m.payload);
+  } else if (!cf || *cf == fcoap::format::kTextPlain || *cf == fcoap::format::kLinkFormat ||
+             *cf == fcoap::format::kJson || *cf == fcoap::format::kSenmlJson) {
+    const std::string text(m.payload.begin(), m.payload.end());
+    if (lwm2m::isUtf8(text)) out["value"] = text;
+    else out["valueBase64"] = base64Encode(m.payload);
+  } else {
+    out["valueBase64"] = base64Encode(m.payload);
+  }
+  return out;
+}
+
+/// 502 for the device's error code, 504 for no answer, 409 for a registration that ended.
+ApiResponse failure(const std::string& path, const Expected<fcoap::Message, std::error_code>& r) {
+  if (r) {
+    auto body = responseJson(path, *r);
+    body["error"] = {{"code", "device_error"}, {"message", "the device answered " + fcoap::codeName(r->code)}};
+    return ok(502, body);
+  }
+  if (r.error() == make_error_code(fcoap::RequestError::Timeout))
+    return errorResponse(504, "device_timeout", "the device did not answer " + path + " (CoAP timeout)");
+  if (r.error().category() == coap::lwm2mCategory())
+    return errorResponse(409, "not_registered", r.error().message());
+  return errorResponse(502, "device_error", path + ": " + r.error().message());
+}
+
+struct Target {
+  std::string deviceId;
+  lwm2m::Path path;
+  coap::Lwm2mClient client;
+};
+
+/// The device, the path and its registration, or the answer that says which is missing.
+Expected<Target, ApiResponse> target(core::Platform& platform, coap::Lwm2mServer& lwm2m, const ApiRequest& r) {
+  const auto& id = r.params.at("id");
+  if (!platform.device(id)) return Unexpected(errorResponse(404, "not_found", "no device '" + id + "'"));
+  auto path = lwm2m::Path::parse("/" + r.params.at("object") + "/" + r.params.at("instance") + "/" +
+                                 r.params.at("resource"));
+  if (!path)
+    return Unexpected(errorResponse(422, "invalid", "object, instance and resource must be ids 0-65535: " +
+                                                        make_error_code(path.error()).message()));
+  auto client = lwm2m.client(id);
+  if (!client) return Unexpected(errorResponse(409, "not_registered", "device '" + id + "' is not registered"));
+  if (!lwm2m.awake(id))
+    return Unexpected(errorResponse(409, "asleep", "device '" + id + "' is in queue mode and asleep: try after it is heard from"));
+  return Target{id, *path, *client};
+}
+
+fcoap::Message requestFor(const Target& t, fcoap::Code code) {
+  fcoap::Message m;
+  m.code = code;
+  t.path.applyTo(m, t.client.registration.objects.rootPath);
+  return m;
+}
+
+/// Sends `m` (the LwM2M server journals it and the answer) and answers the API call.
+void exchange(coap::Lwm2mServer& lwm2m, const Target& t, fcoap::Message m, const Respond& respond) {
+  const auto path = t.path.toString();
+  lwm2m.request(t.deviceId, std::move(m), [path, respond](Expected<fcoap::Message, std::error_code> r) {
+    if (!r || r->code.codeClass() != 2) return respond(failure(path, r));
+    respond(ok(200, responseJson(path, *r)));
+  });
+}
+
+/// Observations started through the API, by device and path.
+struct Observations {
+  std::mutex mutex;
+  std::map<std::pair<std::string, std::string>, fcoap::Endpoint::RequestId> ids;
+};
+
+}  // namespace
+
+void addLwm2mRoutes(Router& router, core::Platform& platform, coap::Lwm2mServer& lwm2m) {
+  auto* p = &platform;
+  auto* l = &lwm2m;
+  const std::string base = "/api/v1/devices/{id}/lwm2m/{object}/{instance}/{resource}";
+  auto observations = std::make_shared<Observations>();
+
+  router.addAsync("GET", base, [p, l](ApiRequest r, Respond respond) {
+    auto t = target(*p, *l, r);
+    if (!t) return respond(t.error());
+    exchange(*l, *t, requestFor(*t, fcoap::code::kGet), respond);
+  });
+
+  router.addAsync("PUT", base, [p, l](ApiRequest r, Respond respond) {
+    auto t = target(*p, *l, r);
+    if (!t) return respond(t.error());
+    const auto body = json::parse(r.body, nullptr, false);
+    if (!body.is_object())
+      return respond(errorResponse(400, "bad_json", "a JSON object body is required: {\"text\"}, {\"tlvBase64\"} or {\"opaqueBase64\"}"));
+    auto m = requestFor(*t, fcoap::code::kPut);
+    if (body.contains("text") && body["text"].is_string()) {
+      m.setUint(fcoap::option::kContentFormat, fcoap::format::kTextPlain);
+      m.setPayload(body["text"].get<std::string>());
+    } else {
+      const bool tlv = body.contains("tlvBase64") && body["tlvBase64"].is_string();
+      const bool opaque = body.contains("opaqueBase64") && body["opaqueBase64"].is_string();
+      if (!tlv && !opaque)
+        return respond(errorResponse(422, "invalid", "write needs \"text\", \"tlvBase64\" or \"opaqueBase64\" (a string)"));
+      auto bytes = base64Decode(body[tlv ? "tlvBase64" : "opaqueBase64"].get<std::string>());
+      if (!bytes) return respond(errorResponse(422, "invalid", "the value is not valid base64"));
+      if (tlv && !lwm2m::decodeTlv(*bytes)) return respond(errorResponse(422, "invalid", "tlvBase64 is not OMA TLV"));
+      m.setUint(fcoap::option::kContentFormat, tlv ? fcoap::format::kLwm2mTlv : fcoap::format::kOctetStream);
+      m.payload = std::move(*bytes);
+    }
+    exchange(*l, *t, std::move(m), respond);
+  });
+
+  router.addAsync("POST", base, [p, l](ApiRequest r, Respond respond) {
+    auto t = target(*p, *l, r);
+    if (!t) return respond(t.error());
+    auto m = requestFor(*t, fcoap::code::kPost);
+    if (!r.body.empty()) {
+      const auto body = json::parse(r.body, nullptr, false);
+      if (!body.is_object()) return respond(errorResponse(400, "bad_json", "the body must be a JSON object"));
+      if (body.contains("args")) {
+        if (!body["args"].is_string()) return respond(errorResponse(422, "invalid", "\"args\" must be a string"));
+        m.setPayload(body["args"].get<std::string>());  // §5.4.5: Execute arguments, text
+      }
+    }
+    exchange(*l, *t, std::move(m), respond);
+  });
+
+  router.addAsync("POST", base + "/observe", [p, l, observations](ApiRequest r, Respond respond) {
+    auto t = target(*p, *l, r);
+    if (!t) return respond(t.error());
+    const auto path = t->path.toString();
+    auto m = requestFor(*t, fcoap::code::kGet);
+    auto answered = std::make_shared<bool>(false);
+    const auto key = std::make_pair(t->deviceId, path);
+    l->observe(
+        t->deviceId, std::move(m),
+        [path, respond, answered, observations, key](Expected<fcoap::Message, std::error_code> r, bool last) {
+          if (last) {
+            std::lock_guard lock(observations->mutex);
+            observations->ids.erase(key);
+          }
+          if (std::exchange(*answered, true)) return;
+          if (!r || r->code.codeClass() != 2) return respond(failure(path, r));
+          auto body = responseJson(path, *r);
+          body["observing"] = !last;
+          respond(ok(200, body));
+        },
+        [observations, key](std::optional<fcoap::Endpoint::RequestId> id) {
+          if (!id) return;
+          std::lock_guard lock(observations->mutex);
+          observations->ids[key] = *id;
+        });
+  });
+
+  router.add("DELETE", base + "/observe", [p, l, observations](const ApiRequest& r) {
+    auto t = target(*p, *l, r);
+    if (!t) return t.error();
+    const auto key = std::make_pair(t->deviceId, t->path.toString());
+    std::optional<fcoap::Endpoint::RequestId> id;
+    {
+      std::lock_guard lock(observations->mutex);
+      if (auto it = observations->ids.find(key); it != observations->ids.end()) {
+        id = it->second;
+        observations->ids.erase(it);
+      }
+    }
+    if (!id) return errorResponse(404, "not_found", "no observation of " + key.second + " through the API");
+    l->cancel(*id, true);  // RFC 7641 §3.6: GET with Observe 1
+    return ok(200, {{"path", key.second}, {"observing", false}});
+  });
+}
+
+}  // namespace fc::server::http
