@@ -28,6 +28,7 @@
 #include "server/dialects/aliyun_http.hpp"
 #include "server/dialects/generic.hpp"
 #include "server/dialects/command_router.hpp"
+#include "server/dialects/oceanconnect_iocm.hpp"
 #include "server/dialects/mqtt_gateway.hpp"
 #include "server/dialects/oceanconnect.hpp"
 #include "server/core/random.hpp"
@@ -218,14 +219,20 @@ int runServer(const Config& config) {
       webhooks.post(url->get<std::string>(), core::toJson(e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   });
 
+  // OceanConnect's northbound IoCM API: its callbacks and notifications go out as webhooks too.
+  dialects::IocmService iocm(platform, [&webhooks](const std::string& url, const std::string& json) {
+    webhooks.post(url, json);
+  });
+
   std::atomic<bool> ready{false};
   const std::string caPem = readFile(tlsFiles.caFile);
   auto router = std::make_shared<http::Router>();
   http::addSystemRoutes(*router, [&ready] { return ready.load(); }, caPem);
   http::PlatformApiHooks hooks;
-  hooks.onReset = [&mqtt, &lwm2m] {
+  hooks.onReset = [&mqtt, &lwm2m, &iocm] {
     mqtt.reset();
     lwm2m.reset();
+    iocm.reset();
   };
   hooks.onClockChanged = [&lwm2m] { lwm2m.tick(); };
   hooks.publish = [&mqtt](std::string topic, std::vector<std::uint8_t> payload, int qos, bool retain) {
@@ -247,6 +254,7 @@ int runServer(const Config& config) {
   http::addPlatformRoutes(*router, platform, clock, std::move(hooks));
   dialects::addAliyunRoutes(*router, platform, aliyun);
   http::addLwm2mRoutes(*router, platform, lwm2m);
+  dialects::addIocmRoutes(*router, iocm);
   std::string apiToken = config.apiToken;
   if (apiToken.empty() && !http::isLoopbackAddress(config.bind)) apiToken = core::randomAlnum(32);
   if (!apiToken.empty()) router->setGuard(http::bearerTokenGuard(apiToken));

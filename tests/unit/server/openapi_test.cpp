@@ -15,6 +15,7 @@
 #include "server/http/system_api.hpp"
 #include "server/dialects/aliyun.hpp"
 #include "server/dialects/aliyun_http.hpp"
+#include "server/dialects/oceanconnect_iocm.hpp"
 
 namespace fc::server::http {
 namespace {
@@ -48,6 +49,8 @@ TEST(OpenApi, EveryRouteIsDocumentedAndEveryDocumentedRouteExists) {
   coap::CoapServer coapServer(ioc, CoapConfig{}, clock);
   coap::Lwm2mServer lwm2m(platform, coapServer);
   addLwm2mRoutes(router, platform, lwm2m);
+  dialects::IocmService iocm(platform, [](const std::string&, const std::string&) {});
+  dialects::addIocmRoutes(router, iocm);
   std::set<std::pair<std::string, std::string>> served;
   for (auto r : router.routes()) {
     // A rest-of-path parameter "{name*}" is "{name}" in OpenAPI.

@@ -1,0 +1,159 @@
+// OceanConnect's northbound "IoCM" application API (docs/dialects/oceanconnect.md, "Northbound
+// IoCM"), so that an application server written against Huawei's platform can be pointed at
+// fakecloud:
+//   POST /iocm/app/sec/v1.1.0/login                 form appId, secret → accessToken (3600 s)
+//   POST /iocm/app/sec/v1.1.0/refreshToken          {appId, secret, refreshToken} → new tokens
+//   POST /iocm/app/reg/v1.1.0/deviceCredentials     register a device (nodeId, verifyCode, psk)
+//   POST /iocm/app/cmd/v1.4.0/deviceCommands        create a command; GET lists them (paged)
+//   PUT  /iocm/app/cmd/v1.4.0/deviceCommands/{id}   {"status":"CANCELED"}
+//   POST|GET /iocm/app/sub/v1.2.0/subscriptions     subscribe to notifications; GET|DELETE …/{id}
+//   GET  /iocm/app/dm/v1.4.0/devices[/{id}]         the app's devices; DELETE …/{id} deletes one
+//   GET  /iocm/app/data/v1.1.0/deviceDataHistory    a device's decoded reports, newest first
+// An "application" is an oceanconnect product with keys.appSecret (appId: keys.appId, else the
+// product id); devices it registers land in that product, and it sees only that product's devices.
+// Every route but login needs headers `app_key: <appId>` and `Authorization: Bearer <accessToken>`;
+// errors are Huawei's {"error_code","error_desc"}. Tokens, subscriptions and command callbackUrls
+// live in memory: a restart forgets them (the application logs in and subscribes again).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocols/common/expected.hpp"
+#include "server/core/platform.hpp"
+#include "server/http/router.hpp"
+
+namespace fc::server::dialects {
+
+// --- pure mapping (unit-tested in tests/unit/server/iocm_test.cpp) ---
+
+/// Huawei's timestamps: UTC as yyyyMMdd'T'HHmmss'Z', e.g. "20261203T064000Z".
+std::string iocmTime(core::TimePoint t);
+/// The reverse; nullopt unless exactly that shape with a valid date and time.
+std::optional<core::TimePoint> parseIocmTime(std::string_view text);
+
+/// IoCM's command status names (the platform's are OceanConnect's already, so they are the same words).
+std::string iocmStatus(core::CommandStatus s);
+
+/// A page request: pageNo counts from 0; pageSize 1..maxPageSize.
+struct IocmPage {
+  std::size_t pageNo = 0;
+  std::size_t pageSize = 0;
+};
+/// pageNo / pageSize query values (absent: 0 and `defaultSize`); the error says which is wrong.
+Expected<IocmPage, std::string> parseIocmPage(const std::optional<std::string>& pageNo,
+                                              const std::optional<std::string>& pageSize, std::size_t defaultSize,
+                                              std::size_t maxPageSize);
+/// The [first, last) indexes of `page` in a list of `total` items (empty past the end).
+std::pair<std::size_t, std::size_t> pageRange(const IocmPage& page, std::size_t total);
+
+/// A command's `command` object {serviceId, method, paras}: from its JSON payload, or
+/// {serviceId:"RawData", method:"RawData", paras:{rawData:<base64>}} for raw bytes.
+nlohmann::json iocmCommandBody(const core::Command& c);
+/// The DeviceCommandResp form of a command (create, list, cancel answers).
+nlohmann::json iocmCommandJson(const core::Command& c, const std::string& appId);
+/// What a command's callbackUrl receives on each status change, from the command's JSON as a
+/// command.status event carries it (core::toJson): {deviceId, commandId, result{resultCode,
+/// resultDetail}}, resultDetail being the device's result, else why it failed, else null.
+nlohmann::json iocmCommandCallback(const nlohmann::json& command);
+
+/// The QueryDeviceDTO form of a device: {deviceId, gatewayId, nodeType, createTime, deviceInfo{nodeId,
+/// name, status ONLINE|OFFLINE, manufacturerId, …}}.
+nlohmann::json iocmDeviceJson(const core::Device& d);
+
+/// The deviceDataChanged notifications for one uplink on /19/0/0 of `device` (`payload` raw):
+/// one per service decoded with the product's keys.codecProfile, or one RawData service with
+/// base64 rawData without a profile. Empty for a command response (that is a commandRsp) and
+/// for bytes the profile cannot decode (logged).
+std::vector<nlohmann::json> iocmDataChanged(const core::Device& device, const core::Product& product,
+                                            const std::vector<std::uint8_t>& payload, core::TimePoint time);
+
+// --- the service ---
+
+/// The notification types one can subscribe to.
+inline const std::vector<std::string> kIocmNotifyTypes = {"deviceAdded", "deviceInfoChanged", "deviceDataChanged",
+                                                          "deviceDeleted", "commandRsp"};
+
+class IocmService {
+ public:
+  /// POSTs `json` to `url` (the WebhookSender in the server; a recorder in tests).
+  using Post = std::function<void(const std::string& url, const std::string& json)>;
+
+  IocmService(core::Platform& platform, Post post);
+  ~IocmService();
+  IocmService(const IocmService&) = delete;
+  IocmService& operator=(const IocmService&) = delete;
+
+  /// Forgets tokens, subscriptions and callbacks (admin reset).
+  void reset();
+
+  core::Platform& platform() { return platform_; }
+
+  struct App {
+    std::string appId;
+    std::string secret;
+    std::string productId;
+  };
+  /// The application `appId`: an oceanconnect product with keys.appSecret whose keys.appId (or id) it is.
+  std::optional<App> findApp(const std::string& appId) const;
+
+  struct Tokens {
+    std::string accessToken;
+    std::string refreshToken;
+  };
+  Tokens issueTokens(const std::string& appId);
+  /// The app the access token belongs to, if it is valid and unexpired on the platform clock.
+  std::optional<std::string> tokenApp(const std::string& accessToken) const;
+  /// New tokens for a valid refresh token of `appId` (the old refresh token is used up).
+  std::optional<Tokens> refresh(const std::string& appId, const std::string& refreshToken);
+
+  /// Creates the command; its status changes go to `callbackUrl` (when not empty) as IoCM callbacks,
+  /// the first one included.
+  Expected<core::Command, core::Failure> createCommand(core::CommandSpec spec, const std::string& callbackUrl);
+  /// The callbackUrl the command was created with through IoCM, or "".
+  std::string callbackUrl(const std::string& commandId) const;
+
+  struct Subscription {
+    std::string id;
+    std::string appId;
+    std::string productId;
+    std::string notifyType;
+    std::string callbackUrl;
+  };
+  /// Subscribes the app; one subscription per app and notifyType (a new one replaces the old).
+  Subscription subscribe(const App& app, const std::string& notifyType, const std::string& callbackUrl);
+  std::vector<Subscription> subscriptions(const std::string& appId) const;
+  bool unsubscribe(const std::string& appId, const std::string& subscriptionId);
+
+ private:
+  void onEvent(const core::PlatformEvent& e);
+  void notify(const std::string& productId, const std::string& notifyType, const std::vector<nlohmann::json>& bodies);
+  bool subscribed(const std::string& productId, const std::string& notifyType) const;
+
+  core::Platform& platform_;
+  Post post_;
+  std::uint64_t listener_ = 0;
+
+  struct Token {
+    std::string appId;
+    core::TimePoint expiresAt{};
+  };
+  mutable std::mutex mutex_;
+  std::map<std::string, Token> accessTokens_;
+  std::map<std::string, Token> refreshTokens_;
+  std::map<std::string, std::string> callbacks_;  // command id → callbackUrl (kept to show it in answers)
+  std::vector<Subscription> subscriptions_;
+  std::uint64_t nextSubscription_ = 1;
+};
+
+void addIocmRoutes(http::Router& router, IocmService& iocm);
+
+}  // namespace fc::server::dialects
