@@ -59,6 +59,8 @@ using PskLookup = std::function<std::optional<PskMatch>(std::string_view identit
 
 /// The prefix that makes a DTLS peer's key differ from a UDP one: "coaps:127.0.0.1:40000".
 inline constexpr std::string_view kDtlsPeerPrefix = "coaps:";
+/// The transport a peer came over, as presence, uplink history and the journal name it.
+inline std::string transportOf(std::string_view peer) { return peer.starts_with(kDtlsPeerPrefix) ? "coaps" : "coap"; }
 
 class CoapServer {
  public:

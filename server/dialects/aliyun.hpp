@@ -84,9 +84,10 @@ class AliyunDialect final : public MqttDialect {
   void httpUplink(const Triplet& t, const std::string& topic, const std::vector<std::uint8_t>& payload) const {
     handleUplink(t, topic, payload, "http", publisher_);
   }
-  /// The same for a message that came over the CoAP channel (aliyun_coap.cpp).
-  void coapUplink(const Triplet& t, const std::string& topic, const std::vector<std::uint8_t>& payload) const {
-    handleUplink(t, topic, payload, "coap", publisher_);
+  /// The same for a message that came over the CoAP channel (aliyun_coap.cpp): "coap" or "coaps".
+  void coapUplink(const Triplet& t, const std::string& topic, const std::vector<std::uint8_t>& payload,
+                  const std::string& transport) const {
+    handleUplink(t, topic, payload, transport, publisher_);
   }
 
   // --- tokens for the HTTP channel and the MQTT pre-step ---

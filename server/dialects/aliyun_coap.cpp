@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "protocols/mqtt/topic.hpp"
+#include "server/coap/coap_server.hpp"
 #include "server/dialects/aliyun_http.hpp"
 
 namespace fc::server::dialects {
@@ -36,12 +37,13 @@ std::string summary(const coap::Message& m, std::string_view path) {
 /// or the NON response, it becomes on the wire).
 void journalExchange(core::Platform& platform, const std::string& deviceId, const coap::IncomingRequest& r,
                      const coap::Message& response) {
-  platform.journal(deviceId, "in", "coap", "/" + r.path, coap::encode(r.message), summary(r.message, r.path));
+  const auto transport = server::coap::transportOf(r.peer);
+  platform.journal(deviceId, "in", transport, "/" + r.path, coap::encode(r.message), summary(r.message, r.path));
   coap::Message wire = response;
   wire.type = r.message.type == coap::Type::Confirmable ? coap::Type::Acknowledgement : coap::Type::NonConfirmable;
   wire.messageId = r.message.messageId;
   wire.token = r.message.token;
-  if (!coap::validate(wire)) platform.journal(deviceId, "out", "coap", "/" + r.path, coap::encode(wire), summary(wire, {}));
+  if (!coap::validate(wire)) platform.journal(deviceId, "out", transport, "/" + r.path, coap::encode(wire), summary(wire, {}));
 }
 
 coap::Message auth(core::Platform& platform, AliyunDialect& aliyun, const coap::IncomingRequest& r) {
@@ -92,7 +94,7 @@ coap::Message topic(core::Platform& platform, AliyunDialect& aliyun, const coap:
   coap::Message ok;
   ok.code = coap::code::kContent;
   journalExchange(platform, t->device.id, r, ok);
-  aliyun.coapUplink(*t, name, r.message.payload);
+  aliyun.coapUplink(*t, name, r.message.payload, server::coap::transportOf(r.peer));
   return ok;
 }
 

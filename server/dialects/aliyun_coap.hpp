@@ -6,9 +6,9 @@
 //                   unknown device or bad sign → 4.01
 //   CON POST /topic/{pk}/{dn}/…  with the token in option 2088 (SDK ≤ v2.10: option 61)
 //                   → 2.05, and the message is handled like the HTTP channel's /topic (transport
-//                   "coap"); no, unknown or expired token → 4.01 (the SDK signs in again on 4.01
+//                   "coap", or "coaps" over DTLS); no, unknown or expired token → 4.01 (the SDK signs in again on 4.01
 //                   and 4.02); a topic the device may not publish to → 4.03
-// Both exchanges of a known device go to its journal with transport "coap".
+// Both exchanges of a known device go to its journal with that transport.
 #pragma once
 
 #include <cstdint>

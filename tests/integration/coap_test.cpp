@@ -17,6 +17,7 @@
 #include "client/sync_coap_client.hpp"
 #include "protocols/coap/block.hpp"
 #include "protocols/coap/message.hpp"
+#include "tests/integration/raw_udp.hpp"
 #include "tests/integration/server_process.hpp"
 
 namespace fc::test {
@@ -29,46 +30,6 @@ namespace ccode = coap::code;
 constexpr const char* kPk = "a1MZxOdcBnO";
 constexpr const char* kDn = "test_01";
 constexpr const char* kSecret = "t9GmMf2jb3LgWfXBaZD2r3aJrfVWBv56";
-
-/// A UDP socket for hand-built datagrams.
-class RawUdp {
- public:
-  explicit RawUdp(std::uint16_t port) {
-    fd_ = socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) ADD_FAILURE() << "connect";
-  }
-  ~RawUdp() { close(fd_); }
-  RawUdp(const RawUdp&) = delete;
-  RawUdp& operator=(const RawUdp&) = delete;
-
-  void send(const std::vector<std::uint8_t>& bytes) {
-    ASSERT_EQ(::send(fd_, bytes.data(), bytes.size(), 0), static_cast<ssize_t>(bytes.size()));
-  }
-  std::optional<coap::Message> receive(std::chrono::milliseconds timeout = 2s) {
-    pollfd p{fd_, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return std::nullopt;
-    std::vector<std::uint8_t> buf(2048);
-    const auto n = recv(fd_, buf.data(), buf.size(), 0);
-    if (n <= 0) return std::nullopt;
-    buf.resize(static_cast<std::size_t>(n));
-    auto m = coap::decode(buf);
-    if (!m) return std::nullopt;
-    return *m;
-  }
-  coap::Message exchange(const coap::Message& m) {
-    send(coap::encode(m));
-    auto r = receive();
-    EXPECT_TRUE(r) << "no answer";
-    return r.value_or(coap::Message{});
-  }
-
- private:
-  int fd_ = -1;
-};
 
 class Coap : public ::testing::Test {
  protected:

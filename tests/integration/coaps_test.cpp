@@ -20,6 +20,7 @@
 #include "client/sync_coap_client.hpp"
 #include "dtls/dtls.hpp"
 #include "protocols/coap/message.hpp"
+#include "tests/integration/raw_udp.hpp"
 #include "tests/integration/server_process.hpp"
 
 namespace fc::test {
@@ -33,42 +34,11 @@ constexpr const char* kPskHex = "000102030405060708090a0b0c0d0e0f";
 const std::vector<std::uint8_t> kPsk = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 constexpr const char* kWellKnown = "</auth>;ct=50,</topic>;ct=50,</rd>;rt=\"core.rd\"";
 
-/// A connected UDP socket for raw datagrams.
-class Udp {
- public:
-  explicit Udp(std::uint16_t port) {
-    fd_ = socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) ADD_FAILURE() << "connect";
-  }
-  ~Udp() { close(fd_); }
-  Udp(const Udp&) = delete;
-  Udp& operator=(const Udp&) = delete;
-
-  void send(const std::vector<std::uint8_t>& bytes) {
-    ASSERT_EQ(::send(fd_, bytes.data(), bytes.size(), 0), static_cast<ssize_t>(bytes.size()));
-  }
-  std::optional<std::vector<std::uint8_t>> receive(std::chrono::milliseconds timeout = 2s) {
-    pollfd p{fd_, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return std::nullopt;
-    std::vector<std::uint8_t> buf(65536);
-    const auto n = recv(fd_, buf.data(), buf.size(), 0);
-    if (n < 0) return std::nullopt;
-    buf.resize(static_cast<std::size_t>(n));
-    return buf;
-  }
-  /// Sends every SendDatagram among `actions`.
-  void sendAll(const std::vector<dtls::Action>& actions) {
-    for (const auto& a : actions)
-      if (const auto* d = std::get_if<dtls::SendDatagram>(&a)) send(d->bytes);
-  }
-
- private:
-  int fd_ = -1;
-};
+/// Sends every SendDatagram among `actions`.
+void sendAll(RawUdp& udp, const std::vector<dtls::Action>& actions) {
+  for (const auto& a : actions)
+    if (const auto* d = std::get_if<dtls::SendDatagram>(&a)) udp.send(d->bytes);
+}
 
 class Coaps : public ::testing::Test {
  protected:
@@ -189,6 +159,7 @@ TEST_F(Coaps, AliyunAuthAndTopicOverDtls) {
   }
   ASSERT_EQ(items.size(), 1u) << items.dump();
   EXPECT_EQ(items[0]["payload"]["params"]["LightSwitch"], 1);
+  EXPECT_EQ(items[0]["transport"], "coaps") << "the uplink history names the DTLS transport";
   EXPECT_TRUE(logged("identity 'lamp-node', device lamp")) << server_.log();
 }
 
@@ -250,7 +221,7 @@ TEST_F(Coaps, Block2DownloadOverDtls) {
 }
 
 TEST_F(Coaps, GarbageDatagramsAreDroppedAndTheServerKeepsServing) {
-  Udp junk(server_.coapsPort());
+  RawUdp junk(server_.coapsPort());
   junk.send({0x16});
   junk.send({0x16, 0xfe, 0xfd, 0x00, 0x00});
   junk.send({0x17, 0xfe, 0xfd, 0x00, 0x01, 0, 0, 0, 0, 0, 1, 0x00, 0x04, 1, 2, 3, 4});  // app data, no session
@@ -258,7 +229,7 @@ TEST_F(Coaps, GarbageDatagramsAreDroppedAndTheServerKeepsServing) {
   std::vector<std::uint8_t> noise(700);
   for (std::size_t i = 0; i < noise.size(); ++i) noise[i] = static_cast<std::uint8_t>(i * 37 + 11);
   junk.send(noise);
-  EXPECT_FALSE(junk.receive(300ms)) << "nothing answers datagrams that are not a ClientHello";
+  EXPECT_FALSE(junk.receiveBytes(300ms)) << "nothing answers datagrams that are not a ClientHello";
 
   client::SyncCoapClient c(coaps());
   auto r = c.get("/.well-known/core");
@@ -290,12 +261,12 @@ TEST_F(CoapsBounded, HalfOpenHandshakesAreBoundedAndTimeOutOnThePlatformClock) {
   config.key = kPsk;
   auto stalled = dtls::DtlsClient::create(config);
   ASSERT_TRUE(stalled) << stalled.error();
-  Udp udp(server_.coapsPort());
-  udp.sendAll(stalled->start(dtls::Clock::now()));
-  auto verify = udp.receive();
+  RawUdp udp(server_.coapsPort());
+  sendAll(udp, stalled->start(dtls::Clock::now()));
+  auto verify = udp.receiveBytes();
   ASSERT_TRUE(verify) << "no HelloVerifyRequest";
-  udp.sendAll(stalled->receive(*verify, dtls::Clock::now()));
-  ASSERT_TRUE(udp.receive()) << "no ServerHello flight: the handshake did not start";
+  sendAll(udp, stalled->receive(*verify, dtls::Clock::now()));
+  ASSERT_TRUE(udp.receiveBytes()) << "no ServerHello flight: the handshake did not start";
 
   client::SyncCoapClient refused(coaps());
   auto r = refused.get("/.well-known/core");

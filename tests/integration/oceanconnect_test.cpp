@@ -18,6 +18,7 @@
 
 #include "client/oceanconnect_device.hpp"
 #include "protocols/common/base64.hpp"
+#include "tests/integration/raw_udp.hpp"
 #include "tests/integration/server_process.hpp"
 
 namespace fc::test {
@@ -270,43 +271,8 @@ TEST_F(OceanConnect, RegistrationLifecycleOnThePlatformClock) {
   EXPECT_TRUE(has("CON 0.01 GET /19/0/0 Observe 0"));
 }
 
-/// A device made of one UDP socket and hand-built datagrams, for answers the client library is
-/// too polite to give (RST).
-class RawDevice {
- public:
-  explicit RawDevice(std::uint16_t port) {
-    fd_ = socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) ADD_FAILURE() << "connect";
-  }
-  ~RawDevice() { close(fd_); }
-  RawDevice(const RawDevice&) = delete;
-  RawDevice& operator=(const RawDevice&) = delete;
-
-  void send(const coap::Message& m) {
-    const auto bytes = coap::encode(m);
-    ASSERT_EQ(::send(fd_, bytes.data(), bytes.size(), 0), static_cast<ssize_t>(bytes.size()));
-  }
-  std::optional<coap::Message> receive(std::chrono::milliseconds timeout = 3s) {
-    pollfd p{fd_, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return std::nullopt;
-    std::vector<std::uint8_t> buf(2048);
-    const auto n = recv(fd_, buf.data(), buf.size(), 0);
-    if (n <= 0) return std::nullopt;
-    buf.resize(static_cast<std::size_t>(n));
-    auto m = coap::decode(buf);
-    return m ? std::optional<coap::Message>(*m) : std::nullopt;
-  }
-
- private:
-  int fd_ = -1;
-};
-
 TEST_F(OceanConnect, ACommandAnsweredWithRstFails) {
-  RawDevice raw(server_.coapPort());
+  RawUdp raw(server_.coapPort());
   coap::Message reg{.type = coap::Type::Confirmable, .code = coap::code::kPost, .messageId = 0x100, .token = {1, 2}};
   reg.setUriPath("rd");
   reg.addString(coap::option::kUriQuery, "ep=raw-1");
@@ -507,6 +473,15 @@ TEST_F(OceanConnect, Lwm2mNorthboundReadWriteExecuteObserve) {
   EXPECT_EQ(read.body["code"], "2.05 Content");
   EXPECT_EQ(read.body["contentFormat"], 0);
   EXPECT_EQ(read.body["value"], "Huawei");
+
+  // A value larger than one CoAP message: the device serves it in Block2 blocks, the server
+  // follows them and answers the whole value.
+  std::string large;
+  for (int i = 0; large.size() < 3000; ++i) large += std::to_string(i) + ",";
+  d->setResource("3/0/2", large);
+  auto big = call(server_, "GET", base + "3/0/2");
+  ASSERT_EQ(big.status, 200) << big.body;
+  EXPECT_EQ(big.body["value"], large);
 
   auto write = call(server_, "PUT", base + "3/0/0", {{"text", "Acme"}});
   ASSERT_EQ(write.status, 200) << write.body;

@@ -22,7 +22,9 @@ class OceanConnectDialectTest : public ::testing::Test {
       d.id = id;
       d.productId = product;
       d.identifiers = {{"nodeId", node}};
-      if (std::string(product) == "led") ASSERT_FALSE(prepareOceanConnectDevice(platform_, d));
+      if (std::string(product) == "led") {
+        ASSERT_FALSE(prepareOceanConnectDevice(platform_, d));  // ASSERT_* expands to an if/else
+      }
       ASSERT_TRUE(platform_.createDevice(d));
     }
   }
