@@ -195,22 +195,6 @@ int runServer(const Config& config) {
   commandRouter.route("oceanconnect", oceanconnect);
   platform.setCommandSender(&commandRouter);
 
-  // Platform timers follow the platform clock, which the admin API may move; a short real-time
-  // tick keeps them within 50 ms of it (clock changes through the API tick at once).
-  net::steady_timer scheduler(ioc);
-  std::function<void()> scheduleTick = [&] {
-    scheduler.expires_after(std::chrono::milliseconds(50));
-    scheduler.async_wait([&](const boost::system::error_code& ec) {
-      if (ec) return;
-      platform.tick();
-      aliyun.tick();      // RRPC timeouts (real time)
-      coapServer.tick();  // CoAP retransmissions and expiries (platform time)
-      lwm2m.tick();       // LwM2M registration lifetimes (platform time)
-      scheduleTick();
-    });
-  };
-  scheduleTick();
-
   // A command's status changes go to its callbackUrl, as the event stream shows them.
   http::WebhookSender webhooks(ioc, tlsFiles.caFile);
   platform.subscribe([&webhooks](const core::PlatformEvent& e) {
@@ -224,6 +208,23 @@ int runServer(const Config& config) {
     webhooks.post(url, json);
   });
 
+  // Platform timers follow the platform clock, which the admin API may move; a short real-time
+  // tick keeps them within 50 ms of it (clock changes through the API tick at once).
+  net::steady_timer scheduler(ioc);
+  std::function<void()> scheduleTick = [&] {
+    scheduler.expires_after(std::chrono::milliseconds(50));
+    scheduler.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      platform.tick();
+      aliyun.tick();      // RRPC timeouts (real time)
+      coapServer.tick();  // CoAP retransmissions and expiries (platform time)
+      lwm2m.tick();       // LwM2M registration lifetimes (platform time)
+      iocm.tick();        // deviceCredentials timeouts (platform time)
+      scheduleTick();
+    });
+  };
+  scheduleTick();
+
   std::atomic<bool> ready{false};
   const std::string caPem = readFile(tlsFiles.caFile);
   auto router = std::make_shared<http::Router>();
@@ -234,7 +235,10 @@ int runServer(const Config& config) {
     lwm2m.reset();
     iocm.reset();
   };
-  hooks.onClockChanged = [&lwm2m] { lwm2m.tick(); };
+  hooks.onClockChanged = [&lwm2m, &iocm] {
+    lwm2m.tick();
+    iocm.tick();
+  };
   hooks.publish = [&mqtt](std::string topic, std::vector<std::uint8_t> payload, int qos, bool retain) {
     mqtt.publish(std::move(topic), std::move(payload), static_cast<mqtt::QoS>(qos), retain);
   };

@@ -264,6 +264,35 @@ void IocmService::reset() {
   refreshTokens_.clear();
   callbacks_.clear();
   subscriptions_.clear();
+  activations_.clear();
+}
+
+void IocmService::awaitActivation(const std::string& deviceId, core::TimePoint deadline) {
+  std::lock_guard lock(mutex_);
+  activations_[deviceId] = deadline;
+}
+
+void IocmService::tick() {
+  const auto now = platform_.clock().now();
+  std::vector<std::string> due;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = activations_.begin(); it != activations_.end();) {
+      if (it->second > now) {
+        ++it;
+        continue;
+      }
+      due.push_back(it->first);
+      it = activations_.erase(it);
+    }
+  }
+  for (const auto& id : due) {
+    auto device = platform_.device(id);
+    if (!device || device->online || device->lastSeen) continue;  // gone already, or it did come online
+    spdlog::info("iocm: device {} (nodeId {}) did not come online within its deviceCredentials timeout: deleted", id,
+                 stringKey(device->identifiers, "nodeId"));
+    (void)platform_.deleteDevice(id);
+  }
 }
 
 std::optional<IocmService::App> IocmService::findApp(const std::string& appId) const {
@@ -368,6 +397,10 @@ void IocmService::notify(const std::string& productId, const std::string& notify
 }
 
 void IocmService::onEvent(const core::PlatformEvent& e) {
+  if (e.type == "device.online" || e.type == "device.deleted") {
+    std::lock_guard lock(mutex_);
+    activations_.erase(e.deviceId);
+  }
   if (e.type == "command.status") {
     const auto id = stringKey(e.data, "id");
     std::string url;
@@ -569,6 +602,7 @@ void deviceCredentials(IocmService& iocm, const IocmService::App& app, const Api
   if (auto bad = prepareOceanConnectDevice(platform, d)) return refused(*bad);
   auto created = platform.createDevice(std::move(d));
   if (!created) return refused(created.error());
+  if (timeout > 0) iocm.awaitActivation(created->id, platform.clock().now() + std::chrono::seconds(timeout));
   json out = {{"deviceId", created->id},
               {"verifyCode", stringKey(created->identifiers, "verifyCode")},
               {"timeout", timeout},

@@ -92,8 +92,13 @@ class IocmService {
   IocmService(const IocmService&) = delete;
   IocmService& operator=(const IocmService&) = delete;
 
-  /// Forgets tokens, subscriptions and callbacks (admin reset).
+  /// Forgets tokens, subscriptions, callbacks and awaited activations (admin reset).
   void reset();
+  /// Deletes devices created by deviceCredentials that did not come online within their timeout
+  /// (platform clock); the scheduler calls it, and so does every clock change.
+  void tick();
+  /// deviceCredentials' `timeout`: the device is deleted unless it comes online before `deadline`.
+  void awaitActivation(const std::string& deviceId, core::TimePoint deadline);
 
   core::Platform& platform() { return platform_; }
 
@@ -152,6 +157,7 @@ class IocmService {
   std::map<std::string, std::string> callbacks_;  // command id → callbackUrl (kept to show it in answers)
   std::vector<Subscription> subscriptions_;
   std::uint64_t nextSubscription_ = 1;
+  std::map<std::string, core::TimePoint> activations_;  // device id → when it must have come online
 };
 
 void addIocmRoutes(http::Router& router, IocmService& iocm);

@@ -114,6 +114,37 @@ TEST_F(Iocm, DeviceCredentialsCreateADeviceOfTheAppsProduct) {
   EXPECT_EQ(r.body["error_code"], "100416");
 }
 
+TEST_F(Iocm, DeviceCredentialsTimeoutDeletesADeviceThatNeverCameOnline) {
+  const auto credentials = [&](const std::string& nodeId, int timeout) {
+    auto r = app("POST", "/iocm/app/reg/v1.1.0/deviceCredentials", {{"nodeId", nodeId}, {"timeout", timeout}});
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.body["timeout"], timeout);
+    return r.body.value("deviceId", "");
+  };
+  const auto idle = credentials("node-idle", 60);
+  const auto active = credentials("node-active", 60);
+  const auto forever = credentials("node-forever", 0);
+
+  client::OceanConnectDeviceOptions options;
+  options.coap = server_.coap();
+  options.endpoint = "node-active";
+  client::OceanConnectDevice device(options);
+  auto reg = device.registerDevice();
+  ASSERT_TRUE(reg) << reg.error().message();
+  ASSERT_EQ(reg->code, coap::code::kCreated);
+  ASSERT_TRUE(device.deregister());  // it came online once: that is the activation
+
+  ASSERT_EQ(call(server_, "POST", "/api/v1/admin/clock", {{"action", "advance"}, {"seconds", 59}}).status, 200);
+  EXPECT_EQ(call(server_, "GET", "/api/v1/devices/" + idle).status, 200) << "not yet: 59 of 60 s";
+  ASSERT_EQ(call(server_, "POST", "/api/v1/admin/clock", {{"action", "advance"}, {"seconds", 2}}).status, 200);
+  EXPECT_EQ(call(server_, "GET", "/api/v1/devices/" + idle).status, 404) << "not online within its timeout";
+  EXPECT_EQ(call(server_, "GET", "/api/v1/devices/" + active).status, 200);
+  EXPECT_EQ(call(server_, "GET", "/api/v1/devices/" + forever).status, 200) << "timeout 0: never deleted";
+  EXPECT_NE(server_.log().find("did not come online within its deviceCredentials timeout"), std::string::npos);
+  // The nodeId is free again.
+  EXPECT_FALSE(credentials("node-idle", 60).empty());
+}
+
 TEST_F(Iocm, CommandsAreCreatedListedCanceledAndExpiredWithCallbacks) {
   HttpReceiver receiver;
   createDevice("lamp-1");
