@@ -577,6 +577,16 @@ nlohmann::json Platform::stats() const {
           {"messages", messages}};
 }
 
+void Platform::announce(PlatformEvent event) {
+  Pending pending;
+  {
+    std::lock_guard lock(mutex_);
+    if (!devices_.contains(event.deviceId)) return;
+    pending.events.push_back(std::move(event));
+  }
+  flush(pending);
+}
+
 void Platform::journal(const std::string& deviceId, std::string direction, std::string transport, std::string topic,
                        std::vector<std::uint8_t> raw, std::string summary) {
   Pending pending;

@@ -76,7 +76,7 @@ struct UplinkMessage {
 /// Something that happened, for the event stream and for tests.
 struct PlatformEvent {
   std::string type;  // device.created, device.deleted, device.online, device.offline, uplink, command.status,
-                     // journal, shadow.updated
+                     // journal, shadow.updated, lwm2m.notification
   std::string deviceId;
   TimePoint time{};
   nlohmann::json data;
@@ -200,6 +200,10 @@ class Platform {
   void reset();
   /// Counts: products, devices (online), commands by status, uplink messages kept.
   nlohmann::json stats() const;
+
+  /// Tells the listeners (event stream, webhooks, dialects) of something that is no state of the
+  /// platform's, e.g. an LwM2M notification; nothing is stored. Ignored for an unknown device.
+  void announce(PlatformEvent event);
 
   // --- journal ---
   /// Records one exchange with a device and announces it as a "journal" event.

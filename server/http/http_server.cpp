@@ -67,17 +67,21 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession<St
   WebSocketSession(Stream stream, std::size_t maxBacklog)
       : ws_(std::move(stream)), maxBacklog_(maxBacklog) {}
 
-  /// Completes the upgrade; `opened` subscribes and returns the unsubscribe function.
+  /// Completes the upgrade; `opened` subscribes and returns the unsubscribe function. It subscribes
+  /// before the 101 goes out, so a client that acts once its handshake returns misses no event;
+  /// events until then wait in the outbox.
   void accept(bhttp::request<bhttp::string_body> req,
               std::function<std::function<void()>(std::function<void(std::string)>)> opened) {
     beast::get_lowest_layer(ws_).expires_never();
     ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
-    ws_.async_accept(req, [self = shared_from_this(), opened = std::move(opened)](error_code ec) {
-      if (ec) return;
-      std::weak_ptr<WebSocketSession> weak = self;
-      self->unsubscribe_ = opened([weak](std::string text) {
-        if (auto s = weak.lock()) s->send(std::move(text));
-      });
+    std::weak_ptr<WebSocketSession> weak = this->shared_from_this();
+    unsubscribe_ = opened([weak](std::string text) {
+      if (auto s = weak.lock()) s->send(std::move(text));
+    });
+    ws_.async_accept(req, [self = shared_from_this()](error_code ec) {
+      if (ec) return self->close();
+      self->accepted_ = true;
+      if (!self->outbox_.empty()) self->doWrite();
       self->doRead();
     });
   }
@@ -91,7 +95,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession<St
         return self->close();
       }
       self->outbox_.push_back(std::move(text));
-      if (self->outbox_.size() == 1) self->doWrite();
+      if (self->accepted_ && self->outbox_.size() == 1) self->doWrite();
     });
   }
 
@@ -127,6 +131,7 @@ class WebSocketSession : public std::enable_shared_from_this<WebSocketSession<St
   beast::flat_buffer inbox_;
   std::deque<std::string> outbox_;
   std::function<void()> unsubscribe_;
+  bool accepted_ = false;
   bool closed_ = false;
 };
 

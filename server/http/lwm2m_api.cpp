@@ -224,12 +224,20 @@ void addLwm2mRoutes(Router& router, core::Platform& platform, coap::Lwm2mServer&
     const auto key = std::make_pair(t->deviceId, path);
     l->observe(
         t->deviceId, std::move(m),
-        [path, respond, answered, observations, key](Expected<fcoap::Message, std::error_code> r, bool last) {
+        [p, path, respond, answered, observations, key](Expected<fcoap::Message, std::error_code> r, bool last) {
           if (last) {
             std::lock_guard lock(observations->mutex);
             observations->ids.erase(key);
           }
-          if (std::exchange(*answered, true)) return;
+          if (std::exchange(*answered, true)) {
+            // Every later notification is an event: {"type":"lwm2m.notification","data":{path, code, value…,
+            // observing}}.
+            if (!r) return;
+            auto data = responseJson(path, *r);
+            data["observing"] = !last && r->code.codeClass() == 2;
+            p->announce({"lwm2m.notification", key.first, p->clock().now(), std::move(data)});
+            return;
+          }
           if (!r || r->code.codeClass() != 2) return respond(failure(path, r));
           auto body = responseJson(path, *r);
           body["observing"] = !last;

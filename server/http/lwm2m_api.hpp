@@ -6,8 +6,8 @@
 //   POST   /api/v1/devices/{id}/lwm2m/{o}/{i}/{r}/observe   observe → 200 {observing, first response}
 //   DELETE /api/v1/devices/{id}/lwm2m/{o}/{i}/{r}/observe   cancel (RFC 7641 GET Observe 1)
 //   GET    /api/v1/devices/{id}/lwm2m/{o}[/{i}[/{r}]]/discover  Discover → 200 {…, value, links[{target, params}]}
-// Notifications go to the device's journal (direction "in", summary "notification …"), and so to
-// the event stream as "journal" events: the platform has no other event type for them.
+// Every notification after the first answer is a "lwm2m.notification" event (data: the read answer's
+// JSON plus "observing"), and goes to the device's journal (direction "in", summary "notification …").
 // Errors: unknown device 404; not registered, or a queue-mode device asleep 409; the device's
 // 4.xx/5.xx → 502 naming the code; no answer (CoAP timeout) → 504; bad path or body 422.
 #pragma once

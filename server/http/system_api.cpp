@@ -61,7 +61,7 @@ const std::vector<Operation>& operations() {
       {"POST", "/api/v1/devices/{id}/lwm2m/{object}/{instance}/{resource}",
        "LwM2M Execute, with optional {\"args\"}", nullptr, nullptr, {200, 400, 404, 409, 422, 502, 504}},
       {"POST", "/api/v1/devices/{id}/lwm2m/{object}/{instance}/{resource}/observe",
-       "LwM2M Observe: answers the first response; notifications go to the journal (journal events)", nullptr,
+       "LwM2M Observe: answers the first response; later notifications are lwm2m.notification events", nullptr,
        nullptr, {200, 404, 409, 422, 502, 504}},
       {"DELETE", "/api/v1/devices/{id}/lwm2m/{object}/{instance}/{resource}/observe",
        "Cancel an observation started through the API", nullptr, nullptr, {200, 404, 409, 422}},

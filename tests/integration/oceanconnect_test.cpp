@@ -20,6 +20,7 @@
 #include "protocols/common/base64.hpp"
 #include "tests/integration/raw_udp.hpp"
 #include "tests/integration/server_process.hpp"
+#include "tests/integration/websocket_client.hpp"
 
 namespace fc::test {
 namespace {
@@ -506,8 +507,16 @@ TEST_F(OceanConnect, Lwm2mNorthboundReadWriteExecuteObserve) {
   EXPECT_EQ(observe.body["observing"], true);
   EXPECT_EQ(observe.body["value"], "Acme");
   ASSERT_TRUE(d->waitResourceObserved("3/0/0", true));
+  WebSocketClient events(server_.httpPort(), "/api/v1/events?deviceId=raw-1&type=lwm2m");
   d->setResource("3/0/0", "Changed");
   ASSERT_TRUE(d->notifyResource("3/0/0"));
+  auto frame = events.next(3s);
+  ASSERT_TRUE(frame) << "a notification is an lwm2m.notification event";
+  const auto event = json::parse(*frame);
+  EXPECT_EQ(event["type"], "lwm2m.notification");
+  EXPECT_EQ(event["data"]["path"], "/3/0/0");
+  EXPECT_EQ(event["data"]["value"], "Changed");
+  EXPECT_EQ(event["data"]["observing"], true);
   bool seen = false;
   for (int i = 0; i < 150 && !seen; ++i) {
     const auto journal = call(server_, "GET", "/api/v1/devices/raw-1/journal?limit=100").body["items"];
