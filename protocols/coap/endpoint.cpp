@@ -520,7 +520,15 @@ void Endpoint::sendStep(Outgoing& o, Message m, TimePoint now) {
   o.messageId = m.messageId;
   o.awaitingAck = m.type == Type::Confirmable;
   o.deadline = o.awaitingAck ? std::nullopt : std::optional<TimePoint>(now + responseTimeout());
-  run(layer_.send(o.peer, m, now), now);
+  auto actions = layer_.send(o.peer, m, now);
+  o.lastSent = std::move(m);
+  run(std::move(actions), now);
+}
+
+std::optional<Message> Endpoint::lastSent(RequestId id) const {
+  auto it = outgoing_.find(id);
+  if (it == outgoing_.end()) return std::nullopt;
+  return it->second.lastSent;
 }
 
 void Endpoint::sendNext(Outgoing& o, TimePoint now) {

@@ -162,6 +162,9 @@ class Endpoint {
   bool sendNotification(const PeerKey& peer, Message notification, TimePoint now);
   /// Drops every state held for `peer` (e.g. its DTLS session ended); its requests fail Cancelled.
   void forgetPeer(const PeerKey& peer, TimePoint now);
+  /// The message last sent for request `id` as it went on the wire (message id, token, the block
+  /// in flight), or nullopt once the request is over.
+  [[nodiscard]] std::optional<Message> lastSent(RequestId id) const;
 
   // --- output ---
   [[nodiscard]] std::vector<SendDatagram> takeDatagrams();
@@ -190,6 +193,7 @@ class Endpoint {
     RequestId id = 0;
     PeerKey peer;
     Message request;  // as given: type, code, options, the whole payload
+    Message lastSent;  // the step in flight, as encoded
     std::vector<std::uint8_t> token;
     std::uint16_t messageId = 0;
     bool awaitingAck = false;

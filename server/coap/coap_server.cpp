@@ -271,6 +271,12 @@ struct CoapServer::Impl : std::enable_shared_from_this<Impl> {
     flush();
   }
 
+  /// What a RequestStarted callback is told of the request `id` that start returned.
+  Expected<StartedRequest, fcoap::RequestError> started(const Expected<fcoap::Endpoint::RequestId, fcoap::RequestError>& id) {
+    if (!id) return Unexpected(id.error());
+    return StartedRequest{*id, endpoint.lastSent(*id).value_or(fcoap::Message{})};
+  }
+
   void flush() {
     for (auto& d : endpoint.takeDatagrams()) send(std::move(d));
     for (auto& n : endpoint.takeNotes()) log(n);
@@ -406,7 +412,7 @@ void CoapServer::request(fcoap::PeerKey peer, fcoap::Message request, fcoap::Res
                             options, started = std::move(started)]() mutable {
     auto id = impl->endpoint.request(peer, std::move(request), std::move(done), impl->now(), options);
     impl->flush();
-    if (started) started(id);
+    if (started) started(impl->started(id));
   });
 }
 
@@ -416,7 +422,7 @@ void CoapServer::observe(fcoap::PeerKey peer, fcoap::Message request, fcoap::Not
                             notify = std::move(notify), started = std::move(started)]() mutable {
     auto id = impl->endpoint.observe(peer, std::move(request), std::move(notify), impl->now());
     impl->flush();
-    if (started) started(id);
+    if (started) started(impl->started(id));
   });
 }
 

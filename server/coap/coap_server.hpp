@@ -64,7 +64,13 @@ inline std::string transportOf(std::string_view peer) { return peer.starts_with(
 
 class CoapServer {
  public:
-  using RequestStarted = std::function<void(Expected<fc::coap::Endpoint::RequestId, fc::coap::RequestError>)>;
+  /// A server-initiated request once it went out: its id (to cancel it) and its first message as
+  /// sent, message id and token included (for the journal).
+  struct StartedRequest {
+    fc::coap::Endpoint::RequestId id = 0;
+    fc::coap::Message sent;
+  };
+  using RequestStarted = std::function<void(Expected<StartedRequest, fc::coap::RequestError>)>;
 
   CoapServer(boost::asio::io_context& ioc, const CoapConfig& config, const core::Clock& clock);
   ~CoapServer();

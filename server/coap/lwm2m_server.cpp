@@ -345,14 +345,13 @@ std::vector<std::pair<Lwm2mClient, Lwm2mServer::Downlink>> Lwm2mServer::takeSend
 }
 
 void Lwm2mServer::send(const Lwm2mClient& client, Downlink d) {
-  // Journaled when it really goes out (a queue-mode device's downlink may have waited); message id
-  // and token are the endpoint's to assign, so the journaled bytes carry 0 and none.
   const auto uri = d.message.uriPath();
   const auto topic = "/" + uri;
-  auto journaled = d.message;
-  journaled.type = fcoap::Type::Confirmable;
-  if (!d.done) journaled.setUint(fcoap::option::kObserve, 0);
-  platform_.journal(client.deviceId, "out", client.transport, topic, fcoap::encode(journaled), summary(journaled, uri));
+  // Journaled as it went on the wire (message id, token, first block), once the endpoint sent it: a
+  // queue-mode device's downlink may have waited, and one that could not start never went out.
+  auto sent = [this, client, topic, uri](const fcoap::Message& m) {
+    platform_.journal(client.deviceId, "out", client.transport, topic, fcoap::encode(m), summary(m, uri));
+  };
   // Any answer from the device is "heard from" (queue mode) and goes to the journal.
   auto heard = [this, client, topic](const fcoap::Message& m, bool notification) {
     heardFrom(client.deviceId);
@@ -368,8 +367,9 @@ void Lwm2mServer::send(const Lwm2mClient& client, Downlink d) {
           if (r) heard(*r, false);
           (*done)(std::move(r));
         },
-        {}, [done](Expected<fcoap::Endpoint::RequestId, fcoap::RequestError> id) {
-          if (!id) (*done)(Unexpected(make_error_code(id.error())));
+        {}, [done, sent](Expected<CoapServer::StartedRequest, fcoap::RequestError> started) {
+          if (!started) return (*done)(Unexpected(make_error_code(started.error())));
+          sent(started->sent);
         });
   } else {
     auto notify = std::make_shared<fcoap::NotificationHandler>(std::move(d.notify));
@@ -380,9 +380,10 @@ void Lwm2mServer::send(const Lwm2mClient& client, Downlink d) {
           if (r) heard(*r, !std::exchange(*first, false));
           (*notify)(std::move(r), last);
         },
-        [notify, started = std::move(d.started)](Expected<fcoap::Endpoint::RequestId, fcoap::RequestError> id) {
-          if (!id) (*notify)(Unexpected(make_error_code(id.error())), true);
-          if (started) started(id ? std::optional<fcoap::Endpoint::RequestId>(*id) : std::nullopt);
+        [notify, sent, started = std::move(d.started)](Expected<CoapServer::StartedRequest, fcoap::RequestError> s) {
+          if (s) sent(s->sent);
+          else (*notify)(Unexpected(make_error_code(s.error())), true);
+          if (started) started(s ? std::optional<fcoap::Endpoint::RequestId>(s->id) : std::nullopt);
         });
   }
 }

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -204,14 +205,18 @@ class OceanConnect : public ::testing::Test {
     return messages(id);
   }
   /// Polls the device's journal for an entry whose summary starts with `prefix`.
-  bool waitJournal(const std::string& id, const std::string& prefix) {
+  std::optional<json> waitJournal(const std::string& id, const std::string& prefix) {
     for (int i = 0; i < 150; ++i) {
       const auto journal = call(server_, "GET", "/api/v1/devices/" + id + "/journal?limit=1000").body["items"];
       for (const auto& e : journal)
-        if (e["summary"].get<std::string>().rfind(prefix, 0) == 0) return true;
+        if (e["summary"].get<std::string>().rfind(prefix, 0) == 0) return e;
       std::this_thread::sleep_for(20ms);
     }
-    return false;
+    return std::nullopt;
+  }
+  /// The journal entry's bytes, as they went on the wire.
+  static std::vector<std::uint8_t> journaledBytes(const json& entry) {
+    return base64Decode(entry["rawBase64"].get<std::string>()).value_or(std::vector<std::uint8_t>{});
   }
   void advanceClock(double seconds) {
     ASSERT_EQ(call(server_, "POST", "/api/v1/admin/clock", {{"action", "advance"}, {"seconds", seconds}}).status, 200);
@@ -298,6 +303,13 @@ TEST_F(OceanConnect, ACommandAnsweredWithRstFails) {
   EXPECT_EQ(put->uriPath(), "19/1/0");
   EXPECT_EQ(put->getUint(coap::option::kContentFormat), coap::format::kOctetStream);
   EXPECT_EQ(put->payload, std::vector<std::uint8_t>{0x09});
+  // The journal keeps the downlinks byte for byte as they went out: message id and token included.
+  const auto observeOut = waitJournal("raw-1", "CON 0.01 GET /19/0/0 Observe 0");
+  ASSERT_TRUE(observeOut);
+  EXPECT_EQ(journaledBytes(*observeOut), coap::encode(*observe));
+  const auto putOut = waitJournal("raw-1", "CON 0.03 PUT /19/1/0");
+  ASSERT_TRUE(putOut);
+  EXPECT_EQ(journaledBytes(*putOut), coap::encode(*put));
   raw.send(coap::Message{.type = coap::Type::Reset, .code = coap::code::kEmpty, .messageId = put->messageId});
   ASSERT_TRUE(waitStatus(c, "FAILED"));
   EXPECT_NE(command(c)["result"]["resultDetail"].get<std::string>().find("RST"), std::string::npos);

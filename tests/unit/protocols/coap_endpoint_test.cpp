@@ -482,6 +482,19 @@ TEST_F(ClientFixture, PiggybackedResponseCompletesTheRequest) {
   EXPECT_TRUE(drain().empty());
 }
 
+TEST_F(ClientFixture, LastSentIsTheMessageOnTheWireUntilTheRequestEnds) {
+  const auto id = get("3/0/0");
+  auto sent = drain()[0];
+  auto recorded = ep->lastSent(id);
+  ASSERT_TRUE(recorded);
+  EXPECT_EQ(coap::encode(*recorded), coap::encode(sent)) << "message id and token as sent";
+  EXPECT_NE(recorded->token, Bytes{});
+  Message ack{.type = Type::Acknowledgement, .code = code::kContent, .messageId = sent.messageId, .token = sent.token};
+  EXPECT_TRUE(exchange(ack).empty());
+  EXPECT_FALSE(ep->lastSent(id)) << "the request is over";
+  EXPECT_FALSE(ep->lastSent(id + 1000));
+}
+
 TEST_F(ClientFixture, SeparateResponseIsAcknowledgedAndDelivered) {
   get("3/0/0");
   auto sent = drain()[0];
