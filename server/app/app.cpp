@@ -274,8 +274,8 @@ int runServer(const Config& config) {
     auto httpsTls = tlsFiles;
     httpsTls.clientCerts = ClientCertMode::None;  // the API authenticates by token, not certificate
     ports["https"] = httpServer.listenTls(config.bind, config.ports.https, httpsTls);
-    ports["coap"] = coapServer.listenUdp(config.bind, config.coap.port);
-    ports["coaps"] = coapServer.listenDtls(config.bind, config.coap.dtlsPort, coap::platformPskLookup(platform));
+    ports["coap"] = coapServer.listenUdp(config.bind, config.ports.coap);
+    ports["coaps"] = coapServer.listenDtls(config.bind, config.ports.coaps, coap::platformPskLookup(platform));
     if (!config.portsFile.empty()) writePortsFile(config.portsFile, ports);
   } catch (const std::exception& e) {
     spdlog::critical("start-up failed: {}", e.what());

@@ -55,14 +55,12 @@ struct PlatformConfig {
 
 /// The CoAP endpoint over UDP and DTLS (docs/coap.md): RFC 7252 §4.8 transmission parameters and bounds.
 struct CoapConfig {
-  std::uint16_t port = 5683;          // 0: ephemeral
   std::uint32_t ackTimeoutMs = 2000;  // ACK_TIMEOUT
   double ackRandomFactor = 1.5;       // ACK_RANDOM_FACTOR
   std::uint32_t maxRetransmit = 4;    // MAX_RETRANSMIT
   std::uint32_t maxPeers = 10'000;    // peers with state; datagrams from more are dropped
   std::uint32_t maxBodySize = 64 * 1024;  // largest Block1 request body reassembled
-  // CoAP over DTLS-PSK (coaps, RFC 7252 §9.1.3.1; docs/dtls.md) on a second UDP socket.
-  std::uint16_t dtlsPort = 5684;  // 0: ephemeral
+  // CoAP over DTLS-PSK (coaps, RFC 7252 §9.1.3.1; docs/dtls.md) on a second UDP socket (ports.coaps).
   std::vector<std::string> dtlsCiphers = {"TLS_PSK_WITH_AES_128_CBC_SHA256", "TLS_PSK_WITH_AES_256_CBC_SHA",
                                           "TLS_PSK_WITH_AES_128_CBC_SHA", "TLS_PSK_WITH_AES_128_CCM_8"};
   std::uint32_t dtlsHandshakeTimeoutMs = 30'000;   // a handshake not finished by then fails
@@ -75,6 +73,8 @@ struct Ports {
   std::uint16_t mqtts = 8883;
   std::uint16_t http = 8080;
   std::uint16_t https = 8443;
+  std::uint16_t coap = 5683;
+  std::uint16_t coaps = 5684;  // CoAP over DTLS-PSK
 };
 
 struct Config {

@@ -53,13 +53,13 @@ void expectDefaults(const Config& c) {
   EXPECT_TRUE(c.mqtt.allowAnonymous);
   EXPECT_TRUE(c.mqtt.users.empty());
   EXPECT_TRUE(c.mqtt.acl.empty());
-  EXPECT_EQ(c.coap.port, 5683);
+  EXPECT_EQ(c.ports.coap, 5683);
   EXPECT_EQ(c.coap.ackTimeoutMs, 2000u);
   EXPECT_DOUBLE_EQ(c.coap.ackRandomFactor, 1.5);
   EXPECT_EQ(c.coap.maxRetransmit, 4u);
   EXPECT_EQ(c.coap.maxPeers, 10'000u);
   EXPECT_EQ(c.coap.maxBodySize, 64u * 1024);
-  EXPECT_EQ(c.coap.dtlsPort, 5684);
+  EXPECT_EQ(c.ports.coaps, 5684);
   EXPECT_EQ(c.coap.dtlsCiphers, (std::vector<std::string>{"TLS_PSK_WITH_AES_128_CBC_SHA256", "TLS_PSK_WITH_AES_256_CBC_SHA",
                                                           "TLS_PSK_WITH_AES_128_CBC_SHA", "TLS_PSK_WITH_AES_128_CCM_8"}));
   EXPECT_EQ(c.coap.dtlsHandshakeTimeoutMs, 30'000u);
@@ -187,7 +187,7 @@ TEST(LoadConfig, HelpExitsZeroWithTheOptions) {
 TEST(ConfigErrors, UnknownKeysAreNamed) {
   expectError(configFromJson(R"({"bogus": 1})"), {"bogus", "unknown key"});
   expectError(configFromJson(R"({"mqtt": {"maxInFlight": 1}})"), {"mqtt.maxInFlight", "unknown key"});
-  expectError(configFromJson(R"({"ports": {"mqtt": 1, "coap": 5683}})"), {"ports.coap"});
+  expectError(configFromJson(R"({"ports": {"mqtt": 1, "amqp": 5672}})"), {"ports.amqp"});
   expectError(configFromJson(R"({"log": "debug"})"), {"log: "});  // a section given as a value
 }
 
@@ -329,7 +329,7 @@ TEST(ConfigCoap, PortAndTransmissionParametersFromEveryKindOfSource) {
   auto r = load({"--coap-port", "0", "--coap-ack-random-factor", "1.25"},
                 {"FAKECLOUD_COAP_ACK_TIMEOUT_MS=500", "FAKECLOUD_COAP_MAX_RETRANSMIT=2"});
   ASSERT_CONFIG(r);
-  EXPECT_EQ(r.config->coap.port, 0);
+  EXPECT_EQ(r.config->ports.coap, 0);
   EXPECT_DOUBLE_EQ(r.config->coap.ackRandomFactor, 1.25);
   EXPECT_EQ(r.config->coap.ackTimeoutMs, 500u);
   EXPECT_EQ(r.config->coap.maxRetransmit, 2u);
@@ -345,7 +345,7 @@ TEST(ConfigCoap, BadValuesNameTheKey) {
   expectError(load({"--coap-ack-random-factor", "fast"}), {"coap.ackRandomFactor", "not a number"});
   expectError(load({"--coap-ack-random-factor", "0.5"}), {"coap.ackRandomFactor", "outside 1..10"});
   expectError(configFromJson(R"({"coap": {"ackRandomFactor": "1.5"}})"), {"coap.ackRandomFactor", "must be a number"});
-  expectError(configFromJson(R"({"coap": {"port": 70000}})"), {"coap.port", "outside 0..65535"});
+  expectError(configFromJson(R"({"ports": {"coap": 70000}})"), {"ports.coap", "outside 0..65535"});
   expectError(configFromJson(R"({"coap": {"maxRetransmit": 21}})"), {"coap.maxRetransmit", "outside"});
 }
 
@@ -353,15 +353,15 @@ TEST(ConfigCoaps, DtlsSettingsFromEveryKindOfSource) {
   auto r = load({"--coaps-port", "0", "--coaps-ciphers", "TLS_PSK_WITH_AES_128_CCM_8,PSK-AES128-CBC-SHA"},
                 {"FAKECLOUD_COAP_DTLS_HANDSHAKE_TIMEOUT_MS=5000", "FAKECLOUD_COAP_DTLS_MAX_HALF_OPEN=8"});
   ASSERT_CONFIG(r);
-  EXPECT_EQ(r.config->coap.dtlsPort, 0);
+  EXPECT_EQ(r.config->ports.coaps, 0);
   EXPECT_EQ(r.config->coap.dtlsCiphers, (std::vector<std::string>{"TLS_PSK_WITH_AES_128_CCM_8", "PSK-AES128-CBC-SHA"}));
   EXPECT_EQ(r.config->coap.dtlsHandshakeTimeoutMs, 5000u);
   EXPECT_EQ(r.config->coap.dtlsMaxHalfOpen, 8u);
-  auto json = configFromJson(R"({"coap": {"dtlsPort": 15684, "dtlsIdleTimeoutMs": 60000}})");
+  auto json = configFromJson(R"({"ports": {"coaps": 15684}, "coap": {"dtlsIdleTimeoutMs": 60000}})");
   ASSERT_CONFIG(json);
-  EXPECT_EQ(json.config->coap.dtlsPort, 15684);
+  EXPECT_EQ(json.config->ports.coaps, 15684);
   EXPECT_EQ(json.config->coap.dtlsIdleTimeoutMs, 60'000u);
-  expectError(configFromJson(R"({"coap": {"dtlsPort": 70000}})"), {"coap.dtlsPort", "outside 0..65535"});
+  expectError(configFromJson(R"({"ports": {"coaps": 70000}})"), {"ports.coaps", "outside 0..65535"});
   expectError(configFromJson(R"({"coap": {"dtlsMaxHalfOpen": 0}})"), {"coap.dtlsMaxHalfOpen", "outside"});
 }
 
