@@ -1,6 +1,12 @@
 // OceanConnectDevice: LwM2M registration as a client, and the resources a LiteOS device serves.
 #include "client/oceanconnect_device.hpp"
 
+#include <charconv>
+
+#include "protocols/lwm2m/content.hpp"
+#include "protocols/lwm2m/senml.hpp"
+#include "protocols/lwm2m/tlv.hpp"
+
 namespace fc::client {
 
 namespace fcoap = fc::coap;
@@ -63,8 +69,16 @@ fcoap::Message OceanConnectDevice::serve(const fcoap::Message& request, const st
     state_->executed.push_back(path);
     return reply(fcoap::code::kChanged);
   }
-  if (request.code == fcoap::code::kGet && request.getUint(fcoap::option::kAccept) == fcoap::format::kLinkFormat)
-    return discover(path);
+  const auto accept = request.getUint(fcoap::option::kAccept);
+  if (request.code == fcoap::code::kGet && accept == fcoap::format::kLinkFormat) return discover(path);
+  if (request.code == fcoap::code::kGet && accept == fcoap::format::kSenmlJson) return readSenml(path);
+  if (request.code == fcoap::code::kPut &&
+      request.getUint(fcoap::option::kContentFormat) == fcoap::format::kSenmlJson)
+    return writeSenml(request);
+  if (accept && *accept != fcoap::format::kTextPlain && *accept != fcoap::format::kLwm2mTlv)
+    return reply(fcoap::code::kNotAcceptable);
+  if (request.code == fcoap::code::kGet && (accept == fcoap::format::kLwm2mTlv || !state_->resources.contains(path)))
+    return readTlv(path);
   auto it = state_->resources.find(path);
   if (it == state_->resources.end()) return reply(fcoap::code::kNotFound);
   if (request.code == fcoap::code::kPut) {
@@ -99,6 +113,69 @@ fcoap::Message OceanConnectDevice::discover(const std::string& path) const {
   auto m = reply(fcoap::code::kContent);
   m.setUint(fcoap::option::kContentFormat, fcoap::format::kLinkFormat);
   m.setPayload(links);
+  return m;
+}
+
+// The table's resources at and below `path` (string values), as SenML JSON records "vs".
+fcoap::Message OceanConnectDevice::readSenml(const std::string& path) const {
+  std::vector<lwm2m::SenmlRecord> records;
+  for (const auto& [resource, value] : state_->resources)
+    if (resource == path || resource.rfind(path + "/", 0) == 0)
+      records.push_back({"/" + resource, std::nullopt, "", value});
+  if (records.empty()) return reply(fcoap::code::kNotFound);
+  auto m = reply(fcoap::code::kContent);
+  m.setUint(fcoap::option::kContentFormat, fcoap::format::kSenmlJson);
+  m.setPayload(lwm2m::encodeSenmlJson(records));
+  return m;
+}
+
+// A SenML JSON write: every record names a table resource ("/3/0/14"); its value is stored as text.
+fcoap::Message OceanConnectDevice::writeSenml(const fcoap::Message& request) {
+  const auto records = lwm2m::decodeSenmlJson(request.payloadText());
+  if (!records) return reply(fcoap::code::kBadRequest);
+  for (const auto& r : *records)
+    if (!state_->resources.contains(r.name.substr(r.name.starts_with('/') ? 1 : 0))) return reply(fcoap::code::kNotFound);
+  for (const auto& r : *records) {
+    auto& stored = state_->resources[r.name.substr(r.name.starts_with('/') ? 1 : 0)];
+    std::visit(
+        [&stored](const auto& v) {
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, std::string>) stored = v;
+          else if constexpr (std::is_same_v<T, std::monostate>) stored.clear();
+          else if constexpr (std::is_same_v<T, lwm2m::Opaque>) stored.assign(v.begin(), v.end());
+          else if constexpr (std::is_same_v<T, lwm2m::Objlnk> || std::is_same_v<T, double> ||
+                             std::is_same_v<T, std::int64_t> || std::is_same_v<T, bool>)
+            stored = lwm2m::formatText(lwm2m::Value{v});
+        },
+        r.value);
+  }
+  return reply(fcoap::code::kChanged);
+}
+
+// OMA TLV (§6.4.3) of an object instance ("3/0": its resources) or a resource; values as strings.
+fcoap::Message OceanConnectDevice::readTlv(const std::string& path) const {
+  auto id = [](std::string_view text) -> std::optional<std::uint16_t> {
+    std::uint16_t v = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc{} || p != text.data() + text.size()) return std::nullopt;
+    return v;
+  };
+  std::vector<lwm2m::TlvEntry> entries;
+  if (auto it = state_->resources.find(path); it != state_->resources.end()) {
+    const auto slash = path.rfind('/');
+    if (auto rid = id(std::string_view(path).substr(slash == std::string::npos ? 0 : slash + 1)))
+      entries.push_back(lwm2m::TlvEntry::resource(*rid, {it->second.begin(), it->second.end()}));
+  } else {
+    for (const auto& [resource, value] : state_->resources) {
+      if (resource.rfind(path + "/", 0) != 0) continue;
+      auto rid = id(std::string_view(resource).substr(path.size() + 1));  // direct children only
+      if (rid) entries.push_back(lwm2m::TlvEntry::resource(*rid, {value.begin(), value.end()}));
+    }
+  }
+  if (entries.empty()) return reply(fcoap::code::kNotFound);
+  auto m = reply(fcoap::code::kContent);
+  m.setUint(fcoap::option::kContentFormat, fcoap::format::kLwm2mTlv);
+  m.payload = lwm2m::encodeTlv(entries);
   return m;
 }
 

@@ -6,8 +6,11 @@
 //   PUT /19/1/0          → the command bytes queue up for nextCommand(); answered 2.04 (or the
 //                           code set with answerCommandsWith())
 //   GET with Accept 40    → LwM2M Discover: the path and the table resources below it (link format)
+//   GET with Accept 110   → the table resources at and below the path as SenML JSON ("vs")
+//   PUT as SenML JSON     → every record's value (as text) into the table; an unknown name 4.04
 //   other paths          → a small resource table: GET reads a value (text/plain; with Observe 0
-//                           it is observed and notifyResource() sends the value), PUT writes it,
+//                           it is observed and notifyResource() sends the value; an instance, or
+//                           Accept 11542, as OMA TLV; another Accept 4.06), PUT writes it,
 //                           POST executes (recorded); unknown paths 4.04
 #pragma once
 
@@ -83,7 +86,11 @@ class OceanConnectDevice {
  private:
   struct State;
   fc::coap::Message serve(const fc::coap::Message& request, const std::string& path);
-  fc::coap::Message discover(const std::string& path) const;  // under state_->mutex
+  // Under state_->mutex:
+  fc::coap::Message discover(const std::string& path) const;
+  fc::coap::Message readSenml(const std::string& path) const;
+  fc::coap::Message writeSenml(const fc::coap::Message& request);
+  fc::coap::Message readTlv(const std::string& path) const;
 
   OceanConnectDeviceOptions options_;
   std::shared_ptr<State> state_;

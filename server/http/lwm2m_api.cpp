@@ -5,14 +5,18 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <type_traits>
+#include <variant>
 
 #include "protocols/coap/link_format.hpp"
 #include "protocols/common/base64.hpp"
 #include "protocols/lwm2m/content.hpp"
 #include "protocols/lwm2m/path.hpp"
+#include "protocols/lwm2m/senml.hpp"
 #include "protocols/lwm2m/tlv.hpp"
 #include "protocols/lwm2m/value.hpp"
 
@@ -47,7 +51,27 @@ json tlvJson(const std::vector<lwm2m::TlvEntry>& entries) {
   return out;
 }
 
-/// {path, code, contentFormat, value | valueBase64 | tlv}: a response as the API shows it.
+/// SenML records as the API shows them: {name, value | valueBase64 | objlnk, time?, unit?}.
+json senmlJson(const std::vector<lwm2m::SenmlRecord>& records) {
+  json out = json::array();
+  for (const auto& r : records) {
+    json j = {{"name", r.name}};
+    std::visit(
+        [&j](const auto& v) {
+          using T = std::decay_t<decltype(v)>;
+          if constexpr (std::is_same_v<T, lwm2m::Opaque>) j["valueBase64"] = base64Encode(v);
+          else if constexpr (std::is_same_v<T, lwm2m::Objlnk>) j["objlnk"] = lwm2m::formatText(lwm2m::Value{v});
+          else if constexpr (!std::is_same_v<T, std::monostate>) j["value"] = v;
+        },
+        r.value);
+    if (r.time) j["time"] = *r.time;
+    if (!r.unit.empty()) j["unit"] = r.unit;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+/// {path, code, contentFormat, value | valueBase64 | tlv | senml}: a response as the API shows it.
 json responseJson(const std::string& path, const fcoap::Message& m) {
   json out = {{"path", path}, {"code", fcoap::codeName(m.code)}};
   const auto cf = m.getUint(fcoap::option::kContentFormat);
@@ -62,6 +86,10 @@ json responseJson(const std::string& path, const fcoap::Message& m) {
     const std::string text(m.payload.begin(), m.payload.end());
     if (lwm2m::isUtf8(text)) out["value"] = text;
     else out["valueBase64"] = base64Encode(m.payload);
+    if (cf && *cf == fcoap::format::kSenmlJson) {
+      if (auto records = lwm2m::decodeSenmlJson(text)) out["senml"] = senmlJson(*records);
+      else out["senmlError"] = make_error_code(records.error()).message();
+    }
   } else {
     out["valueBase64"] = base64Encode(m.payload);
   }
@@ -114,6 +142,25 @@ fcoap::Message requestFor(const Target& t, fcoap::Code code) {
   return m;
 }
 
+/// `?format=` of a read: the Accept option asked of the device (a name or a Content-Format number);
+/// nullopt leaves the choice to the device.
+Expected<std::optional<std::uint16_t>, ApiResponse> acceptOf(const ApiRequest& r) {
+  static const std::map<std::string, std::uint16_t, std::less<>> names{
+      {"text", fcoap::format::kTextPlain},        {"link", fcoap::format::kLinkFormat},
+      {"opaque", fcoap::format::kOctetStream},    {"senml-json", fcoap::format::kSenmlJson},
+      {"tlv", fcoap::format::kLwm2mTlv},          {"lwm2m-json", lwm2m::content::kJson}};
+  const auto format = r.queryParam("format");
+  if (!format) return std::optional<std::uint16_t>{};
+  if (auto it = names.find(*format); it != names.end()) return std::optional<std::uint16_t>{it->second};
+  std::uint32_t number = 0;
+  const auto* end = format->data() + format->size();
+  if (auto [p, ec] = std::from_chars(format->data(), end, number); !format->empty() && ec == std::errc{} && p == end &&
+                                                                    number <= 65535)
+    return std::optional<std::uint16_t>{static_cast<std::uint16_t>(number)};
+  return Unexpected(errorResponse(
+      422, "invalid", "format must be text, link, opaque, senml-json, tlv, lwm2m-json or a Content-Format number"));
+}
+
 /// Sends `m` (the LwM2M server journals it and the answer) and answers the API call.
 void exchange(coap::Lwm2mServer& lwm2m, const Target& t, fcoap::Message m, const Respond& respond) {
   const auto path = t.path.toString();
@@ -161,27 +208,44 @@ void addLwm2mRoutes(Router& router, core::Platform& platform, coap::Lwm2mServer&
   const std::string base = "/api/v1/devices/{id}/lwm2m/{object}/{instance}/{resource}";
   auto observations = std::make_shared<Observations>();
 
-  router.addAsync("GET", base, [p, l](ApiRequest r, Respond respond) {
-    auto t = target(*p, *l, r);
-    if (!t) return respond(t.error());
-    exchange(*l, *t, requestFor(*t, fcoap::code::kGet), respond);
-  });
+  const std::string objectBase = "/api/v1/devices/{id}/lwm2m/{object}";
+  for (const auto& route : {objectBase, objectBase + "/{instance}", base}) {
+    router.addAsync("GET", route, [p, l](ApiRequest r, Respond respond) {
+      auto t = target(*p, *l, r);
+      if (!t) return respond(t.error());
+      const auto accept = acceptOf(r);
+      if (!accept) return respond(accept.error());
+      auto m = requestFor(*t, fcoap::code::kGet);
+      if (*accept) m.setUint(fcoap::option::kAccept, **accept);
+      exchange(*l, *t, std::move(m), respond);
+    });
+  }
 
-  router.addAsync("PUT", base, [p, l](ApiRequest r, Respond respond) {
+  // Write (§5.4.3): a resource, or an object instance (Replace) with TLV or SenML.
+  auto write = [p, l](ApiRequest r, Respond respond) {
     auto t = target(*p, *l, r);
     if (!t) return respond(t.error());
     const auto body = json::parse(r.body, nullptr, false);
     if (!body.is_object())
-      return respond(errorResponse(400, "bad_json", "a JSON object body is required: {\"text\"}, {\"tlvBase64\"} or {\"opaqueBase64\"}"));
+      return respond(errorResponse(
+          400, "bad_json", "a JSON object body is required: {\"text\"}, {\"tlvBase64\"}, {\"opaqueBase64\"} or {\"senml\"}"));
     auto m = requestFor(*t, fcoap::code::kPut);
     if (body.contains("text") && body["text"].is_string()) {
       m.setUint(fcoap::option::kContentFormat, fcoap::format::kTextPlain);
       m.setPayload(body["text"].get<std::string>());
+    } else if (body.contains("senml")) {
+      // Sent as given (compact), once it reads as a SenML pack: the device sees the caller's labels.
+      const auto text = body["senml"].dump(-1, ' ', false, json::error_handler_t::replace);
+      if (auto records = lwm2m::decodeSenmlJson(text); !records)
+        return respond(errorResponse(422, "invalid", "senml: " + make_error_code(records.error()).message()));
+      m.setUint(fcoap::option::kContentFormat, fcoap::format::kSenmlJson);
+      m.setPayload(text);
     } else {
       const bool tlv = body.contains("tlvBase64") && body["tlvBase64"].is_string();
       const bool opaque = body.contains("opaqueBase64") && body["opaqueBase64"].is_string();
       if (!tlv && !opaque)
-        return respond(errorResponse(422, "invalid", "write needs \"text\", \"tlvBase64\" or \"opaqueBase64\" (a string)"));
+        return respond(errorResponse(
+            422, "invalid", "write needs \"text\", \"tlvBase64\" or \"opaqueBase64\" (a string), or \"senml\" (an array)"));
       auto bytes = base64Decode(body[tlv ? "tlvBase64" : "opaqueBase64"].get<std::string>());
       if (!bytes) return respond(errorResponse(422, "invalid", "the value is not valid base64"));
       if (tlv && !lwm2m::decodeTlv(*bytes)) return respond(errorResponse(422, "invalid", "tlvBase64 is not OMA TLV"));
@@ -189,7 +253,9 @@ void addLwm2mRoutes(Router& router, core::Platform& platform, coap::Lwm2mServer&
       m.payload = std::move(*bytes);
     }
     exchange(*l, *t, std::move(m), respond);
-  });
+  };
+  router.addAsync("PUT", objectBase + "/{instance}", write);
+  router.addAsync("PUT", base, write);
 
   router.addAsync("POST", base, [p, l](ApiRequest r, Respond respond) {
     auto t = target(*p, *l, r);
@@ -206,7 +272,6 @@ void addLwm2mRoutes(Router& router, core::Platform& platform, coap::Lwm2mServer&
     exchange(*l, *t, std::move(m), respond);
   });
 
-  const std::string objectBase = "/api/v1/devices/{id}/lwm2m/{object}";
   for (const auto& route : {objectBase, objectBase + "/{instance}", base}) {
     router.addAsync("GET", route + "/discover", [p, l](ApiRequest r, Respond respond) {
       auto t = target(*p, *l, r);

@@ -1,7 +1,8 @@
-// The generic LwM2M northbound API (docs/api.md, "LwM2M"): read, write, execute and observe one
-// resource of a registered device through the LwM2M server.
-//   GET    /api/v1/devices/{id}/lwm2m/{o}/{i}/{r}           read  → 200 {path, code, contentFormat, value…}
-//   PUT    /api/v1/devices/{id}/lwm2m/{o}/{i}/{r}           write {"text"} | {"tlvBase64"} | {"opaqueBase64"}
+// The generic LwM2M northbound API (docs/api.md, "LwM2M"): read, write, execute, observe and
+// discover the objects, instances and resources of a registered device through the LwM2M server.
+//   GET    /api/v1/devices/{id}/lwm2m/{o}[/{i}[/{r}]]       read, ?format= asks for a Content-Format
+//                                                           → 200 {path, code, contentFormat, value | tlv | senml…}
+//   PUT    /api/v1/devices/{id}/lwm2m/{o}/{i}[/{r}]         write {"text"} | {"tlvBase64"} | {"opaqueBase64"} | {"senml"}
 //   POST   /api/v1/devices/{id}/lwm2m/{o}/{i}/{r}           execute, optional {"args": "…"}
 //   POST   /api/v1/devices/{id}/lwm2m/{o}/{i}/{r}/observe   observe → 200 {observing, first response}
 //   DELETE /api/v1/devices/{id}/lwm2m/{o}/{i}/{r}/observe   cancel (RFC 7641 GET Observe 1)

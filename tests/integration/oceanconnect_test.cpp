@@ -571,6 +571,55 @@ TEST_F(OceanConnect, Lwm2mNorthboundDiscover) {
   EXPECT_TRUE(waitJournal("raw-1", "CON 0.01 GET /3/0 Accept 40")) << "Discover is journaled like every downlink";
 }
 
+TEST_F(OceanConnect, Lwm2mNorthboundReadsInstancesAndSpeaksSenmlJson) {
+  auto d = online("raw-1");
+  d->setResource("3/0/0", "Huawei");
+  d->setResource("3/0/1", "Lamp");
+  d->setResource("3/0/14", "+08");
+  const std::string base = "/api/v1/devices/raw-1/lwm2m/";
+
+  // An object instance as the device chooses (an LwM2M 1.0 device: OMA TLV).
+  auto tlv = call(server_, "GET", base + "3/0");
+  ASSERT_EQ(tlv.status, 200) << tlv.body;
+  EXPECT_EQ(tlv.body["path"], "/3/0");
+  EXPECT_EQ(tlv.body["contentFormat"], 11542);
+  ASSERT_EQ(tlv.body["tlv"].size(), 3u) << tlv.body;
+  EXPECT_EQ(tlv.body["tlv"][0]["id"], 0);
+  EXPECT_EQ(tlv.body["tlv"][0]["valueHex"], "487561776569");  // "Huawei"
+
+  // The same instance asked for as SenML JSON: the records come back resolved.
+  auto senml = call(server_, "GET", base + "3/0?format=senml-json");
+  ASSERT_EQ(senml.status, 200) << senml.body;
+  EXPECT_EQ(senml.body["contentFormat"], 110);
+  ASSERT_EQ(senml.body["senml"].size(), 3u) << senml.body;
+  EXPECT_EQ(senml.body["senml"][0], json({{"name", "/3/0/0"}, {"value", "Huawei"}}));
+  EXPECT_EQ(senml.body["senml"][2]["name"], "/3/0/14");
+  EXPECT_TRUE(waitJournal("raw-1", "CON 0.01 GET /3/0 Accept 110")) << "the Accept option goes to the device";
+  auto asNumber = call(server_, "GET", base + "3/0/0?format=110");
+  ASSERT_EQ(asNumber.status, 200) << asNumber.body;
+  EXPECT_EQ(asNumber.body["senml"].size(), 1u);
+
+  // Writes in SenML JSON, to an instance (Replace) and to a resource, with base names and numbers.
+  auto replace = call(server_, "PUT", base + "3/0", {{"senml", json::array({{{"bn", "/3/0/"}, {"n", "14"}, {"vs", "+02"}}})}});
+  ASSERT_EQ(replace.status, 200) << replace.body;
+  EXPECT_EQ(d->resource("3/0/14"), "+02");
+  auto number = call(server_, "PUT", base + "3/0/1", {{"senml", json::array({{{"n", "/3/0/1"}, {"v", 5}}})}});
+  ASSERT_EQ(number.status, 200) << number.body;
+  EXPECT_EQ(d->resource("3/0/1"), "5");
+
+  // What cannot be sent is refused before it reaches the device; what the device refuses is 502.
+  EXPECT_EQ(call(server_, "PUT", base + "3/0/1", {{"senml", json::array({{{"n", "/3/0/1"}, {"v", "5"}}})}}).status, 422);
+  EXPECT_EQ(call(server_, "PUT", base + "3/0/1", {{"senml", {{"n", "/3/0/1"}, {"v", 5}}}}).status, 422);
+  EXPECT_EQ(call(server_, "GET", base + "3/0?format=xml").status, 422);
+  EXPECT_EQ(call(server_, "GET", base + "3/0?format=70000").status, 422);
+  auto refused = call(server_, "GET", base + "3/0?format=opaque");
+  EXPECT_EQ(refused.status, 502) << refused.body;
+  EXPECT_EQ(refused.body["code"], "4.06 Not Acceptable");
+  auto unknown = call(server_, "PUT", base + "3/0", {{"senml", json::array({{{"n", "/3/0/99"}, {"vs", "x"}}})}});
+  EXPECT_EQ(unknown.status, 502) << unknown.body;
+  EXPECT_EQ(d->resource("3/0/14"), "+02") << "a refused write changes nothing";
+}
+
 TEST_F(OceanConnect, Lwm2mNorthboundTimesOutWhenTheDeviceIsGone) {
   { auto d = online("raw-1"); }
   JsonReply reply;
