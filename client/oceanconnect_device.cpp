@@ -24,16 +24,6 @@ struct OceanConnectDevice::State {
   std::vector<std::string> executed;
 };
 
-namespace {
-
-fcoap::Message reply(fcoap::Code c) {
-  fcoap::Message m;
-  m.code = c;
-  return m;
-}
-
-}  // namespace
-
 OceanConnectDevice::OceanConnectDevice(OceanConnectDeviceOptions options)
     : options_(std::move(options)), state_(std::make_shared<State>()) {
   coap_ = std::make_unique<SyncCoapClient>(options_.coap);
@@ -49,7 +39,7 @@ fcoap::Message OceanConnectDevice::serve(const fcoap::Message& request, const st
   std::lock_guard lock(state_->mutex);
   if (path == "19/0/0" && request.code == fcoap::code::kGet) {
     const auto observe = request.getUint(fcoap::option::kObserve);
-    auto m = reply(fcoap::code::kContent);
+    auto m = fcoap::makeResponse(fcoap::code::kContent);
     m.setUint(fcoap::option::kContentFormat, fcoap::format::kOctetStream);
     if (observe && *observe == 0) {
       state_->observerToken = request.token;
@@ -63,11 +53,11 @@ fcoap::Message OceanConnectDevice::serve(const fcoap::Message& request, const st
   if (path == "19/1/0" && request.code == fcoap::code::kPut) {
     state_->commands.push_back(request.payload);
     state_->changed.notify_all();
-    return reply(state_->commandAnswer);
+    return fcoap::makeResponse(state_->commandAnswer);
   }
   if (request.code == fcoap::code::kPost) {
     state_->executed.push_back(path);
-    return reply(fcoap::code::kChanged);
+    return fcoap::makeResponse(fcoap::code::kChanged);
   }
   const auto accept = request.getUint(fcoap::option::kAccept);
   if (request.code == fcoap::code::kGet && accept == fcoap::format::kLinkFormat) return discover(path);
@@ -76,17 +66,17 @@ fcoap::Message OceanConnectDevice::serve(const fcoap::Message& request, const st
       request.getUint(fcoap::option::kContentFormat) == fcoap::format::kSenmlJson)
     return writeSenml(request);
   if (accept && *accept != fcoap::format::kTextPlain && *accept != fcoap::format::kLwm2mTlv)
-    return reply(fcoap::code::kNotAcceptable);
+    return fcoap::makeResponse(fcoap::code::kNotAcceptable);
   if (request.code == fcoap::code::kGet && (accept == fcoap::format::kLwm2mTlv || !state_->resources.contains(path)))
     return readTlv(path);
   auto it = state_->resources.find(path);
-  if (it == state_->resources.end()) return reply(fcoap::code::kNotFound);
+  if (it == state_->resources.end()) return fcoap::makeResponse(fcoap::code::kNotFound);
   if (request.code == fcoap::code::kPut) {
     it->second.assign(request.payload.begin(), request.payload.end());
-    return reply(fcoap::code::kChanged);
+    return fcoap::makeResponse(fcoap::code::kChanged);
   }
-  if (request.code != fcoap::code::kGet) return reply(fcoap::code::kMethodNotAllowed);
-  auto m = reply(fcoap::code::kContent);
+  if (request.code != fcoap::code::kGet) return fcoap::makeResponse(fcoap::code::kMethodNotAllowed);
+  auto m = fcoap::makeResponse(fcoap::code::kContent);
   if (const auto observe = request.getUint(fcoap::option::kObserve)) {
     if (*observe == 0) {
       state_->observers[path] = request.token;
@@ -109,8 +99,8 @@ fcoap::Message OceanConnectDevice::discover(const std::string& path) const {
     if (resource == path) known = true;
     else if (resource.rfind(path + "/", 0) == 0) links += ",</" + resource + ">", known = true;
   }
-  if (!known) return reply(fcoap::code::kNotFound);
-  auto m = reply(fcoap::code::kContent);
+  if (!known) return fcoap::makeResponse(fcoap::code::kNotFound);
+  auto m = fcoap::makeResponse(fcoap::code::kContent);
   m.setUint(fcoap::option::kContentFormat, fcoap::format::kLinkFormat);
   m.setPayload(links);
   return m;
@@ -122,8 +112,8 @@ fcoap::Message OceanConnectDevice::readSenml(const std::string& path) const {
   for (const auto& [resource, value] : state_->resources)
     if (resource == path || resource.rfind(path + "/", 0) == 0)
       records.push_back({"/" + resource, std::nullopt, "", value});
-  if (records.empty()) return reply(fcoap::code::kNotFound);
-  auto m = reply(fcoap::code::kContent);
+  if (records.empty()) return fcoap::makeResponse(fcoap::code::kNotFound);
+  auto m = fcoap::makeResponse(fcoap::code::kContent);
   m.setUint(fcoap::option::kContentFormat, fcoap::format::kSenmlJson);
   m.setPayload(lwm2m::encodeSenmlJson(records));
   return m;
@@ -132,9 +122,9 @@ fcoap::Message OceanConnectDevice::readSenml(const std::string& path) const {
 // A SenML JSON write: every record names a table resource ("/3/0/14"); its value is stored as text.
 fcoap::Message OceanConnectDevice::writeSenml(const fcoap::Message& request) {
   const auto records = lwm2m::decodeSenmlJson(request.payloadText());
-  if (!records) return reply(fcoap::code::kBadRequest);
+  if (!records) return fcoap::makeResponse(fcoap::code::kBadRequest);
   for (const auto& r : *records)
-    if (!state_->resources.contains(r.name.substr(r.name.starts_with('/') ? 1 : 0))) return reply(fcoap::code::kNotFound);
+    if (!state_->resources.contains(r.name.substr(r.name.starts_with('/') ? 1 : 0))) return fcoap::makeResponse(fcoap::code::kNotFound);
   for (const auto& r : *records) {
     auto& stored = state_->resources[r.name.substr(r.name.starts_with('/') ? 1 : 0)];
     std::visit(
@@ -149,7 +139,7 @@ fcoap::Message OceanConnectDevice::writeSenml(const fcoap::Message& request) {
         },
         r.value);
   }
-  return reply(fcoap::code::kChanged);
+  return fcoap::makeResponse(fcoap::code::kChanged);
 }
 
 // OMA TLV (§6.4.3) of an object instance ("3/0": its resources) or a resource; values as strings.
@@ -172,8 +162,8 @@ fcoap::Message OceanConnectDevice::readTlv(const std::string& path) const {
       if (rid) entries.push_back(lwm2m::TlvEntry::resource(*rid, {value.begin(), value.end()}));
     }
   }
-  if (entries.empty()) return reply(fcoap::code::kNotFound);
-  auto m = reply(fcoap::code::kContent);
+  if (entries.empty()) return fcoap::makeResponse(fcoap::code::kNotFound);
+  auto m = fcoap::makeResponse(fcoap::code::kContent);
   m.setUint(fcoap::option::kContentFormat, fcoap::format::kLwm2mTlv);
   m.payload = lwm2m::encodeTlv(entries);
   return m;

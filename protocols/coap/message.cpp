@@ -348,6 +348,13 @@ void Message::setPayload(std::string_view text) { payload.assign(text.begin(), t
 
 std::string_view Message::payloadText() const noexcept { return asText(payload); }
 
+Message makeResponse(Code code, std::string_view diagnostic) {
+  Message m;
+  m.code = code;
+  m.setPayload(diagnostic);
+  return m;
+}
+
 // ---- codec ----
 
 const std::error_category& decodeCategory() noexcept {

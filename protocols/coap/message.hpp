@@ -249,6 +249,10 @@ struct Message {
   [[nodiscard]] std::string_view payloadText() const noexcept;
 };
 
+/// A response with `code` and, when given, a diagnostic payload (§5.5.2: for errors, UTF-8 text);
+/// the endpoint that sends it sets type, message id and token.
+[[nodiscard]] Message makeResponse(Code code, std::string_view diagnostic = {});
+
 /// One error per RFC 7252 §3 rule. Values start at 1 so that 0 means success as an error_code.
 enum class DecodeError : std::uint8_t {
   HeaderTooShort = 1,    ///< fewer than the 4 header bytes (§3)

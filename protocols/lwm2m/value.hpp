@@ -9,6 +9,8 @@
 #include <variant>
 #include <vector>
 
+#include "protocols/common/utf8.hpp"
+
 namespace fc::lwm2m {
 
 /// Appendix C data types; the order matches the alternatives of Value.
@@ -50,9 +52,6 @@ enum class ValueError : std::uint8_t {
 
 const std::error_category& valueCategory() noexcept;
 std::error_code make_error_code(ValueError e) noexcept;
-
-/// Strict UTF-8 (RFC 3629): no overlong forms, surrogates or code points above U+10FFFF.
-[[nodiscard]] bool isUtf8(std::string_view s) noexcept;
 
 }  // namespace fc::lwm2m
 

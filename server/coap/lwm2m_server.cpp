@@ -11,13 +11,6 @@ namespace {
 
 namespace fcoap = fc::coap;
 
-fcoap::Message answer(fcoap::Code c, std::string_view diagnostic = {}) {
-  fcoap::Message m;
-  m.code = c;
-  if (!diagnostic.empty()) m.setPayload(diagnostic);  // RFC 7252 §5.5.2
-  return m;
-}
-
 std::string summary(const fcoap::Message& m, std::string_view path) {
   std::string s = std::string(fcoap::typeName(m.type)) + " " + fcoap::codeName(m.code);
   if (!path.empty()) s += " /" + std::string(path);
@@ -92,7 +85,7 @@ fcoap::Message Lwm2mServer::handle(const fcoap::IncomingRequest& r) {
       auto parsed = r.message.code == fcoap::code::kDelete ? lwm2m::parseDeregister(r.message).error()
                                                             : lwm2m::parseUpdate(r.message).error();
       spdlog::info("lwm2m {}: {} /{}: {}", r.peer, fcoap::codeName(r.message.code), r.path, parsed.message());
-      return answer(parsed.code(), parsed.message());
+      return fcoap::makeResponse(parsed.code(), parsed.message());
     }
   }
 }
@@ -112,13 +105,13 @@ fcoap::Message Lwm2mServer::registerClient(const fcoap::IncomingRequest& r) {
   auto request = lwm2m::parseRegister(r.message);
   if (!request) {
     spdlog::info("lwm2m {}: Register refused: {}", r.peer, request.error().message());
-    return answer(request.error().code(), request.error().message());
+    return fcoap::makeResponse(request.error().code(), request.error().message());
   }
   auto admission = authorize_ ? authorize_(request->endpoint, r.peer)
                               : Expected<Lwm2mAdmission, std::string>(Unexpected(std::string("no authorizer")));
   if (!admission) {
     spdlog::info("lwm2m {}: Register of ep={} refused (4.03): {}", r.peer, request->endpoint, admission.error());
-    return answer(fcoap::code::kForbidden, admission.error());
+    return fcoap::makeResponse(fcoap::code::kForbidden, admission.error());
   }
   const auto now = platform_.clock().now();
   Lwm2mClient client;
@@ -147,7 +140,7 @@ fcoap::Message Lwm2mServer::registerClient(const fcoap::IncomingRequest& r) {
     byDevice_[client.deviceId] = Entry{client, std::move(carried)};
     deviceOfEndpoint_[client.registration.endpoint] = client.deviceId;
   }
-  auto response = answer(fcoap::code::kCreated);
+  auto response = fcoap::makeResponse(fcoap::code::kCreated);
   lwm2m::setRegistrationLocation(response, client.registration.location);
   spdlog::info("lwm2m {}: device {} registered as ep={} lt={} b={} at rd/{}", r.peer, client.deviceId,
                client.registration.endpoint, client.registration.lifetime, client.registration.binding.toString(),
@@ -173,7 +166,7 @@ fcoap::Message Lwm2mServer::updateClient(const fcoap::IncomingRequest& r) {
   auto request = lwm2m::parseUpdate(r.message, version);
   if (!request) {
     spdlog::info("lwm2m {}: Update refused: {}", r.peer, request.error().message());
-    return answer(request.error().code(), request.error().message());
+    return fcoap::makeResponse(request.error().code(), request.error().message());
   }
   bool moved = false;
   {
@@ -191,9 +184,9 @@ fcoap::Message Lwm2mServer::updateClient(const fcoap::IncomingRequest& r) {
   }
   if (!client) {
     spdlog::info("lwm2m {}: Update of unknown registration /{} (4.04)", r.peer, r.path);
-    return answer(fcoap::code::kNotFound, "no such registration: register again");
+    return fcoap::makeResponse(fcoap::code::kNotFound, "no such registration: register again");
   }
-  auto response = answer(fcoap::code::kChanged);
+  auto response = fcoap::makeResponse(fcoap::code::kChanged);
   journalExchange(client->deviceId, client->transport, r, response);
   if (moved) platform_.deviceConnected(client->deviceId, client->transport, r.peer);
   syncReachability(now, &client->deviceId);
@@ -203,7 +196,7 @@ fcoap::Message Lwm2mServer::updateClient(const fcoap::IncomingRequest& r) {
 
 fcoap::Message Lwm2mServer::deregisterClient(const fcoap::IncomingRequest& r) {
   auto request = lwm2m::parseDeregister(r.message);
-  if (!request) return answer(request.error().code(), request.error().message());
+  if (!request) return fcoap::makeResponse(request.error().code(), request.error().message());
   const auto now = platform_.clock().now();
   std::optional<Lwm2mClient> client;
   std::deque<Downlink> waiting;
@@ -222,9 +215,9 @@ fcoap::Message Lwm2mServer::deregisterClient(const fcoap::IncomingRequest& r) {
   }
   if (!client) {
     spdlog::info("lwm2m {}: De-register of unknown registration /{} (4.04)", r.peer, r.path);
-    return answer(fcoap::code::kNotFound, "no such registration");
+    return fcoap::makeResponse(fcoap::code::kNotFound, "no such registration");
   }
-  auto response = answer(fcoap::code::kDeleted);
+  auto response = fcoap::makeResponse(fcoap::code::kDeleted);
   spdlog::info("lwm2m {}: device {} deregistered", r.peer, client->deviceId);
   journalExchange(client->deviceId, client->transport, r, response);
   ended(*client, std::move(waiting), "deregistered");

@@ -15,13 +15,6 @@ namespace {
 using nlohmann::json;
 namespace coap = fc::coap;
 
-coap::Message answer(coap::Code c, std::string_view diagnostic = {}) {
-  coap::Message m;
-  m.code = c;
-  if (!diagnostic.empty()) m.setPayload(diagnostic);  // RFC 7252 §5.5.2
-  return m;
-}
-
 std::string field(const json& body, const char* key) {
   return body.contains(key) && body[key].is_string() ? body[key].get<std::string>() : std::string{};
 }
@@ -50,17 +43,17 @@ coap::Message auth(core::Platform& platform, AliyunDialect& aliyun, const coap::
   const auto body = json::parse(r.message.payload.begin(), r.message.payload.end(), nullptr, false);
   if (!body.is_object()) {
     spdlog::info("aliyun coap {}: /auth payload is not a JSON object", r.peer);
-    return answer(coap::code::kBadRequest, "the payload is not a JSON object");
+    return coap::makeResponse(coap::code::kBadRequest, "the payload is not a JSON object");
   }
   const auto pk = field(body, "productKey"), dn = field(body, "deviceName"), clientId = field(body, "clientId"),
              sign = field(body, "sign");
   if (pk.empty() || dn.empty() || clientId.empty() || sign.empty())
-    return answer(coap::code::kBadRequest, "productKey, deviceName, clientId and sign are required");
+    return coap::makeResponse(coap::code::kBadRequest, "productKey, deviceName, clientId and sign are required");
   // iotkit-embedded signs with hmacmd5 and sends no signmethod; other methods are accepted when named.
   auto t = aliyunCheckSign(aliyun, pk, dn, clientId, field(body, "timestamp"), field(body, "signmethod"), sign);
   if (!t) {
     spdlog::info("aliyun coap {}: /auth of {}/{} refused: {}", r.peer, pk, dn, t.error());
-    auto refused = answer(coap::code::kUnauthorized, "auth check error");
+    auto refused = coap::makeResponse(coap::code::kUnauthorized, "auth check error");
     if (auto device = aliyun.findDevice(pk, dn)) journalExchange(platform, device->device.id, r, refused);
     return refused;
   }
@@ -75,19 +68,19 @@ coap::Message auth(core::Platform& platform, AliyunDialect& aliyun, const coap::
 coap::Message topic(core::Platform& platform, AliyunDialect& aliyun, const coap::IncomingRequest& r) {
   auto token = r.message.getString(kAliyunCoapTokenOption);
   if (!token) token = r.message.getString(kAliyunCoapTokenOptionOld);
-  if (!token || token->empty()) return answer(coap::code::kUnauthorized, "no auth token (option 2088)");
+  if (!token || token->empty()) return coap::makeResponse(coap::code::kUnauthorized, "no auth token (option 2088)");
   const auto deviceId = aliyun.coapTokenDevice(std::string(*token));
   const auto device = deviceId ? platform.device(*deviceId) : std::nullopt;
   const auto t = device ? aliyun.triplet(*device) : std::nullopt;
   if (!t) {
     spdlog::info("aliyun coap {}: POST /{} with an unknown or expired token", r.peer, r.path);
-    return answer(coap::code::kUnauthorized, "token is expired or invalid");
+    return coap::makeResponse(coap::code::kUnauthorized, "token is expired or invalid");
   }
   const auto name = "/" + r.subpath;
   if (r.subpath.empty() || !mqtt::validTopicName(name) || !mqtt::validUtf8(name) ||
       !aliyunMayPublish(t->productKey, t->deviceName, name)) {
     spdlog::info("aliyun coap {}: device {} may not publish to {}", r.peer, t->device.id, name);
-    auto refused = answer(coap::code::kForbidden, "no permission to publish to " + name);
+    auto refused = coap::makeResponse(coap::code::kForbidden, "no permission to publish to " + name);
     journalExchange(platform, t->device.id, r, refused);
     return refused;
   }

@@ -84,7 +84,7 @@ json responseJson(const std::string& path, const fcoap::Message& m) {
   } else if (!cf || *cf == fcoap::format::kTextPlain || *cf == fcoap::format::kLinkFormat ||
              *cf == fcoap::format::kJson || *cf == fcoap::format::kSenmlJson) {
     const std::string text(m.payload.begin(), m.payload.end());
-    if (lwm2m::isUtf8(text)) out["value"] = text;
+    if (isUtf8(text)) out["value"] = text;
     else out["valueBase64"] = base64Encode(m.payload);
     if (cf && *cf == fcoap::format::kSenmlJson) {
       if (auto records = lwm2m::decodeSenmlJson(text)) out["senml"] = senmlJson(*records);

@@ -34,17 +34,6 @@ std::string fakecloudBinary() {
   throw std::runtime_error("fakecloud binary not found: set FAKECLOUD_BINARY or run from the build tree");
 }
 
-TempDir::TempDir() {
-  std::string tmpl = (fs::temp_directory_path() / "fakecloud-test-XXXXXX").string();
-  if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-  path_ = tmpl;
-}
-
-TempDir::~TempDir() {
-  std::error_code ignored;
-  fs::remove_all(path_, ignored);
-}
-
 ServerProcess::ServerProcess(ServerOptions options, std::string dataDir) : options_(std::move(options)) {
   if (dataDir.empty()) {
     ownDir_.emplace();

@@ -14,29 +14,17 @@
 
 #include "client/coap_client.hpp"
 #include "client/mqtt_options.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace fc::test {
 
 using namespace std::chrono_literals;
 
-/// A temporary directory removed with everything in it at destruction.
 // The fakecloud executable of the build tree this test binary belongs to: $FAKECLOUD_BINARY if set,
 // else <build root>/server/fakecloud, the build root being the nearest ancestor of this executable
 // that holds CMakeCache.txt. Found at run time rather than baked in at compile time, so a compiler
 // cache shared between checkouts cannot hand one checkout's test the other checkout's server.
 std::string fakecloudBinary();
-
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 struct ServerOptions {
   bool fileDb = false;              // false: --db :memory:

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/unit/server/temp_dir.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace fc::server {
 namespace {

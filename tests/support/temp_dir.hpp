@@ -1,4 +1,5 @@
-// A scratch directory under /tmp for the config and PKI tests, removed on destruction.
+// Test support shared by every test layer: a fresh scratch directory under the system's temporary
+// directory, removed with everything in it on destruction, and a whole-file reader.
 #pragma once
 
 #include <cstdlib>
@@ -8,12 +9,12 @@
 #include <stdexcept>
 #include <string>
 
-namespace fc::server::test {
+namespace fc::test {
 
 class TempDir {
  public:
   TempDir() {
-    std::string pattern = "/tmp/fc-server-test-XXXXXX";
+    std::string pattern = (std::filesystem::temp_directory_path() / "fakecloud-test-XXXXXX").string();
     if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
     path_ = pattern;
   }
@@ -24,7 +25,8 @@ class TempDir {
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
 
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
 
   /// Writes `text` to `name` in the directory and returns its path.
   std::string write(const std::string& name, const std::string& text) const {
@@ -34,7 +36,7 @@ class TempDir {
   }
 
  private:
-  std::filesystem::path path_;
+  std::string path_;
 };
 
 inline std::string readFile(const std::string& path) {
@@ -44,4 +46,4 @@ inline std::string readFile(const std::string& path) {
   return ss.str();
 }
 
-}  // namespace fc::server::test
+}  // namespace fc::test
