@@ -483,7 +483,7 @@ Expected<Endpoint::RequestId, RequestError> Endpoint::observe(const PeerKey& pee
 
 Expected<Endpoint::RequestId, RequestError> Endpoint::start(const PeerKey& peer, Message request, ResponseHandler done,
                                                             NotificationHandler notify, TimePoint now,
-                                                            RequestOptions options) {
+                                                            RequestOptions options, std::optional<Resume> resume) {
   if (request.type != Type::NonConfirmable) request.type = Type::Confirmable;
   if (!request.code.isRequest()) return Unexpected(RequestError::InvalidRequest);
   if (options.block2Szx && *options.block2Szx > kMaxSzx) return Unexpected(RequestError::InvalidRequest);
@@ -505,6 +505,12 @@ Expected<Endpoint::RequestId, RequestError> Endpoint::start(const PeerKey& peer,
   o.options = options;
   o.block1Szx = std::min(options.block1Szx, limits_.maxSzx);
   o.block2Szx = std::min(options.block2Szx.value_or(limits_.maxSzx), limits_.maxSzx);
+  if (resume) {
+    o.downloading = true;
+    o.body = std::move(resume->body);
+    o.etag = std::move(resume->etag);
+    o.block2Szx = resume->szx;
+  }
   const auto id = o.id;
   byToken_[TokenKey{peer, o.token}] = id;
   auto& stored = outgoing_.emplace(id, std::move(o)).first->second;
@@ -607,21 +613,78 @@ void Endpoint::onResponse(RequestId id, Message response, TimePoint now) {
 }
 
 void Endpoint::onNotification(Outgoing& o, Message response, TimePoint now) {
-  const auto id = o.id;
   const auto seq = response.getUint(option::kObserve);
   const bool success = response.code.codeClass() == 2;
-  // RFC 7641 §3.2: a response without Observe, or an error, ends the observation.
-  if (!success || !seq) return finish(id, std::move(response));
-  if (o.established && o.lastSequence && !notificationIsFresh(*o.lastSequence, o.lastNotification, *seq, now)) {
-    note(o.peer, Note::Kind::Dropped, "stale notification (Observe " + std::to_string(*seq) + " after " +
-                                          std::to_string(*o.lastSequence) + ")");
-    return;
+  if (success && seq) {
+    if (o.established && o.lastSequence && !notificationIsFresh(*o.lastSequence, o.lastNotification, *seq, now)) {
+      note(o.peer, Note::Kind::Dropped, "stale notification (Observe " + std::to_string(*seq) + " after " +
+                                            std::to_string(*o.lastSequence) + ")");
+      return;
+    }
+    o.established = true;
+    o.lastSequence = *seq & 0xFFFFFF;
+    o.lastNotification = now;
   }
-  o.established = true;
-  o.lastSequence = *seq & 0xFFFFFF;
-  o.lastNotification = now;
-  auto notify = o.notify;  // the handler may cancel, which erases `o`
-  if (notify) notify(std::move(response), false);
+  if (const auto* b2opt = response.find(option::kBlock2); b2opt && success) {
+    const auto b2 = decodeBlock(b2opt->value);
+    if (b2 && b2->num == 0 && b2->more) return fetchRemainingBlocks(o, std::move(response), *b2, now);
+    if (!b2 || b2->num != 0) return finish(o.id, Unexpected(make_error_code(RequestError::BlockMismatch)));
+    response.remove(option::kBlock2);  // the whole representation in one block
+  }
+  deliverNotification(o.id, std::move(response));
+}
+
+// RFC 7959 §2.6: a notification (or the registration's answer) carries only the first block of a
+// larger representation; the rest comes from GETs without Observe for Block2 1, 2, … (same ETag).
+// The notification is delivered once whole. A newer one supersedes a fetch still running.
+void Endpoint::fetchRemainingBlocks(Outgoing& o, Message first, const Block& block, TimePoint now) {
+  if (first.payload.size() != block.size())
+    return finish(o.id, Unexpected(make_error_code(RequestError::BlockMismatch)));
+  if (o.fetching) {
+    const auto previous = *o.fetching;
+    o.fetching.reset();
+    ++o.fetchSerial;  // the superseded fetch's answer is ignored
+    const auto observation = o.id;
+    cancel(previous, now, false);
+    auto it = outgoing_.find(observation);
+    if (it == outgoing_.end()) return;
+    return fetchRemainingBlocks(it->second, std::move(first), block, now);
+  }
+  Message get;
+  get.type = o.request.type;
+  get.code = o.request.code;
+  get.options = o.request.options;
+  get.remove(option::kObserve);
+  get.payload = o.request.payload;  // a FETCH's body
+  const auto* tag = first.find(option::kETag);
+  Resume resume{first.payload, tag ? std::optional(tag->value) : std::nullopt, block.szx};
+  const auto observation = o.id;
+  const auto serial = ++o.fetchSerial;
+  auto done = [this, observation, serial, first = std::move(first)](Expected<Message, std::error_code> r) mutable {
+    auto it = outgoing_.find(observation);
+    if (it == outgoing_.end() || it->second.fetchSerial != serial) return;  // ended, or superseded
+    it->second.fetching.reset();
+    if (!r) return finish(observation, Unexpected(r.error()));
+    if (r->code.codeClass() != 2) return finish(observation, std::move(*r));
+    first.payload = std::move(r->payload);
+    first.remove(option::kBlock2);
+    deliverNotification(observation, std::move(first));
+  };
+  auto started = start(o.peer, std::move(get), std::move(done), {}, now, {}, std::move(resume));
+  auto it = outgoing_.find(observation);
+  if (it == outgoing_.end()) return;
+  if (!started) return finish(observation, Unexpected(make_error_code(started.error())));
+  it->second.fetching = *started;
+}
+
+void Endpoint::deliverNotification(RequestId id, Expected<Message, std::error_code> response) {
+  // RFC 7641 §3.2: a response without Observe, or an error, ends the observation.
+  if (!response || response->code.codeClass() != 2 || !response->getUint(option::kObserve))
+    return finish(id, std::move(response));
+  auto it = outgoing_.find(id);
+  if (it == outgoing_.end()) return;
+  auto notify = it->second.notify;  // the handler may cancel, which erases the observation
+  if (notify) notify(std::move(*response), false);
 }
 
 void Endpoint::finish(RequestId id, Expected<Message, std::error_code> result) {

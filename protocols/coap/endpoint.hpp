@@ -212,6 +212,9 @@ class Endpoint {
     std::vector<std::uint8_t> body;
     std::optional<std::vector<std::uint8_t>> etag;
     std::uint8_t block2Szx = kMaxSzx;
+    // RFC 7959 §2.6: the GET fetching the rest of a multi-block notification, and which one it is.
+    std::optional<RequestId> fetching;
+    std::uint64_t fetchSerial = 0;
     // Observe freshness (RFC 7641 §3.4).
     std::optional<std::uint32_t> lastSequence;
     TimePoint lastNotification{};
@@ -229,12 +232,21 @@ class Endpoint {
   void refuse(const PeerKey& peer, const Message& request, Code code, std::string why, TimePoint now);
   void note(const PeerKey& peer, Note::Kind kind, std::string text);
 
+  /// A Block2 download to continue rather than begin: the first block already came (RFC 7959 §2.6).
+  struct Resume {
+    std::vector<std::uint8_t> body;
+    std::optional<std::vector<std::uint8_t>> etag;
+    std::uint8_t szx = kMaxSzx;
+  };
   Expected<RequestId, RequestError> start(const PeerKey& peer, Message request, ResponseHandler done,
-                                          NotificationHandler notify, TimePoint now, RequestOptions options);
+                                          NotificationHandler notify, TimePoint now, RequestOptions options,
+                                          std::optional<Resume> resume = std::nullopt);
   void sendStep(Outgoing& o, Message m, TimePoint now);
   void sendNext(Outgoing& o, TimePoint now);
   void onResponse(RequestId id, Message response, TimePoint now);
   void onNotification(Outgoing& o, Message response, TimePoint now);
+  void fetchRemainingBlocks(Outgoing& o, Message first, const Block& block, TimePoint now);
+  void deliverNotification(RequestId id, Expected<Message, std::error_code> response);
   void finish(RequestId id, Expected<Message, std::error_code> result);
   std::map<RequestId, Outgoing>::iterator findByToken(const PeerKey& peer, const std::vector<std::uint8_t>& token);
   std::size_t outgoingTo(const PeerKey& peer) const;

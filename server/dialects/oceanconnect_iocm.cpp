@@ -525,7 +525,7 @@ http::AsyncHandler withAppAsync(IocmService& iocm, AsyncAppHandler handler) {
 
 json tokensJson(const IocmService::Tokens& t) {
   return {{"scope", "default"},
-          {"tokenType", "bearer"},
+          {"tokenType", "Bearer"},
           {"expiresIn", std::chrono::duration_cast<std::chrono::seconds>(kAccessTokenLifetime).count()},
           {"accessToken", t.accessToken},
           {"refreshToken", t.refreshToken}};

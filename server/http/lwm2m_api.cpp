@@ -194,10 +194,16 @@ void discover(coap::Lwm2mServer& lwm2m, const Target& t, const Respond& respond)
   });
 }
 
-/// Observations started through the API, by device and path.
+/// Observations started through the API, by device and path. Observing a path again replaces the
+/// earlier observation; `serial` tells an ended observation from the one that replaced it.
 struct Observations {
+  struct Entry {
+    std::uint64_t serial = 0;
+    std::optional<fcoap::Endpoint::RequestId> id;  // once the request went out
+  };
   std::mutex mutex;
-  std::map<std::pair<std::string, std::string>, fcoap::Endpoint::RequestId> ids;
+  std::uint64_t nextSerial = 1;
+  std::map<std::pair<std::string, std::string>, Entry> entries;
 };
 
 }  // namespace
@@ -280,57 +286,79 @@ void addLwm2mRoutes(Router& router, core::Platform& platform, coap::Lwm2mServer&
     });
   }
 
-  router.addAsync("POST", base + "/observe", [p, l, observations](ApiRequest r, Respond respond) {
-    auto t = target(*p, *l, r);
-    if (!t) return respond(t.error());
-    const auto path = t->path.toString();
-    auto m = requestFor(*t, fcoap::code::kGet);
-    auto answered = std::make_shared<bool>(false);
-    const auto key = std::make_pair(t->deviceId, path);
-    l->observe(
-        t->deviceId, std::move(m),
-        [p, path, respond, answered, observations, key](Expected<fcoap::Message, std::error_code> r, bool last) {
-          if (last) {
-            std::lock_guard lock(observations->mutex);
-            observations->ids.erase(key);
-          }
-          if (std::exchange(*answered, true)) {
-            // Every later notification is an event: {"type":"lwm2m.notification","data":{path, code, value…,
-            // observing}}.
-            if (!r) return;
-            auto data = responseJson(path, *r);
-            data["observing"] = !last && r->code.codeClass() == 2;
-            p->announce({"lwm2m.notification", key.first, p->clock().now(), std::move(data)});
-            return;
-          }
-          if (!r || r->code.codeClass() != 2) return respond(failure(path, r));
-          auto body = responseJson(path, *r);
-          body["observing"] = !last;
-          respond(ok(200, body));
-        },
-        [observations, key](std::optional<fcoap::Endpoint::RequestId> id) {
-          if (!id) return;
-          std::lock_guard lock(observations->mutex);
-          observations->ids[key] = *id;
-        });
-  });
-
-  router.add("DELETE", base + "/observe", [p, l, observations](const ApiRequest& r) {
-    auto t = target(*p, *l, r);
-    if (!t) return t.error();
-    const auto key = std::make_pair(t->deviceId, t->path.toString());
-    std::optional<fcoap::Endpoint::RequestId> id;
-    {
-      std::lock_guard lock(observations->mutex);
-      if (auto it = observations->ids.find(key); it != observations->ids.end()) {
-        id = it->second;
-        observations->ids.erase(it);
+  // Observe (§5.5.1) and its cancel, of an object, an instance or a resource.
+  for (const auto& route : {objectBase, objectBase + "/{instance}", base}) {
+    router.addAsync("POST", route + "/observe", [p, l, observations](ApiRequest r, Respond respond) {
+      auto t = target(*p, *l, r);
+      if (!t) return respond(t.error());
+      const auto accept = acceptOf(r);
+      if (!accept) return respond(accept.error());
+      const auto path = t->path.toString();
+      auto m = requestFor(*t, fcoap::code::kGet);
+      if (*accept) m.setUint(fcoap::option::kAccept, **accept);
+      auto answered = std::make_shared<bool>(false);
+      const auto key = std::make_pair(t->deviceId, path);
+      std::uint64_t serial = 0;
+      std::optional<fcoap::Endpoint::RequestId> replaced;
+      {
+        std::lock_guard lock(observations->mutex);
+        auto& entry = observations->entries[key];
+        replaced = entry.id;
+        entry = {observations->nextSerial++, std::nullopt};
+        serial = entry.serial;
       }
-    }
-    if (!id) return errorResponse(404, "not_found", "no observation of " + key.second + " through the API");
-    l->cancel(*id, true);  // RFC 7641 §3.6: GET with Observe 1
-    return ok(200, {{"path", key.second}, {"observing", false}});
-  });
+      // Observing again replaces: the earlier observation ends (its next notification is answered RST).
+      if (replaced) l->cancel(*replaced, false);
+      auto forget = [observations, key, serial] {
+        std::lock_guard lock(observations->mutex);
+        if (auto it = observations->entries.find(key); it != observations->entries.end() && it->second.serial == serial)
+          observations->entries.erase(it);
+      };
+      l->observe(
+          t->deviceId, std::move(m),
+          [p, path, respond, answered, forget, key](Expected<fcoap::Message, std::error_code> r, bool last) {
+            if (last) forget();
+            if (std::exchange(*answered, true)) {
+              // Every later notification is an event: {"type":"lwm2m.notification","data":{path, code, value…,
+              // observing}}.
+              if (!r) return;
+              auto data = responseJson(path, *r);
+              data["observing"] = !last && r->code.codeClass() == 2;
+              p->announce({"lwm2m.notification", key.first, p->clock().now(), std::move(data)});
+              return;
+            }
+            if (!r || r->code.codeClass() != 2) return respond(failure(path, r));
+            auto body = responseJson(path, *r);
+            body["observing"] = !last;
+            respond(ok(200, body));
+          },
+          [observations, key, serial, forget](std::optional<fcoap::Endpoint::RequestId> id) {
+            if (!id) return forget();
+            std::lock_guard lock(observations->mutex);
+            if (auto it = observations->entries.find(key); it != observations->entries.end() && it->second.serial == serial)
+              it->second.id = *id;
+          });
+    });
+
+    router.add("DELETE", route + "/observe", [p, l, observations](const ApiRequest& r) {
+      auto t = target(*p, *l, r);
+      if (!t) return t.error();
+      const auto key = std::make_pair(t->deviceId, t->path.toString());
+      std::optional<fcoap::Endpoint::RequestId> id;
+      {
+        std::lock_guard lock(observations->mutex);
+        auto it = observations->entries.find(key);
+        if (it == observations->entries.end())
+          return errorResponse(404, "not_found", "no observation of " + key.second + " through the API");
+        if (!it->second.id)
+          return errorResponse(409, "starting", "the observation of " + key.second + " has not gone out yet: try again");
+        id = it->second.id;
+        observations->entries.erase(it);
+      }
+      l->cancel(*id, true);  // RFC 7641 §3.6: GET with Observe 1
+      return ok(200, {{"path", key.second}, {"observing", false}});
+    });
+  }
 }
 
 }  // namespace fc::server::http

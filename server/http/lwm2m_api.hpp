@@ -4,8 +4,9 @@
 //                                                           → 200 {path, code, contentFormat, value | tlv | senml…}
 //   PUT    /api/v1/devices/{id}/lwm2m/{o}/{i}[/{r}]         write {"text"} | {"tlvBase64"} | {"opaqueBase64"} | {"senml"}
 //   POST   /api/v1/devices/{id}/lwm2m/{o}/{i}/{r}           execute, optional {"args": "…"}
-//   POST   /api/v1/devices/{id}/lwm2m/{o}/{i}/{r}/observe   observe → 200 {observing, first response}
-//   DELETE /api/v1/devices/{id}/lwm2m/{o}/{i}/{r}/observe   cancel (RFC 7641 GET Observe 1)
+//   POST   /api/v1/devices/{id}/lwm2m/{o}[/{i}[/{r}]]/observe  observe → 200 {observing, first response};
+//                                                           again replaces the earlier observation
+//   DELETE /api/v1/devices/{id}/lwm2m/{o}[/{i}[/{r}]]/observe  cancel (RFC 7641 GET Observe 1)
 //   GET    /api/v1/devices/{id}/lwm2m/{o}[/{i}[/{r}]]/discover  Discover → 200 {…, value, links[{target, params}]}
 // Every notification after the first answer is a "lwm2m.notification" event (data: the read answer's
 // JSON plus "observing"), and goes to the device's journal (direction "in", summary "notification …").

@@ -68,7 +68,7 @@ TEST_F(Iocm, LoginWithTheProductsAppSecret) {
   auto r = login();
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.body["expiresIn"], 3600);
-  EXPECT_EQ(r.body["tokenType"], "bearer");
+  EXPECT_EQ(r.body["tokenType"], "Bearer");
   EXPECT_TRUE(r.body["accessToken"].is_string());
   EXPECT_TRUE(r.body["refreshToken"].is_string());
 

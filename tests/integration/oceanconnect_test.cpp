@@ -537,6 +537,26 @@ TEST_F(OceanConnect, Lwm2mNorthboundReadWriteExecuteObserve) {
     if (!seen) std::this_thread::sleep_for(20ms);
   }
   EXPECT_TRUE(seen) << "a notification is journaled";
+
+  // Observing again replaces the observation: the device is asked again, and the notifications of
+  // the new one are events as before.
+  auto again = call(server_, "POST", base + "3/0/0/observe?format=text");
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(again.body["value"], "Changed");
+  d->setResource("3/0/0", "Again");
+  ASSERT_TRUE(d->notifyResource("3/0/0"));
+  frame = events.next(3s);
+  ASSERT_TRUE(frame) << "the new observation's notification is an event";
+  EXPECT_EQ(json::parse(*frame)["data"]["value"], "Again");
+  EXPECT_EQ(call(server_, "POST", base + "3/0/0/observe?format=xml").status, 422);
+
+  // An instance can be observed too; a device that answers without Observe declines (observing false).
+  auto instance = call(server_, "POST", base + "3/0/observe?format=senml-json");
+  ASSERT_EQ(instance.status, 200) << instance.body;
+  EXPECT_EQ(instance.body["observing"], false);
+  EXPECT_EQ(instance.body["senml"][0]["name"], "/3/0/0") << instance.body;
+  EXPECT_EQ(call(server_, "DELETE", base + "3/0/observe").status, 404) << "nothing left to cancel";
+
   auto cancel = call(server_, "DELETE", base + "3/0/0/observe");
   ASSERT_EQ(cancel.status, 200) << cancel.body;
   EXPECT_TRUE(d->waitResourceObserved("3/0/0", false)) << "cancelled with GET Observe 1";

@@ -746,9 +746,14 @@ struct Pair : ::testing::Test {
                                          m.code = r.message.code == code::kPost ? code::kChanged : code::kContent;
                                          if (r.message.code == code::kPost) received = text(r.message.payload);
                                          m.setPayload(representation);
+                                         if (r.message.getUint(option::kObserve) == 0u) {
+                                           m.setUint(option::kObserve, 1);
+                                           observerToken = r.message.token;
+                                         }
                                          return m;
                                        }});
   }
+  Bytes observerToken;
   void SetUp() override {
     for (int i = 0; i < 3000; ++i) representation += static_cast<char>('A' + i % 23);
     make();
@@ -795,6 +800,67 @@ TEST_F(Pair, Block2DownloadWithEarlyNegotiationOfSmallBlocks) {
   ASSERT_TRUE(r);
   EXPECT_EQ(text(r->payload), representation);
   EXPECT_EQ(block2Requests.size(), 7u);  // blocks 0–6 of 16 bytes
+}
+
+TEST_F(Pair, ObservationFetchesTheRestOfAMultiBlockRepresentation) {
+  // RFC 7959 §2.6: the registration's answer and each notification carry block 0; the observer
+  // GETs blocks 1 and 2 without Observe and delivers the whole representation each time.
+  std::vector<std::string> seen;
+  Message m;
+  m.code = code::kGet;
+  m.setUriPath("doc");
+  auto id = client->observe("server", m, [&](fc::Expected<Message, std::error_code> n, bool last) {
+    ASSERT_TRUE(n) << n.error().message();
+    EXPECT_FALSE(last);
+    EXPECT_FALSE(n->has(option::kBlock2));
+    EXPECT_TRUE(n->has(option::kObserve));
+    seen.emplace_back(text(n->payload));
+  }, kT0);
+  ASSERT_TRUE(id);
+  pump();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0], representation);
+  EXPECT_EQ(block2Requests, (std::vector<std::uint32_t>{1, 2}));
+
+  // A later notification, block 0 of the changed representation (the ETag the server's GETs give).
+  representation[0] = 'Z';
+  Message whole{.code = code::kContent};
+  whole.setPayload(representation);
+  Message n{.type = Type::Confirmable, .code = code::kContent, .token = observerToken};
+  n.setUint(option::kObserve, 2);
+  n.set(option::kETag, coap::entityTag(whole));
+  n.set(option::kBlock2, coap::encodeBlock(coap::Block{0, true, 6}));
+  n.payload.assign(representation.begin(), representation.begin() + 1024);
+  ASSERT_TRUE(server->sendNotification("client", n, kT0 + 1s));
+  pump(kT0 + 1s);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[1], representation);
+  EXPECT_EQ(client->pendingRequests(), 1u) << "only the observation is left";
+}
+
+TEST_F(Pair, AResponseDecliningObserveIsStillFetchedWhole) {
+  // A resource that is not observable: its answer has no Observe option.
+  server->addResource(coap::Resource{"plain", false, {code::kGet}, {}, true, [this](const coap::IncomingRequest&) {
+                                       Message r;
+                                       r.code = code::kContent;
+                                       r.setPayload(representation);
+                                       return r;
+                                     }});
+  Message m;
+  m.code = code::kGet;
+  m.setUriPath("plain");
+  std::optional<fc::Expected<Message, std::error_code>> result;
+  bool ended = false;
+  auto id = client->observe("server", m, [&](fc::Expected<Message, std::error_code> n, bool last) {
+    result = std::move(n);
+    ended = last;
+  }, kT0);
+  ASSERT_TRUE(id);
+  pump();
+  ASSERT_TRUE(result && *result);
+  EXPECT_TRUE(ended) << "no Observe in the answer: the observation ends";
+  EXPECT_EQ(text((*result)->payload), representation);
+  EXPECT_EQ(client->pendingRequests(), 0u);
 }
 
 TEST_F(Pair, Block1UploadFollowsTheServersSmallerBlockSize) {

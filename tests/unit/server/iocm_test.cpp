@@ -242,7 +242,7 @@ TEST_F(IocmRoutes, LoginGivesTokensForAnHourOfPlatformTime) {
   ASSERT_EQ(r.status, 200) << r.body;
   const auto j = parsed(r);
   EXPECT_EQ(j["expiresIn"], 3600);
-  EXPECT_EQ(j["tokenType"], "bearer");
+  EXPECT_EQ(j["tokenType"], "Bearer");
   EXPECT_FALSE(j["refreshToken"].get<std::string>().empty());
   const std::map<std::string, std::string> headers = {{"app_key", "app-lamps"},
                                                       {"authorization", "Bearer " + j["accessToken"].get<std::string>()}};
