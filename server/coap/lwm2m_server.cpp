@@ -189,6 +189,7 @@ fcoap::Message Lwm2mServer::updateClient(const fcoap::IncomingRequest& r) {
   auto response = fcoap::makeResponse(fcoap::code::kChanged);
   journalExchange(client->deviceId, client->transport, r, response);
   if (moved) platform_.deviceConnected(client->deviceId, client->transport, r.peer);
+  if (listener_) listener_->updated(*client, moved);
   syncReachability(now, &client->deviceId);
   for (auto& [c, d] : takeSendable(client->deviceId, now)) send(c, std::move(d));
   return response;

@@ -61,6 +61,9 @@ class Lwm2mListener {
   virtual void registered(const Lwm2mClient& client) = 0;
   /// De-register, lifetime expiry, a new Register of the same endpoint, or an admin reset.
   virtual void deregistered(const Lwm2mClient& client, const std::string& why) = 0;
+  /// An Update; `moved` when it came from another address than the registration's (NAT rebinding):
+  /// observations made at the old address no longer reach the device.
+  virtual void updated(const Lwm2mClient& /*client*/, bool /*moved*/) {}
 };
 
 /// Errors of request()/observe() beyond the CoAP layer's.

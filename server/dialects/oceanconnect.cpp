@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <set>
 
 #include "protocols/dialects/oceanconnect/codec_profile.hpp"
 #include "server/dialects/oceanconnect_devices.hpp"
@@ -43,10 +44,33 @@ Expected<coap::Lwm2mAdmission, std::string> OceanConnectDialect::admit(const std
   return coap::Lwm2mAdmission{device->id, "coaps"};
 }
 
-void OceanConnectDialect::registered(const coap::Lwm2mClient& client) {
+void OceanConnectDialect::registered(const coap::Lwm2mClient& client) { observeData(client); }
+
+// An Update from a new address (the observation went to the old one, and the device answers its
+// notifications there with RST), or after the observation ended: observe /19/0/0 again, or the
+// device keeps its data until it next registers.
+void OceanConnectDialect::updated(const coap::Lwm2mClient& client, bool moved) {
+  std::optional<fcoap::Endpoint::RequestId> previous;
   {
     std::lock_guard lock(mutex_);
-    observations_[client.deviceId] = {client.registration.location, std::nullopt};
+    auto it = observations_.find(client.deviceId);
+    const bool live = it != observations_.end() && it->second.location == client.registration.location &&
+                      !it->second.ended;
+    if (live && !moved) return;
+    if (it != observations_.end()) previous = it->second.id;
+  }
+  spdlog::log(moved ? spdlog::level::info : spdlog::level::debug, "oceanconnect {}: observing /19/0/0 again ({})",
+              client.deviceId, moved ? "the device's address changed" : "the last observation ended");
+  if (previous) lwm2m_.cancel(*previous, false);
+  observeData(client);
+}
+
+void OceanConnectDialect::observeData(const coap::Lwm2mClient& client) {
+  std::uint64_t serial = 0;
+  {
+    std::lock_guard lock(mutex_);
+    serial = nextObservationSerial_++;
+    observations_[client.deviceId] = {client.registration.location, serial, std::nullopt, false};
   }
   // LiteOS reports on /19/0/0 once the platform observes it (the manual's "subscribed" state).
   fcoap::Message request;
@@ -54,10 +78,15 @@ void OceanConnectDialect::registered(const coap::Lwm2mClient& client) {
   request.setUriPath(client.path(kDataPath));
   request.setUint(fcoap::option::kAccept, fcoap::format::kOctetStream);
   const auto deviceId = client.deviceId;
-  const auto location = client.registration.location;
+  auto ended = [this, deviceId, serial] {
+    std::lock_guard lock(mutex_);
+    if (auto it = observations_.find(deviceId); it != observations_.end() && it->second.serial == serial)
+      it->second.ended = true;
+  };
   lwm2m_.observe(
       deviceId, std::move(request),
-      [this, client](Expected<fcoap::Message, std::error_code> m, bool last) {
+      [this, client, ended](Expected<fcoap::Message, std::error_code> m, bool last) {
+        if (last) ended();
         if (!m) {
           spdlog::info("oceanconnect {}: observation of /19/0/0 ended: {}", client.deviceId, m.error().message());
           return;
@@ -66,16 +95,16 @@ void OceanConnectDialect::registered(const coap::Lwm2mClient& client) {
         if (last) spdlog::info("oceanconnect {}: observation of /19/0/0 ended with {}", client.deviceId,
                                fcoap::codeName(m->code));
       },
-      [this, deviceId, location](std::optional<fcoap::Endpoint::RequestId> id) {
-        if (!id) return;
+      [this, deviceId, serial, ended](std::optional<fcoap::Endpoint::RequestId> id) {
+        if (!id) return ended();
         bool stale = false;
         {
           std::lock_guard lock(mutex_);
           auto it = observations_.find(deviceId);
-          stale = it == observations_.end() || it->second.first != location;
-          if (!stale) it->second.second = *id;
+          stale = it == observations_.end() || it->second.serial != serial;
+          if (!stale) it->second.id = *id;
         }
-        if (stale) lwm2m_.cancel(*id);  // the registration ended before the observation started
+        if (stale) lwm2m_.cancel(*id);  // the registration ended, or a newer observation replaced this one
       });
 }
 
@@ -84,8 +113,8 @@ void OceanConnectDialect::deregistered(const coap::Lwm2mClient& client, const st
   {
     std::lock_guard lock(mutex_);
     auto it = observations_.find(client.deviceId);
-    if (it == observations_.end() || it->second.first != client.registration.location) return;
-    observation = it->second.second;
+    if (it == observations_.end() || it->second.location != client.registration.location) return;
+    observation = it->second.id;
     observations_.erase(it);
   }
   spdlog::debug("oceanconnect {}: registration ended ({})", client.deviceId, why);
@@ -111,15 +140,30 @@ void OceanConnectDialect::commandResponse(const std::string& deviceId, const cor
     spdlog::info("oceanconnect {}: command response not decoded: {}", deviceId, response.error().message());
     return;
   }
+  // Commands that reached a final status (TIMEOUT, EXPIRED, CANCELED …) await nothing any more.
+  std::vector<std::string> awaiting;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& a : awaiting_[deviceId]) awaiting.push_back(a.commandId);
+  }
+  std::set<std::string> ended;
+  for (const auto& id : awaiting)
+    if (auto c = platform_.command(id); !c || core::isFinal(c->status)) ended.insert(id);
+  // The response answers the command whose mid it carries; failing that, the oldest one sent as raw
+  // bytes (their mid is unknown). A response without a mid answers the oldest command.
   std::optional<Awaiting> match;
   {
     std::lock_guard lock(mutex_);
     auto& queue = awaiting_[deviceId];
-    for (auto it = queue.begin(); it != queue.end(); ++it) {
-      if (response->mid && it->mid && *it->mid != *response->mid) continue;
+    std::erase_if(queue, [&](const Awaiting& a) { return ended.contains(a.commandId); });
+    auto it = queue.begin();
+    if (response->mid) {
+      it = std::find_if(queue.begin(), queue.end(), [&](const Awaiting& a) { return a.mid == response->mid; });
+      if (it == queue.end()) it = std::find_if(queue.begin(), queue.end(), [](const Awaiting& a) { return !a.mid; });
+    }
+    if (it != queue.end()) {
       match = *it;
       queue.erase(it);
-      break;
     }
   }
   if (!match) {

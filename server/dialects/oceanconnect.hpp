@@ -48,12 +48,21 @@ class OceanConnectDialect final : public core::CommandSender, public coap::Lwm2m
   // coap::Lwm2mListener
   void registered(const coap::Lwm2mClient& client) override;
   void deregistered(const coap::Lwm2mClient& client, const std::string& why) override;
+  void updated(const coap::Lwm2mClient& client, bool moved) override;
 
  private:
   struct Awaiting {  // a command sent, its response not yet seen
     std::string commandId;
     std::optional<std::uint16_t> mid;
   };
+  /// The platform's observation of a device's /19/0/0, for one registration.
+  struct DataObservation {
+    std::string location;                                 // the registration it belongs to
+    std::uint64_t serial = 0;                             // which attempt (a new one replaces the last)
+    std::optional<fc::coap::Endpoint::RequestId> id;      // once the request went out
+    bool ended = false;                                   // refused, timed out or cancelled
+  };
+  void observeData(const coap::Lwm2mClient& client);
   void notification(const coap::Lwm2mClient& client, const fc::coap::Message& m);
   void commandResponse(const std::string& deviceId, const core::Product& product, std::span<const std::uint8_t> bytes);
   void fail(const std::string& commandId, const std::string& detail);
@@ -65,8 +74,8 @@ class OceanConnectDialect final : public core::CommandSender, public coap::Lwm2m
   std::mutex mutex_;
   std::uint16_t nextMid_ = 1;
   std::map<std::string, std::deque<Awaiting>> awaiting_;  // device id → commands awaiting a response
-  /// device id → (registration location, observation of /19/0/0 once started)
-  std::map<std::string, std::pair<std::string, std::optional<fc::coap::Endpoint::RequestId>>> observations_;
+  std::uint64_t nextObservationSerial_ = 1;
+  std::map<std::string, DataObservation> observations_;  // device id → its /19/0/0 observation
 };
 
 }  // namespace fc::server::dialects

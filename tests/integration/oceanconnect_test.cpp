@@ -315,6 +315,79 @@ TEST_F(OceanConnect, ACommandAnsweredWithRstFails) {
   EXPECT_NE(command(c)["result"]["resultDetail"].get<std::string>().find("RST"), std::string::npos);
 }
 
+TEST_F(OceanConnect, AnUpdateFromANewAddressIsObservedThere) {
+  RawUdp before(server_.coapPort());
+  coap::Message reg{.type = coap::Type::Confirmable, .code = coap::code::kPost, .messageId = 0x100, .token = {1}};
+  reg.setUriPath("rd");
+  reg.addString(coap::option::kUriQuery, "ep=raw-1");
+  reg.addString(coap::option::kUriQuery, "lt=300");
+  reg.setUint(coap::option::kContentFormat, coap::format::kLinkFormat);
+  reg.setPayload("</19/0>,</19/1>");
+  before.send(reg);
+  auto created = before.receive();
+  ASSERT_TRUE(created);
+  ASSERT_EQ(created->code, coap::code::kCreated);
+  auto observe = before.receive();
+  ASSERT_TRUE(observe);
+  coap::Message ack{.type = coap::Type::Acknowledgement, .code = coap::code::kContent, .messageId = observe->messageId,
+                    .token = observe->token};
+  ack.setUint(coap::option::kObserve, 1);
+  before.send(ack);
+
+  // NAT rebinding: the next Update comes from another port. The platform observes /19/0/0 there,
+  // and the device's data flows again.
+  RawUdp after(server_.coapPort());
+  coap::Message update{.type = coap::Type::Confirmable, .code = coap::code::kPost, .messageId = 0x101, .token = {2}};
+  update.setUriPath(created->locationPath());
+  after.send(update);
+  std::optional<coap::Message> changed, again;
+  for (int i = 0; i < 2; ++i) {
+    auto m = after.receive();
+    ASSERT_TRUE(m) << "the Update's answer and a new observation";
+    (m->type == coap::Type::Acknowledgement ? changed : again) = *m;
+  }
+  EXPECT_EQ(changed->code, coap::code::kChanged);
+  EXPECT_EQ(again->uriPath(), "19/0/0");
+  EXPECT_EQ(again->getUint(coap::option::kObserve), 0u);
+  coap::Message data{.type = coap::Type::Acknowledgement, .code = coap::code::kContent, .messageId = again->messageId,
+                     .token = again->token};
+  data.setUint(coap::option::kObserve, 2);
+  data.setUint(coap::option::kContentFormat, coap::format::kOctetStream);
+  data.payload = {0x2A};
+  after.send(data);
+  auto items = waitMessages("raw-1", 1);
+  ASSERT_EQ(items.size(), 1u) << items.dump();
+  EXPECT_EQ(items[0]["payloadBase64"], base64Encode(std::vector<std::uint8_t>{0x2A}));
+}
+
+TEST_F(OceanConnect, AnObservationTheDeviceRefusedIsTriedAgainOnItsNextUpdate) {
+  RawUdp raw(server_.coapPort());
+  coap::Message reg{.type = coap::Type::Confirmable, .code = coap::code::kPost, .messageId = 0x100, .token = {1}};
+  reg.setUriPath("rd");
+  reg.addString(coap::option::kUriQuery, "ep=raw-1");
+  reg.setUint(coap::option::kContentFormat, coap::format::kLinkFormat);
+  reg.setPayload("</19/0>,</19/1>");
+  raw.send(reg);
+  auto created = raw.receive();
+  ASSERT_TRUE(created);
+  auto observe = raw.receive();
+  ASSERT_TRUE(observe);
+  // Not ready yet (e.g. the application has not started): 4.04 ends the observation.
+  raw.send(coap::Message{.type = coap::Type::Acknowledgement, .code = coap::code::kNotFound,
+                         .messageId = observe->messageId, .token = observe->token});
+  ASSERT_TRUE(waitJournal("raw-1", "ACK 4.04"));
+
+  coap::Message update{.type = coap::Type::Confirmable, .code = coap::code::kPost, .messageId = 0x101, .token = {2}};
+  update.setUriPath(created->locationPath());
+  raw.send(update);
+  std::optional<coap::Message> again;
+  for (int i = 0; i < 2 && !again; ++i)
+    if (auto m = raw.receive(); m && m->type == coap::Type::Confirmable) again = *m;
+  ASSERT_TRUE(again) << "the Update brings a new observation of /19/0/0";
+  EXPECT_EQ(again->uriPath(), "19/0/0");
+  EXPECT_NE(again->token, observe->token);
+}
+
 TEST_F(OceanConnect, AdminResetForgetsRegistrations) {
   auto d = online("raw-1");
   ASSERT_EQ(call(server_, "POST", "/api/v1/admin/reset").status, 200);
@@ -400,6 +473,27 @@ TEST_F(OceanConnect, ImmediateCommandsAreDeliveredAndCompletedByTheResponse) {
   const auto refused = send("lamp-1", {{"payload", set}});
   ASSERT_TRUE(waitStatus(refused, "FAILED"));
   EXPECT_NE(command(refused)["result"]["resultDetail"].get<std::string>().find("4.00"), std::string::npos);
+}
+
+TEST_F(OceanConnect, AResponseGoesToTheCommandWhoseMidItCarries) {
+  auto d = online("863703030000001");
+  // A command sent as raw bytes (its mid unknown to the platform), then one the profile encodes.
+  const auto raw = send("lamp-1", {{"payloadBase64", base64Encode(std::vector<std::uint8_t>{0x02, 0x7F, 0x00, 0x01})}});
+  ASSERT_TRUE(d->nextCommand());
+  ASSERT_TRUE(waitStatus(raw, "DELIVERED"));
+  const auto encoded = send("lamp-1", {{"payload", {{"serviceId", "LightControl"}, {"method", "SET_LIGHT"}, {"paras", {{"light", 1}}}}}});
+  auto bytes = d->nextCommand();
+  ASSERT_TRUE(bytes);
+  ASSERT_TRUE(waitStatus(encoded, "DELIVERED"));
+
+  // The response with the encoded command's mid completes that one, not the older raw one.
+  ASSERT_TRUE(d->report({0x03, (*bytes)[1], (*bytes)[2], 0x00}));
+  ASSERT_TRUE(waitStatus(encoded, "SUCCESSFUL"));
+  EXPECT_EQ(command(raw)["status"], "DELIVERED");
+  // A mid nobody was sent with: the raw command is the one it can answer.
+  ASSERT_TRUE(d->report({0x03, 0x7F, 0x00, 0x00}));
+  ASSERT_TRUE(waitStatus(raw, "SUCCESSFUL"));
+  EXPECT_EQ(command(raw)["result"]["mid"], 0x7F00);
 }
 
 TEST_F(OceanConnect, WithoutAProfileOnlyBinaryCommandsGo) {
