@@ -154,14 +154,35 @@ fcoap::Message Lwm2mServer::registerClient(const fcoap::IncomingRequest& r) {
   return response;
 }
 
+std::optional<Lwm2mClient> Lwm2mServer::clientAt(const std::string& location) const {
+  std::lock_guard lock(mutex_);
+  const auto* reg = registry_.byLocation(location);
+  if (!reg) return std::nullopt;
+  auto d = deviceOfEndpoint_.find(reg->endpoint);
+  if (d == deviceOfEndpoint_.end()) return std::nullopt;
+  return byDevice_.at(d->second).client;
+}
+
+std::optional<std::string> Lwm2mServer::refusesSender(const Lwm2mClient& client, const fcoap::PeerKey& peer) const {
+  if (client.transport != "coaps") return std::nullopt;  // NoSec: NAT may move a device to any address
+  const auto session = coap_.dtlsPeer(peer);
+  if (!session) return std::string("the registration was made over DTLS, the request came over plain UDP");
+  if (session->deviceId != client.deviceId)
+    return "the DTLS session (PSK identity '" + session->identity + "') belongs to device '" + session->deviceId + "'";
+  return std::nullopt;
+}
+
 fcoap::Message Lwm2mServer::updateClient(const fcoap::IncomingRequest& r) {
   const auto now = platform_.clock().now();
   std::string version{lwm2m::kDefaultVersion};
   std::optional<Lwm2mClient> client;
-  {
-    std::lock_guard lock(mutex_);
-    const auto location = r.path.substr(lwm2m::kRegistrationPath.size() + 1);
-    if (const auto* reg = registry_.byLocation(location)) version = reg->version;
+  const auto location = r.path.substr(lwm2m::kRegistrationPath.size() + 1);
+  if (const auto current = clientAt(location)) {
+    version = current->registration.version;
+    if (auto why = refusesSender(*current, r.peer)) {
+      spdlog::info("lwm2m {}: Update of /{} refused (4.03): {}", r.peer, r.path, *why);
+      return fcoap::makeResponse(fcoap::code::kForbidden, *why);
+    }
   }
   auto request = lwm2m::parseUpdate(r.message, version);
   if (!request) {
@@ -198,6 +219,11 @@ fcoap::Message Lwm2mServer::updateClient(const fcoap::IncomingRequest& r) {
 fcoap::Message Lwm2mServer::deregisterClient(const fcoap::IncomingRequest& r) {
   auto request = lwm2m::parseDeregister(r.message);
   if (!request) return fcoap::makeResponse(request.error().code(), request.error().message());
+  if (const auto current = clientAt(request->location))
+    if (auto why = refusesSender(*current, r.peer)) {
+      spdlog::info("lwm2m {}: De-register of /{} refused (4.03): {}", r.peer, r.path, *why);
+      return fcoap::makeResponse(fcoap::code::kForbidden, *why);
+    }
   const auto now = platform_.clock().now();
   std::optional<Lwm2mClient> client;
   std::deque<Downlink> waiting;

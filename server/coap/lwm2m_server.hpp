@@ -126,6 +126,11 @@ class Lwm2mServer {
   fc::coap::Message registerClient(const fc::coap::IncomingRequest& r);
   fc::coap::Message updateClient(const fc::coap::IncomingRequest& r);
   fc::coap::Message deregisterClient(const fc::coap::IncomingRequest& r);
+  [[nodiscard]] std::optional<Lwm2mClient> clientAt(const std::string& location) const;
+  /// Why `peer` may not update or end `client`'s registration, or nullopt: a registration made over
+  /// DTLS is kept by a DTLS session of the same device (a plain-UDP peer that learnt the location
+  /// must not move it to its own address and read the device's commands in clear).
+  [[nodiscard]] std::optional<std::string> refusesSender(const Lwm2mClient& client, const fc::coap::PeerKey& peer) const;
   void journalExchange(const std::string& deviceId, const std::string& transport, const fc::coap::IncomingRequest& r,
                        const fc::coap::Message& response);
   /// The downlinks that may go now (under the lock), to be sent by send() after it is released.

@@ -820,5 +820,29 @@ TEST_F(OceanConnectDtls, ADtlsSessionRegistersOnlyItsOwnDevice) {
   EXPECT_FALSE(device("liteos-1")["online"].get<bool>());
 }
 
+TEST_F(OceanConnectDtls, ARegistrationMadeOverDtlsIsKeptByDtls) {
+  client::OceanConnectDevice d(dtlsOptions("20201112_client"));
+  auto reg = d.registerDevice();
+  ASSERT_TRUE(reg) << reg.error().message();
+  ASSERT_EQ(reg->code, coap::code::kCreated);
+  // Someone on plain UDP who learnt the location can neither move nor end the registration.
+  RawUdp plain(server_.coapPort());
+  coap::Message update{.type = coap::Type::Confirmable, .code = coap::code::kPost, .messageId = 0x300, .token = {7}};
+  update.setUriPath(d.location());
+  EXPECT_EQ(plain.exchange(update).code, coap::code::kForbidden);
+  coap::Message remove{.type = coap::Type::Confirmable, .code = coap::code::kDelete, .messageId = 0x301, .token = {8}};
+  remove.setUriPath(d.location());
+  EXPECT_EQ(plain.exchange(remove).code, coap::code::kForbidden);
+  EXPECT_NE(server_.log().find("came over plain UDP"), std::string::npos) << "the refusal is logged";
+  EXPECT_TRUE(device("liteos-1")["online"].get<bool>());
+  // The device itself, over its session, still can.
+  auto own = d.update();
+  ASSERT_TRUE(own) << own.error().message();
+  EXPECT_EQ(own->code, coap::code::kChanged);
+  auto gone = d.deregister();
+  ASSERT_TRUE(gone) << gone.error().message();
+  EXPECT_EQ(gone->code, coap::code::kDeleted);
+}
+
 }  // namespace
 }  // namespace fc::test
