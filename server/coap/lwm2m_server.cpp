@@ -387,9 +387,10 @@ void Lwm2mServer::send(const Lwm2mClient& client, Downlink d) {
           if (r) heard(*r, false);
           (*done)(std::move(r));
         },
-        {}, [done, sent](Expected<CoapServer::StartedRequest, fcoap::RequestError> started) {
-          if (!started) return (*done)(Unexpected(make_error_code(started.error())));
-          sent(started->sent);
+        {}, [done, sent, started = std::move(d.started)](Expected<CoapServer::StartedRequest, fcoap::RequestError> s) {
+          if (started) started(s ? std::optional<fcoap::Endpoint::RequestId>(s->id) : std::nullopt);
+          if (!s) return (*done)(Unexpected(make_error_code(s.error())));
+          sent(s->sent);
         });
   } else {
     auto notify = std::make_shared<fcoap::NotificationHandler>(std::move(d.notify));
@@ -408,14 +409,15 @@ void Lwm2mServer::send(const Lwm2mClient& client, Downlink d) {
   }
 }
 
-void Lwm2mServer::request(const std::string& deviceId, fcoap::Message request, fcoap::ResponseHandler done) {
+void Lwm2mServer::request(const std::string& deviceId, fcoap::Message request, fcoap::ResponseHandler done,
+                          Started started) {
   std::optional<Lwm2mError> refused;
   {
     std::lock_guard lock(mutex_);
     auto it = byDevice_.find(deviceId);
     if (it == byDevice_.end()) refused = Lwm2mError::NotRegistered;
     else if (it->second.waiting.size() >= kMaxQueuedDownlinks) refused = Lwm2mError::TooManyQueued;
-    else it->second.waiting.push_back(Downlink{std::move(request), std::move(done), {}, {}});
+    else it->second.waiting.push_back(Downlink{std::move(request), std::move(done), {}, std::move(started)});
   }
   if (refused) return done(Unexpected(make_error_code(*refused)));
   for (auto& [c, d] : takeSendable(deviceId, platform_.clock().now())) send(c, std::move(d));

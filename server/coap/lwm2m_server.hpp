@@ -101,8 +101,10 @@ class Lwm2mServer {
   void heardFrom(const std::string& deviceId);
 
   /// A request to the device's registration (Uri-Path as given: use Lwm2mClient::path), now or
-  /// when a queue-mode client is next awake. `done` is called once.
-  void request(const std::string& deviceId, fc::coap::Message request, fc::coap::ResponseHandler done);
+  /// when a queue-mode client is next awake. `done` is called once; `started` gets the request's id
+  /// (for cancel) when it goes out, nullopt when it could not start.
+  void request(const std::string& deviceId, fc::coap::Message request, fc::coap::ResponseHandler done,
+               Started started = {});
   /// An observation likewise; `started` gets its id (nullopt when it could not start: `notify` then
   /// has the error).
   void observe(const std::string& deviceId, fc::coap::Message request, fc::coap::NotificationHandler notify,

@@ -234,26 +234,55 @@ void OceanConnectDialect::sendCommand(const core::Device& device, const core::Pr
   put.setUriPath(path);
   put.setUint(fcoap::option::kContentFormat, fcoap::format::kOctetStream);
   put.payload = std::move(bytes);
-  lwm2m_.request(device.id, std::move(put),
-                 [this, deviceId = device.id, commandId = command.id](
-                     Expected<fcoap::Message, std::error_code> r) {
-                   if (!r) {
-                     if (r.error() == make_error_code(fcoap::RequestError::Reset))
-                       return fail(commandId, "the device rejected the command (CoAP RST)");
-                     // Timeouts and an ended registration: the command queue's ack timeout resends
-                     // the command or times it out.
-                     spdlog::info("oceanconnect {}: command {} not acknowledged: {}", deviceId, commandId,
-                                  r.error().message());
-                     return;
-                   }
-                   if (r->code.codeClass() == 2) {
-                     auto delivered = platform_.commandDelivered(commandId);
-                     if (!delivered)
-                       spdlog::debug("oceanconnect {}: command {}: {}", deviceId, commandId, delivered.error().message);
-                     return;
-                   }
-                   fail(commandId, "the device answered " + fcoap::codeName(r->code));
-                 });
+  // A resend replaces the earlier PUT if CoAP is still retransmitting it.
+  std::optional<fcoap::Endpoint::RequestId> superseded;
+  std::uint64_t serial = 0;
+  {
+    std::lock_guard lock(mutex_);
+    auto& flight = inFlight_[command.id];
+    superseded = flight.id;
+    flight = {nextSendSerial_++, std::nullopt};
+    serial = flight.serial;
+  }
+  if (superseded) lwm2m_.cancel(*superseded, false);
+  auto landed = [this, commandId = command.id, serial] {  // this PUT's exchange is over
+    std::lock_guard lock(mutex_);
+    if (auto it = inFlight_.find(commandId); it != inFlight_.end() && it->second.serial == serial) inFlight_.erase(it);
+  };
+  lwm2m_.request(
+      device.id, std::move(put),
+      [this, deviceId = device.id, commandId = command.id, landed](Expected<fcoap::Message, std::error_code> r) {
+        landed();
+        if (!r) {
+          // Cancelled: replaced by a resend, or the device's DTLS session ended; the queue carries on.
+          if (r.error() == make_error_code(fcoap::RequestError::Cancelled))
+            return spdlog::debug("oceanconnect {}: PUT of command {} cancelled", deviceId, commandId);
+          if (r.error() == make_error_code(fcoap::RequestError::Reset))
+            return fail(commandId, "the device rejected the command (CoAP RST)");
+          // Timeouts and an ended registration: the command queue's ack timeout resends the
+          // command or times it out.
+          spdlog::info("oceanconnect {}: command {} not acknowledged: {}", deviceId, commandId, r.error().message());
+          return;
+        }
+        if (r->code.codeClass() == 2) {
+          auto delivered = platform_.commandDelivered(commandId);
+          if (!delivered)
+            spdlog::debug("oceanconnect {}: command {}: {}", deviceId, commandId, delivered.error().message);
+          return;
+        }
+        fail(commandId, "the device answered " + fcoap::codeName(r->code));
+      },
+      [this, commandId = command.id, serial](std::optional<fcoap::Endpoint::RequestId> id) {
+        if (!id) return;
+        bool replaced = false;
+        {
+          std::lock_guard lock(mutex_);
+          auto it = inFlight_.find(commandId);
+          replaced = it == inFlight_.end() || it->second.serial != serial;
+          if (!replaced) it->second.id = *id;
+        }
+        if (replaced) lwm2m_.cancel(*id, false);  // a resend overtook it before it went out
+      });
 }
 
 }  // namespace fc::server::dialects

@@ -74,6 +74,14 @@ class OceanConnectDialect final : public core::CommandSender, public coap::Lwm2m
   std::mutex mutex_;
   std::uint16_t nextMid_ = 1;
   std::map<std::string, std::deque<Awaiting>> awaiting_;  // device id → commands awaiting a response
+  /// The PUT of a command still in its CoAP exchange (retransmitting, awaiting the ACK). A resend
+  /// from the command queue cancels it first, so the device never gets two live copies.
+  struct InFlight {
+    std::uint64_t serial = 0;
+    std::optional<fc::coap::Endpoint::RequestId> id;  // once it went out
+  };
+  std::uint64_t nextSendSerial_ = 1;
+  std::map<std::string, InFlight> inFlight_;  // command id → its PUT
   std::uint64_t nextObservationSerial_ = 1;
   std::map<std::string, DataObservation> observations_;  // device id → its /19/0/0 observation
 };

@@ -535,6 +535,40 @@ TEST_F(OceanConnect, CommandsTimeOutWhenTheDeviceDoesNotAcknowledge) {
   ASSERT_TRUE(waitStatus(c, "TIMEOUT"));
 }
 
+TEST_F(OceanConnect, AResendReplacesThePutCoapIsStillRetransmitting) {
+  RawUdp raw(server_.coapPort());
+  coap::Message reg{.type = coap::Type::Confirmable, .code = coap::code::kPost, .messageId = 0x100, .token = {1}};
+  reg.setUriPath("rd");
+  reg.addString(coap::option::kUriQuery, "ep=raw-1");
+  reg.setUint(coap::option::kContentFormat, coap::format::kLinkFormat);
+  reg.setPayload("</19/0>,</19/1>");
+  raw.send(reg);
+  ASSERT_TRUE(raw.receive());  // 2.01
+  auto observe = raw.receive();
+  ASSERT_TRUE(observe);
+  coap::Message ack{.type = coap::Type::Acknowledgement, .code = coap::code::kContent, .messageId = observe->messageId,
+                    .token = observe->token};
+  ack.setUint(coap::option::kObserve, 1);
+  raw.send(ack);
+
+  // The device does not acknowledge; the command queue resends before CoAP gives up on the first PUT.
+  const auto c = send("raw-1", {{"payloadBase64", base64Encode(std::vector<std::uint8_t>{0x09})},
+                                {"ackTimeoutMs", 1000}, {"maxRetransmit", 3}});
+  auto first = raw.receive();
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->code, coap::code::kPut);
+  advanceClock(1.5);  // past the queue's ack timeout, before CoAP's first retransmission (2–3 s)
+  auto second = raw.receive();
+  ASSERT_TRUE(second) << "the queue's resend";
+  EXPECT_NE(second->messageId, first->messageId);
+  EXPECT_NE(second->token, first->token);
+  for (int step = 0; step < 6; ++step) {  // CoAP retransmissions fall due: none of the first PUT
+    advanceClock(1);
+    while (auto m = raw.receive(200ms)) EXPECT_NE(m->messageId, first->messageId) << "step " << step;
+  }
+  EXPECT_GE(command(c)["sends"].get<int>(), 2);
+}
+
 TEST_F(OceanConnect, QueueModeHoldsRequestsUntilTheDeviceIsHeardFrom) {
   client::OceanConnectDevice d(options("raw-1", "UQ", 3600));
   ASSERT_TRUE(d.registerDevice());
