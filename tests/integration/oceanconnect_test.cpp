@@ -204,6 +204,31 @@ class OceanConnect : public ::testing::Test {
     }
     return messages(id);
   }
+  /// Registers endpoint raw-1 from `raw` by hand (CON POST /rd, optional extra query such as "lt=300");
+  /// returns the answer and the server's CON GET /19/0/0 Observe 0 that follows it.
+  struct RawRegistration {
+    std::optional<coap::Message> created, observe;
+  };
+  static RawRegistration registerRaw(RawUdp& raw, const std::string& query = {}) {
+    coap::Message reg{.type = coap::Type::Confirmable, .code = coap::code::kPost, .messageId = 0x100, .token = {1, 2}};
+    reg.setUriPath("rd");
+    reg.addString(coap::option::kUriQuery, "ep=raw-1");
+    if (!query.empty()) reg.addString(coap::option::kUriQuery, query);
+    reg.setUint(coap::option::kContentFormat, coap::format::kLinkFormat);
+    reg.setPayload("</19/0>,</19/1>");
+    raw.send(reg);
+    RawRegistration r;
+    r.created = raw.receive();
+    if (r.created) r.observe = raw.receive();
+    return r;
+  }
+  /// Accepts the observation of /19/0/0 as LiteOS does: 2.05 with Observe, no data yet.
+  static void acceptObservation(RawUdp& raw, const coap::Message& observe) {
+    coap::Message ack{.type = coap::Type::Acknowledgement, .code = coap::code::kContent, .messageId = observe.messageId,
+                      .token = observe.token};
+    ack.setUint(coap::option::kObserve, 1);
+    raw.send(ack);
+  }
   /// Polls the device's journal for an entry whose summary starts with `prefix`.
   std::optional<json> waitJournal(const std::string& id, const std::string& prefix) {
     for (int i = 0; i < 150; ++i) {
@@ -279,22 +304,12 @@ TEST_F(OceanConnect, RegistrationLifecycleOnThePlatformClock) {
 
 TEST_F(OceanConnect, ACommandAnsweredWithRstFails) {
   RawUdp raw(server_.coapPort());
-  coap::Message reg{.type = coap::Type::Confirmable, .code = coap::code::kPost, .messageId = 0x100, .token = {1, 2}};
-  reg.setUriPath("rd");
-  reg.addString(coap::option::kUriQuery, "ep=raw-1");
-  reg.setUint(coap::option::kContentFormat, coap::format::kLinkFormat);
-  reg.setPayload("</19/0>,</19/1>");
-  raw.send(reg);
-  auto created = raw.receive();
+  auto [created, observe] = registerRaw(raw);
   ASSERT_TRUE(created);
   EXPECT_EQ(created->code, coap::code::kCreated);
-  auto observe = raw.receive();  // CON GET /19/0/0 Observe 0: answered 2.05 with Observe
-  ASSERT_TRUE(observe);
+  ASSERT_TRUE(observe);  // CON GET /19/0/0 Observe 0: answered 2.05 with Observe
   EXPECT_EQ(observe->uriPath(), "19/0/0");
-  coap::Message ack{.type = coap::Type::Acknowledgement, .code = coap::code::kContent, .messageId = observe->messageId,
-                    .token = observe->token};
-  ack.setUint(coap::option::kObserve, 1);
-  raw.send(ack);
+  acceptObservation(raw, *observe);
 
   const auto c = send("raw-1", {{"payloadBase64", base64Encode(std::vector<std::uint8_t>{0x09})}});
   auto put = raw.receive();
@@ -317,22 +332,11 @@ TEST_F(OceanConnect, ACommandAnsweredWithRstFails) {
 
 TEST_F(OceanConnect, AnUpdateFromANewAddressIsObservedThere) {
   RawUdp before(server_.coapPort());
-  coap::Message reg{.type = coap::Type::Confirmable, .code = coap::code::kPost, .messageId = 0x100, .token = {1}};
-  reg.setUriPath("rd");
-  reg.addString(coap::option::kUriQuery, "ep=raw-1");
-  reg.addString(coap::option::kUriQuery, "lt=300");
-  reg.setUint(coap::option::kContentFormat, coap::format::kLinkFormat);
-  reg.setPayload("</19/0>,</19/1>");
-  before.send(reg);
-  auto created = before.receive();
+  auto [created, observe] = registerRaw(before, "lt=300");
   ASSERT_TRUE(created);
   ASSERT_EQ(created->code, coap::code::kCreated);
-  auto observe = before.receive();
   ASSERT_TRUE(observe);
-  coap::Message ack{.type = coap::Type::Acknowledgement, .code = coap::code::kContent, .messageId = observe->messageId,
-                    .token = observe->token};
-  ack.setUint(coap::option::kObserve, 1);
-  before.send(ack);
+  acceptObservation(before, *observe);
 
   // NAT rebinding: the next Update comes from another port. The platform observes /19/0/0 there,
   // and the device's data flows again.
@@ -362,15 +366,8 @@ TEST_F(OceanConnect, AnUpdateFromANewAddressIsObservedThere) {
 
 TEST_F(OceanConnect, AnObservationTheDeviceRefusedIsTriedAgainOnItsNextUpdate) {
   RawUdp raw(server_.coapPort());
-  coap::Message reg{.type = coap::Type::Confirmable, .code = coap::code::kPost, .messageId = 0x100, .token = {1}};
-  reg.setUriPath("rd");
-  reg.addString(coap::option::kUriQuery, "ep=raw-1");
-  reg.setUint(coap::option::kContentFormat, coap::format::kLinkFormat);
-  reg.setPayload("</19/0>,</19/1>");
-  raw.send(reg);
-  auto created = raw.receive();
+  auto [created, observe] = registerRaw(raw);
   ASSERT_TRUE(created);
-  auto observe = raw.receive();
   ASSERT_TRUE(observe);
   // Not ready yet (e.g. the application has not started): 4.04 ends the observation.
   raw.send(coap::Message{.type = coap::Type::Acknowledgement, .code = coap::code::kNotFound,
@@ -537,19 +534,9 @@ TEST_F(OceanConnect, CommandsTimeOutWhenTheDeviceDoesNotAcknowledge) {
 
 TEST_F(OceanConnect, AResendReplacesThePutCoapIsStillRetransmitting) {
   RawUdp raw(server_.coapPort());
-  coap::Message reg{.type = coap::Type::Confirmable, .code = coap::code::kPost, .messageId = 0x100, .token = {1}};
-  reg.setUriPath("rd");
-  reg.addString(coap::option::kUriQuery, "ep=raw-1");
-  reg.setUint(coap::option::kContentFormat, coap::format::kLinkFormat);
-  reg.setPayload("</19/0>,</19/1>");
-  raw.send(reg);
-  ASSERT_TRUE(raw.receive());  // 2.01
-  auto observe = raw.receive();
-  ASSERT_TRUE(observe);
-  coap::Message ack{.type = coap::Type::Acknowledgement, .code = coap::code::kContent, .messageId = observe->messageId,
-                    .token = observe->token};
-  ack.setUint(coap::option::kObserve, 1);
-  raw.send(ack);
+  const auto registration = registerRaw(raw);
+  ASSERT_TRUE(registration.observe);
+  acceptObservation(raw, *registration.observe);
 
   // The device does not acknowledge; the command queue resends before CoAP gives up on the first PUT.
   const auto c = send("raw-1", {{"payloadBase64", base64Encode(std::vector<std::uint8_t>{0x09})},
