@@ -254,11 +254,7 @@ fcoap::Message Lwm2mServer::deregisterClient(const fcoap::IncomingRequest& r) {
 void Lwm2mServer::ended(const Lwm2mClient& client, std::deque<Downlink> waiting, const std::string& why) {
   platform_.deviceDisconnected(client.deviceId);
   if (listener_) listener_->deregistered(client, why);
-  for (auto& d : waiting) {
-    if (d.done) d.done(Unexpected(make_error_code(Lwm2mError::Deregistered)));
-    if (d.notify) d.notify(Unexpected(make_error_code(Lwm2mError::Deregistered)), true);
-    if (d.started) d.started(std::nullopt);
-  }
+  for (auto& d : waiting) refuse(d, make_error_code(Lwm2mError::Deregistered));
 }
 
 void Lwm2mServer::syncReachability(core::TimePoint now, const std::string* deviceId) {
@@ -411,34 +407,31 @@ void Lwm2mServer::send(const Lwm2mClient& client, Downlink d) {
 
 void Lwm2mServer::request(const std::string& deviceId, fcoap::Message request, fcoap::ResponseHandler done,
                           Started started) {
-  std::optional<Lwm2mError> refused;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = byDevice_.find(deviceId);
-    if (it == byDevice_.end()) refused = Lwm2mError::NotRegistered;
-    else if (it->second.waiting.size() >= kMaxQueuedDownlinks) refused = Lwm2mError::TooManyQueued;
-    else it->second.waiting.push_back(Downlink{std::move(request), std::move(done), {}, std::move(started)});
-  }
-  if (refused) return done(Unexpected(make_error_code(*refused)));
-  for (auto& [c, d] : takeSendable(deviceId, platform_.clock().now())) send(c, std::move(d));
+  enqueue(deviceId, Downlink{std::move(request), std::move(done), {}, std::move(started)});
 }
 
 void Lwm2mServer::observe(const std::string& deviceId, fcoap::Message request, fcoap::NotificationHandler notify,
                           Started started) {
+  enqueue(deviceId, Downlink{std::move(request), {}, std::move(notify), std::move(started)});
+}
+
+void Lwm2mServer::enqueue(const std::string& deviceId, Downlink d) {
   std::optional<Lwm2mError> refused;
   {
     std::lock_guard lock(mutex_);
     auto it = byDevice_.find(deviceId);
     if (it == byDevice_.end()) refused = Lwm2mError::NotRegistered;
     else if (it->second.waiting.size() >= kMaxQueuedDownlinks) refused = Lwm2mError::TooManyQueued;
-    else it->second.waiting.push_back(Downlink{std::move(request), {}, std::move(notify), std::move(started)});
+    else it->second.waiting.push_back(std::move(d));
   }
-  if (refused) {
-    notify(Unexpected(make_error_code(*refused)), true);
-    if (started) started(std::nullopt);
-    return;
-  }
-  for (auto& [c, d] : takeSendable(deviceId, platform_.clock().now())) send(c, std::move(d));
+  if (refused) return refuse(d, make_error_code(*refused));
+  for (auto& [c, downlink] : takeSendable(deviceId, platform_.clock().now())) send(c, std::move(downlink));
+}
+
+void Lwm2mServer::refuse(Downlink& d, std::error_code why) {
+  if (d.started) d.started(std::nullopt);
+  if (d.done) d.done(Unexpected(why));
+  if (d.notify) d.notify(Unexpected(why), true);
 }
 
 }  // namespace fc::server::coap

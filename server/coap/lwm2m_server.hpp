@@ -138,6 +138,10 @@ class Lwm2mServer {
   /// The downlinks that may go now (under the lock), to be sent by send() after it is released.
   std::vector<std::pair<Lwm2mClient, Downlink>> takeSendable(const std::string& deviceId, core::TimePoint now);
   void send(const Lwm2mClient& client, Downlink d);
+  /// Queues a downlink for the device and sends what may go now; a refused one is told why.
+  void enqueue(const std::string& deviceId, Downlink d);
+  /// Tells a downlink that will never go out why: `started` nullopt, then its handler the error.
+  static void refuse(Downlink& d, std::error_code why);
   void ended(const Lwm2mClient& client, std::deque<Downlink> waiting, const std::string& why);
   /// Tells the platform which queue-mode clients fell asleep or woke up since it was last told, so
   /// the command queue holds their commands PENDING while they sleep.
