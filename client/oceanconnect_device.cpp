@@ -1,9 +1,8 @@
 // OceanConnectDevice: LwM2M registration as a client, and the resources a LiteOS device serves.
 #include "client/oceanconnect_device.hpp"
 
-#include <charconv>
-
 #include "protocols/lwm2m/content.hpp"
+#include "protocols/lwm2m/path.hpp"
 #include "protocols/lwm2m/senml.hpp"
 #include "protocols/lwm2m/tlv.hpp"
 
@@ -123,10 +122,11 @@ fcoap::Message OceanConnectDevice::readSenml(const std::string& path) const {
 fcoap::Message OceanConnectDevice::writeSenml(const fcoap::Message& request) {
   const auto records = lwm2m::decodeSenmlJson(request.payloadText());
   if (!records) return fcoap::makeResponse(fcoap::code::kBadRequest);
+  auto key = [](const lwm2m::SenmlRecord& r) { return r.name.substr(r.name.starts_with('/') ? 1 : 0); };  // table key
   for (const auto& r : *records)
-    if (!state_->resources.contains(r.name.substr(r.name.starts_with('/') ? 1 : 0))) return fcoap::makeResponse(fcoap::code::kNotFound);
+    if (!state_->resources.contains(key(r))) return fcoap::makeResponse(fcoap::code::kNotFound);
   for (const auto& r : *records) {
-    auto& stored = state_->resources[r.name.substr(r.name.starts_with('/') ? 1 : 0)];
+    auto& stored = state_->resources[key(r)];
     std::visit(
         [&stored](const auto& v) {
           using T = std::decay_t<decltype(v)>;
@@ -144,23 +144,13 @@ fcoap::Message OceanConnectDevice::writeSenml(const fcoap::Message& request) {
 
 // OMA TLV (§6.4.3) of an object instance ("3/0": its resources) or a resource; values as strings.
 fcoap::Message OceanConnectDevice::readTlv(const std::string& path) const {
-  auto id = [](std::string_view text) -> std::optional<std::uint16_t> {
-    std::uint16_t v = 0;
-    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc{} || p != text.data() + text.size()) return std::nullopt;
-    return v;
-  };
+  const auto target = lwm2m::Path::parse("/" + path);
   std::vector<lwm2m::TlvEntry> entries;
-  if (auto it = state_->resources.find(path); it != state_->resources.end()) {
-    const auto slash = path.rfind('/');
-    if (auto rid = id(std::string_view(path).substr(slash == std::string::npos ? 0 : slash + 1)))
-      entries.push_back(lwm2m::TlvEntry::resource(*rid, {it->second.begin(), it->second.end()}));
-  } else {
-    for (const auto& [resource, value] : state_->resources) {
-      if (resource.rfind(path + "/", 0) != 0) continue;
-      auto rid = id(std::string_view(resource).substr(path.size() + 1));  // direct children only
-      if (rid) entries.push_back(lwm2m::TlvEntry::resource(*rid, {value.begin(), value.end()}));
-    }
+  for (const auto& [resource, value] : state_->resources) {
+    const auto p = lwm2m::Path::parse("/" + resource);
+    if (!target || !p || !p->isResource()) continue;
+    if (*p == *target || p->parent() == *target)  // the resource itself, or one of the instance's
+      entries.push_back(lwm2m::TlvEntry::resource(p->resourceId(), {value.begin(), value.end()}));
   }
   if (entries.empty()) return fcoap::makeResponse(fcoap::code::kNotFound);
   auto m = fcoap::makeResponse(fcoap::code::kContent);

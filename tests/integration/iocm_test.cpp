@@ -11,6 +11,7 @@
 #include "client/oceanconnect_device.hpp"
 #include "protocols/coap/message.hpp"
 #include "tests/integration/http_receiver.hpp"
+#include "tests/integration/oceanconnect_profiles.hpp"
 #include "tests/integration/server_process.hpp"
 
 namespace fc::test {
@@ -222,21 +223,11 @@ TEST_F(Iocm, SubscriptionsNotifyDeviceLifecycleAndAResetForgetsThem) {
 
 // --- end to end with an LwM2M device (client::OceanConnectDevice) ---
 
-const char* const kLedProfile = R"({
-  "messageIdOffset": 0,
-  "uplink": [
-    {"serviceId": "Sensor", "messageId": 0, "properties": [{"name": "temperature", "type": "int16", "offset": 1}]},
-    {"serviceId": "LightControl", "messageId": 1, "properties": [{"name": "light", "type": "uint8", "offset": 1}]}],
-  "commands": [{"serviceId": "LightControl", "method": "SET_LIGHT", "messageId": 2, "midOffset": 1,
-                "paras": [{"name": "light", "type": "uint8", "offset": 3, "max": 1}]}],
-  "commandResponse": {"messageId": 3, "midOffset": 1, "resultOffset": 3, "resultType": "uint8", "successResults": [0]}
-})";
-
 TEST_F(Iocm, ARegisteredLwm2mDeviceReportsDataAndAnswersACommand) {
   ASSERT_EQ(call(server_, "POST", "/api/v1/products",
                  {{"id", "led"},
                   {"dialect", "oceanconnect"},
-                  {"keys", {{"appId", "led-app"}, {"appSecret", "led-secret"}, {"codecProfile", json::parse(kLedProfile)}}}})
+                  {"keys", {{"appId", "led-app"}, {"appSecret", "led-secret"}, {"codecProfile", json::parse(kLedMidProfile)}}}})
                 .status,
             201);
   auto r = request("POST", "/iocm/app/sec/v1.1.0/login", "appId=led-app&secret=led-secret", {},

@@ -19,6 +19,7 @@
 
 #include "client/oceanconnect_device.hpp"
 #include "protocols/common/base64.hpp"
+#include "tests/integration/oceanconnect_profiles.hpp"
 #include "tests/integration/raw_udp.hpp"
 #include "tests/integration/server_process.hpp"
 #include "tests/integration/websocket_client.hpp"
@@ -123,17 +124,7 @@ TEST_F(OceanConnectRules, DeviceDefaultsAndConflicts) {
 
 // --- the LwM2M server and the dialect ---
 
-// The docs' "several messages" profile: uplink Sensor (id 0) and LightControl (id 1), command
-// SET_LIGHT (id 2, mid at 1, light at 3), command response (id 3, mid at 1, result at 3).
-const json kMidProfile = json::parse(R"({
-  "messageIdOffset": 0,
-  "uplink": [
-    {"serviceId": "Sensor", "messageId": 0, "properties": [{"name": "temperature", "type": "int16", "offset": 1}]},
-    {"serviceId": "LightControl", "messageId": 1, "properties": [{"name": "light", "type": "uint8", "offset": 1}]}],
-  "commands": [{"serviceId": "LightControl", "method": "SET_LIGHT", "messageId": 2, "midOffset": 1,
-                "paras": [{"name": "light", "type": "uint8", "offset": 3, "max": 1}]}],
-  "commandResponse": {"messageId": 3, "midOffset": 1, "resultOffset": 3, "resultType": "uint8", "successResults": [0]}
-})");
+const json kMidProfile = json::parse(kLedMidProfile);
 
 class OceanConnect : public ::testing::Test {
  protected:
