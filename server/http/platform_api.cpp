@@ -13,7 +13,7 @@
 #include "protocols/mqtt/topic.hpp"
 #include "protocols/dialects/aliyun/alink.hpp"
 #include "protocols/dialects/aliyun/sign.hpp"
-#include "server/dialects/oceanconnect_devices.hpp"
+#include "server/dialects/oceanconnect/oceanconnect_devices.hpp"
 
 namespace fc::server::http {
 namespace {

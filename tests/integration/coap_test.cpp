@@ -13,7 +13,7 @@
 
 #include <thread>
 
-#include "client/aliyun_coap_device.hpp"
+#include "client/dialects/aliyun/aliyun_coap_device.hpp"
 #include "client/sync_coap_client.hpp"
 #include "protocols/coap/block.hpp"
 #include "protocols/coap/message.hpp"

@@ -15,7 +15,7 @@
 #include <thread>
 #include <variant>
 
-#include "client/aliyun_coap_device.hpp"
+#include "client/dialects/aliyun/aliyun_coap_device.hpp"
 #include "client/error.hpp"
 #include "client/sync_coap_client.hpp"
 #include "dtls/dtls.hpp"

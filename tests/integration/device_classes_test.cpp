@@ -7,8 +7,8 @@
 #include <future>
 #include <thread>
 
-#include "client/aliyun_device.hpp"
-#include "client/generic_device.hpp"
+#include "client/dialects/aliyun/aliyun_device.hpp"
+#include "client/dialects/generic/generic_device.hpp"
 #include "tests/integration/server_process.hpp"
 
 namespace fc::test {

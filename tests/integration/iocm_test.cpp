@@ -8,7 +8,7 @@
 
 #include <algorithm>
 
-#include "client/oceanconnect_device.hpp"
+#include "client/dialects/oceanconnect/oceanconnect_device.hpp"
 #include "protocols/coap/message.hpp"
 #include "tests/integration/http_receiver.hpp"
 #include "tests/integration/oceanconnect_profiles.hpp"

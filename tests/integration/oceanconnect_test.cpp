@@ -17,7 +17,7 @@
 #include <set>
 #include <thread>
 
-#include "client/oceanconnect_device.hpp"
+#include "client/dialects/oceanconnect/oceanconnect_device.hpp"
 #include "protocols/common/base64.hpp"
 #include "tests/integration/oceanconnect_profiles.hpp"
 #include "tests/integration/raw_udp.hpp"

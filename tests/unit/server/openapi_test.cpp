@@ -13,9 +13,9 @@
 #include "server/http/lwm2m_api.hpp"
 #include "server/http/platform_api.hpp"
 #include "server/http/system_api.hpp"
-#include "server/dialects/aliyun.hpp"
-#include "server/dialects/aliyun_http.hpp"
-#include "server/dialects/oceanconnect_iocm.hpp"
+#include "server/dialects/aliyun/aliyun.hpp"
+#include "server/dialects/aliyun/aliyun_http.hpp"
+#include "server/dialects/oceanconnect/oceanconnect_iocm.hpp"
 
 namespace fc::server::http {
 namespace {

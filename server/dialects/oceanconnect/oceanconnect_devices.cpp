@@ -1,5 +1,5 @@
 // The oceanconnect dialect's product and device rules; see oceanconnect_devices.hpp.
-#include "server/dialects/oceanconnect_devices.hpp"
+#include "server/dialects/oceanconnect/oceanconnect_devices.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -7,7 +7,7 @@
 #pragma once
 
 #include "server/core/platform.hpp"
-#include "server/dialects/aliyun.hpp"
+#include "server/dialects/aliyun/aliyun.hpp"
 #include "server/http/router.hpp"
 
 namespace fc::server::dialects {

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <system_error>
 
-#include "client/aliyun_device.hpp"
+#include "client/dialects/aliyun/aliyun_device.hpp"
 #include "client/sync_coap_client.hpp"
 #include "protocols/coap/message.hpp"
 #include "protocols/common/expected.hpp"

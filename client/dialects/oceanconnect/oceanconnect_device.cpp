@@ -1,5 +1,5 @@
 // OceanConnectDevice: LwM2M registration as a client, and the resources a LiteOS device serves.
-#include "client/oceanconnect_device.hpp"
+#include "client/dialects/oceanconnect/oceanconnect_device.hpp"
 
 #include "protocols/lwm2m/content.hpp"
 #include "protocols/lwm2m/path.hpp"

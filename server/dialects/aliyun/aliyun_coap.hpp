@@ -16,7 +16,7 @@
 
 #include "protocols/coap/endpoint.hpp"
 #include "server/core/platform.hpp"
-#include "server/dialects/aliyun.hpp"
+#include "server/dialects/aliyun/aliyun.hpp"
 
 namespace fc::server::dialects {
 

@@ -1,4 +1,4 @@
-#include "client/aliyun_device.hpp"
+#include "client/dialects/aliyun/aliyun_device.hpp"
 
 #include <mutex>
 

@@ -1,5 +1,5 @@
 // The generic dialect; the contract is at the top of generic.hpp.
-#include "server/dialects/generic.hpp"
+#include "server/dialects/generic/generic.hpp"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>

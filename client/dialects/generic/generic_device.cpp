@@ -1,4 +1,4 @@
-#include "client/generic_device.hpp"
+#include "client/dialects/generic/generic_device.hpp"
 
 #include <mutex>
 

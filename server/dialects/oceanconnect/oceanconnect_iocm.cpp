@@ -1,6 +1,6 @@
 // The IoCM northbound routes and notifications; the list is at the top of oceanconnect_iocm.hpp.
 // Field names and error codes follow Huawei's OceanConnect (IoCM) application API reference.
-#include "server/dialects/oceanconnect_iocm.hpp"
+#include "server/dialects/oceanconnect/oceanconnect_iocm.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -12,7 +12,7 @@
 #include "protocols/common/base64.hpp"
 #include "protocols/dialects/oceanconnect/codec_profile.hpp"
 #include "server/core/random.hpp"
-#include "server/dialects/oceanconnect_devices.hpp"
+#include "server/dialects/oceanconnect/oceanconnect_devices.hpp"
 #include "server/http/webhooks.hpp"
 
 namespace fc::server::dialects {

@@ -1,13 +1,13 @@
 // The aliyun CoAP channel; the contract is at the top of aliyun_coap.hpp. Handlers run on the CoAP
 // endpoint's strand and answer synchronously (piggybacked in the ACK of the device's CON).
-#include "server/dialects/aliyun_coap.hpp"
+#include "server/dialects/aliyun/aliyun_coap.hpp"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "protocols/mqtt/topic.hpp"
 #include "server/coap/coap_server.hpp"
-#include "server/dialects/aliyun_http.hpp"
+#include "server/dialects/aliyun/aliyun_http.hpp"
 
 namespace fc::server::dialects {
 namespace {

@@ -1,6 +1,6 @@
 // The aliyun dialect without sockets: the topic ACL matrix, sign-in decisions, and what uplinks
 // do (platform events and the exact replies), against an in-memory Platform and a recording publisher.
-#include "server/dialects/aliyun.hpp"
+#include "server/dialects/aliyun/aliyun.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,12 +1,12 @@
 // The oceanconnect dialect's Register decision without sockets: which endpoints are admitted, and
 // how a DTLS session (the peer lookup the lead wires to the DTLS listener) narrows it to one device.
-#include "server/dialects/oceanconnect.hpp"
+#include "server/dialects/oceanconnect/oceanconnect.hpp"
 
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
 
-#include "server/dialects/oceanconnect_devices.hpp"
+#include "server/dialects/oceanconnect/oceanconnect_devices.hpp"
 
 namespace fc::server::dialects {
 namespace {

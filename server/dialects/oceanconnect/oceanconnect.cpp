@@ -1,5 +1,5 @@
 // The oceanconnect dialect; the contract is at the top of oceanconnect.hpp.
-#include "server/dialects/oceanconnect.hpp"
+#include "server/dialects/oceanconnect/oceanconnect.hpp"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -8,7 +8,7 @@
 #include <set>
 
 #include "protocols/dialects/oceanconnect/codec_profile.hpp"
-#include "server/dialects/oceanconnect_devices.hpp"
+#include "server/dialects/oceanconnect/oceanconnect_devices.hpp"
 
 namespace fc::server::dialects {
 namespace {

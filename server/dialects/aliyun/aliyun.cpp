@@ -1,6 +1,6 @@
 // The aliyun dialect; the contract is at the top of aliyun.hpp, the wire facts in
 // ../shared/protocols/aliyun.md.
-#include "server/dialects/aliyun.hpp"
+#include "server/dialects/aliyun/aliyun.hpp"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>

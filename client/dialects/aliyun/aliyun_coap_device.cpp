@@ -1,4 +1,4 @@
-#include "client/aliyun_coap_device.hpp"
+#include "client/dialects/aliyun/aliyun_coap_device.hpp"
 
 #include <nlohmann/json.hpp>
 

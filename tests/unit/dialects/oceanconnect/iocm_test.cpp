@@ -7,7 +7,7 @@
 
 #include "protocols/common/base64.hpp"
 #include "server/core/platform.hpp"
-#include "server/dialects/oceanconnect_iocm.hpp"
+#include "server/dialects/oceanconnect/oceanconnect_iocm.hpp"
 #include "server/http/router.hpp"
 
 namespace fc::server::dialects {

@@ -1,6 +1,6 @@
 // The aliyun HTTP endpoints; the list is at the top of aliyun_http.hpp. Codes of the HTTP channel
 // are iotkit-embedded's iotx_http_upstream_response_t.
-#include "server/dialects/aliyun_http.hpp"
+#include "server/dialects/aliyun/aliyun_http.hpp"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
