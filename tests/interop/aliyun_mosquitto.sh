@@ -35,10 +35,10 @@ expect_eq "openssl computes the worked example" "d8b19bb8f07df191ef73a0e868a4b65
 # Property post → the exact _reply, seen by a second connection of the same device.
 SYS="/sys/$PK/$DN"
 # shellcheck disable=SC2046
-timeout 10 mosquitto_sub -p "$MQTT_PORT" $(login "$PK.$DN-sub" sha256) -t "$SYS/thing/event/property/post_reply" -C 1 \
+timeout 20 mosquitto_sub -p "$MQTT_PORT" $(login "$PK.$DN-sub" sha256) -t "$SYS/thing/event/property/post_reply" -C 1 \
   >"$WORK/reply" 2>"$WORK/reply.err" &
 sub=$!
-sleep 0.5
+wait_stat subscriptions 1
 # shellcheck disable=SC2046
 mosquitto_pub -p "$MQTT_PORT" -q 1 $(login "$PK.$DN" sha1) -t "$SYS/thing/event/property/post" \
   -m '{"id":"2","version":"1.0","params":{"LightSwitch":1},"method":"thing.event.property.post"}' \
@@ -54,12 +54,29 @@ echo "ok - property post kept in the uplink history"
 # shellcheck disable=SC2046
 mosquitto_pub -p "$MQTT_PORT" $(login "$PK.$DN" md5) -t "/$PK/$DN/update" -m hi || fail "hmacmd5 login refused"
 echo "ok - hmacmd5 login"
-if out=$(mosquitto_pub -p "$MQTT_PORT" -i "$PK.$DN|securemode=3,signmethod=hmacsha1,timestamp=$TS|" -u "$DN&$PK" \
-  -P 0000000000000000000000000000000000000000 -t "/$PK/$DN/update" -m no 2>&1); then
-  fail "a wrong signature was accepted"
-fi
-[[ $out == *"not authorised"* || $out == *"bad user name or password"* ]] || fail "unexpected refusal: $out"
-echo "ok - wrong signature refused ($out)"
+# A refused password is CONNACK 0x04 "bad user name or password" (docs/dialects/aliyun.md), never 0x05.
+refused() {  # refused WHAT PASSWORD
+  local out
+  if out=$(mosquitto_pub -p "$MQTT_PORT" -i "$PK.$DN|securemode=3,signmethod=hmacsha1,timestamp=$TS|" -u "$DN&$PK" \
+    -P "$2" -t "/$PK/$DN/update" -m no 2>&1); then
+    fail "$1 was accepted"
+  fi
+  [[ $out == *"bad user name or password"* ]] || fail "$1: not CONNACK 0x04 but: $out"
+  echo "ok - $1 refused with CONNACK 0x04"
+}
+accepted() {  # accepted WHAT PASSWORD
+  mosquitto_pub -p "$MQTT_PORT" -i "$PK.$DN|securemode=3,signmethod=hmacsha1,timestamp=$TS|" -u "$DN&$PK" \
+    -P "$2" -t "/$PK/$DN/update" -m yes || fail "$1 was refused"
+  echo "ok - $1 accepted"
+}
+good=$(hmac sha1 "clientId${PK}.${DN}deviceName${DN}productKey${PK}timestamp${TS}")
+refused "a wrong signature" 0000000000000000000000000000000000000000
+refused "the signature followed by one more character" "${good}0"
+refused "the signature twice" "${good}${good}"
+refused "the signature truncated by one character" "${good:0:39}"
+refused "the signature truncated to half" "${good:0:20}"
+refused "an empty password" ""
+accepted "the signature in upper case" "${good^^}"
 grep -q "wrong signature" "$WORK/server.log" || fail "the refusal was not logged"
 echo "ok - refusal logged"
 
@@ -74,6 +91,22 @@ sent=$(curl -sf -XPOST "$API/topic/$PK/$DN/user/update" -H "password:$token" -H 
   --data-binary '{"temp":20}')
 [[ $sent == *'"code":0'* && $sent == *'"messageId":'* ]] || fail "HTTP /topic: $sent"
 echo "ok - HTTP channel /topic"
+# /auth with the sign extended, truncated or empty: refused; in upper case: accepted.
+auth_with() {  # auth_with SIGN → the /auth answer
+  curl -s -XPOST "$API/auth" -H 'Content-Type: application/json' \
+    -d "{\"version\":\"default\",\"clientId\":\"$PK.$DN\",\"signmethod\":\"hmacsha1\",\"sign\":\"$1\",\"productKey\":\"$PK\",\"deviceName\":\"$DN\"}"
+}
+for wrong in "${sign}0" "${sign}${sign}" "${sign:0:39}"; do
+  answer=$(auth_with "$wrong")
+  [[ $answer == *'"code":20000'* && $answer != *'"token"'* ]] || fail "HTTP /auth with sign [$wrong] gave: $answer"
+done
+echo "ok - HTTP channel /auth refuses a sign extended or truncated (20000)"
+answer=$(auth_with "")
+[[ $answer == *'"code":10001'* && $answer != *'"token"'* ]] || fail "HTTP /auth with an empty sign gave: $answer"
+echo "ok - HTTP channel /auth refuses an empty sign as missing (10001)"
+answer=$(auth_with "${sign^^}")
+[[ $answer == *'"code":0'* && $answer == *'"token"'* ]] || fail "HTTP /auth with an upper-case sign: $answer"
+echo "ok - HTTP channel /auth accepts an upper-case sign"
 bad=$(curl -sf -XPOST "$API/topic/$PK/$DN/user/update" -H "password:nope" --data-binary x)
 [[ $bad == *'"code":20001'* ]] || fail "a bad token gave: $bad"
 echo "ok - HTTP channel bad token is 20001"

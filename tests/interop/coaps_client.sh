@@ -28,18 +28,29 @@ for client in coap-client-gnutls coap-client-openssl; do
   expect_eq "$client: /.well-known/core in 16-byte blocks over DTLS" '</auth>;ct=50,</topic>;ct=50,</rd>;rt="core.rd"' "$(cat "$WORK/blocks.out")"
   grep -q 'Block2:1/' "$WORK/blocks.log" || fail "$client did not fetch block 1"
 
-  # A wrong key or an unknown identity gets no answer; the server logs why.
-  out=$(coaps -u "$IDENTITY" -k wrong-key-000000 "$COAPS/.well-known/core" 2>&1) || true
-  [[ $out != *'</auth>'* ]] || fail "$client: a wrong key was answered: $out"
-  echo "ok - $client: a wrong key is refused"
-  out=$(coaps -u nobody -k "$KEY" "$COAPS/.well-known/core" 2>&1) || true
-  [[ $out != *'</auth>'* ]] || fail "$client: an unknown identity was answered: $out"
-  echo "ok - $client: an unknown identity is refused"
+  # A wrong key or an unknown identity: the handshake fails, so no answer. Each refusal is checked
+  # on its own: the client ends by itself (not killed by timeout), without the resource, and the
+  # server logged one more refusal of that kind for this very attempt.
+  refused() {  # refused WHAT LOG_LINE coap-client options…
+    local what=$1 line=$2 before rc=0 out
+    shift 2
+    before=$(grep -c -- "$line" "$WORK/server.log" || true)
+    out=$(coaps "$@" "$COAPS/.well-known/core" 2>&1) || rc=$?
+    [[ $rc -ne 124 ]] || fail "$client: $what: the client hung instead of failing the handshake"
+    [[ $rc -lt 128 ]] || fail "$client: $what: the client crashed (exit $rc): $out"
+    [[ $out != *'</auth>'* ]] || fail "$client: $what was answered: $out"
+    for _ in $(seq 400); do
+      [[ $(grep -c -- "$line" "$WORK/server.log" || true) -gt $before ]] && break
+      sleep 0.05
+    done
+    [[ $(grep -c -- "$line" "$WORK/server.log" || true) -gt $before ]] || fail "$client: $what: the server logged no refusal"
+    echo "ok - $client: $what is refused (exit $rc, logged)"
+  }
+  refused "a wrong key" "wrong PSK for identity '$IDENTITY'" -u "$IDENTITY" -k wrong-key-000000
+  refused "an unknown identity" "unknown PSK identity 'nobody'" -u nobody -k "$KEY"
 done
 
 grep -q "DTLS session established: identity '$IDENTITY', device m1" "$WORK/server.log" || fail "no established session logged"
-grep -q "wrong PSK for identity '$IDENTITY'" "$WORK/server.log" || fail "the wrong key was not logged"
-grep -q "unknown PSK identity 'nobody'" "$WORK/server.log" || fail "the unknown identity was not logged"
-echo "ok - the server logged the sessions and both failures"
+echo "ok - the server logged the sessions"
 suites=$(grep -o "device m1, TLS_PSK_[A-Z0-9_]*" "$WORK/server.log" | sort -u | tr '\n' ' ')
 echo "ok - negotiated: $suites"

@@ -49,3 +49,27 @@ expect_eq() {  # expect_eq WHAT EXPECTED ACTUAL
   [[ "$2" == "$3" ]] || fail "$1: expected [$2], got [$3]"
   echo "ok - $1"
 }
+
+# Condition waits instead of sleeps: the server's own counters say when a subscription or a
+# connection has been taken in. Bounds are generous (20 s) because CI machines are loaded.
+stat_of() {  # stat_of NAME → that counter of GET /api/v1/admin/stats (names there are unique)
+  curl -sf "http://127.0.0.1:$HTTP_PORT/api/v1/admin/stats" | grep -oE "\"$1\":[0-9]+" | head -n 1 | cut -d: -f2
+}
+
+wait_stat() {  # wait_stat NAME VALUE: until the counter equals VALUE
+  local now=""
+  for _ in $(seq 400); do
+    now=$(stat_of "$1")
+    [[ $now == "$2" ]] && return 0
+    sleep 0.05
+  done
+  fail "stats $1 did not reach $2 within 20 s (it is ${now:-unreadable})"
+}
+
+wait_grep() {  # wait_grep PATTERN FILE: until FILE has a line matching PATTERN (grep -E)
+  for _ in $(seq 400); do
+    grep -qE -- "$1" "$2" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  fail "no line matching '$1' in $2 within 20 s"
+}

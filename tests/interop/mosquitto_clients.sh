@@ -5,18 +5,23 @@ source "$(dirname "$0")/lib.sh"
 require mosquitto_pub mosquitto_sub openssl curl
 start_fakecloud "$1"
 
-# Subscribes in the background, waits until the SUBSCRIBE has been answered, then runs the publisher.
+# Subscribes in the background, waits until the server holds its subscriptions, then runs the publisher.
 sub_then_pub() {  # sub_then_pub OUTFILE COUNT SUB_ARGS… -- PUB_COMMANDS (as one string)
   local out=$1 count=$2
   shift 2
   local args=()
   while [[ $1 != "--" ]]; do args+=("$1"); shift; done
   shift
-  timeout 10 mosquitto_sub "${args[@]}" -C "$count" -v >"$out" 2>"$out.err" &
+  local filters=0 a
+  for a in "${args[@]}"; do [[ $a == -t ]] && filters=$((filters + 1)); done
+  local before
+  before=$(stat_of subscriptions)
+  timeout 20 mosquitto_sub "${args[@]}" -C "$count" -v >"$out" 2>"$out.err" &
   local sub=$!
-  sleep 0.5
+  wait_stat subscriptions $((before + filters))
   eval "$1"
   wait "$sub" || fail "mosquitto_sub ${args[*]} did not get $count messages: $(cat "$out" "$out.err")"
+  wait_stat subscriptions "$before"  # its clean session is gone: the next count starts from here
 }
 
 for v in mqttv31 mqttv311; do
@@ -28,22 +33,28 @@ for v in mqttv31 mqttv311; do
 done
 
 mosquitto_pub -p "$MQTT_PORT" -q 1 -r -t interop/retained -m kept
-got=$(timeout 5 mosquitto_sub -p "$MQTT_PORT" -t interop/retained -C 1 -v)
+got=$(timeout 20 mosquitto_sub -p "$MQTT_PORT" -t interop/retained -C 1 -v)
 expect_eq "retained message delivered on subscribe" "interop/retained kept" "$got"
+wait_stat subscriptions 0
 mosquitto_pub -p "$MQTT_PORT" -q 1 -r -t interop/retained -n
-got=$(timeout 2 mosquitto_sub -p "$MQTT_PORT" -t interop/retained -C 1 -W 1 -v 2>/dev/null || true)
-expect_eq "empty retained payload clears it" "" "$got"
+# The subscriber must get something to prove it ran: a marker published after its SUBSCRIBE. Had
+# the retained message survived, it would come first (retained messages go out on subscribe).
+sub_then_pub "$WORK/out" 1 -p "$MQTT_PORT" -q 1 -t interop/retained -t interop/marker -- \
+  "mosquitto_pub -p $MQTT_PORT -q 1 -t interop/marker -m marker"
+expect_eq "empty retained payload clears it" "interop/marker marker" "$(cat "$WORK/out")"
 
 # Will: a subscriber with a will is killed; another sees the will.
-timeout 10 mosquitto_sub -p "$MQTT_PORT" -t interop/will -C 1 -v >"$WORK/will" &
+subs=$(stat_of subscriptions)
+timeout 20 mosquitto_sub -p "$MQTT_PORT" -t interop/will -C 1 -v >"$WORK/will" &
 watcher=$!
-sleep 0.3
+wait_stat subscriptions $((subs + 1))
 mosquitto_sub -p "$MQTT_PORT" -t interop/nothing --will-topic interop/will --will-payload "lost" -k 60 &
 victim=$!
-sleep 0.5
+wait_stat subscriptions $((subs + 2))  # connected with its will, and subscribed
 kill -9 "$victim"
 wait "$watcher" || fail "will not delivered"
 expect_eq "will published when a client dies" "interop/will lost" "$(cat "$WORK/will")"
+wait_stat subscriptions "$subs"
 
 # TLS with the CA fakecloud generated, fetched over HTTP like a device team would.
 curl -sf "http://127.0.0.1:$HTTP_PORT/api/v1/ca.pem" -o "$WORK/ca-http.pem" || fail "GET /api/v1/ca.pem"

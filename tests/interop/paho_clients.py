@@ -1,20 +1,22 @@
 #!/usr/bin/python3
 """Interop: Debian's python3-paho-mqtt (1.6) against fakecloud, as MQTT 3.1 and 3.1.1 clients.
 
-Usage: paho_clients.py MQTT_PORT MQTTS_PORT CA_FILE
+Usage: paho_clients.py MQTT_PORT MQTTS_PORT CA_FILE HTTP_PORT
 Exits non-zero on the first failed check; prints one "ok - …" line per check.
 """
+import json
 import queue
 import ssl
 import sys
 import time
+import urllib.request
 
 try:
     import paho.mqtt.client as mqtt
 except ImportError:
     sys.exit("FAIL: python3-paho-mqtt is missing (run scripts/install-deps)")
 
-PORT, TLS_PORT, CA = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+PORT, TLS_PORT, CA, HTTP_PORT = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 TIMEOUT = 5
 
 
@@ -133,3 +135,69 @@ secure.publish("paho/tls", b"over tls", 1)
 m = secure.receive()
 check("TLS round trip", m is not None and m.payload == b"over tls")
 secure.disconnect()
+
+
+def api(method, path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request("http://127.0.0.1:%d/api/v1%s" % (HTTP_PORT, path), data=data, method=method)
+    with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:
+        return json.loads(answer.read())
+
+
+def wait_until(what, predicate, seconds=20):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    fail("timed out: " + what)
+
+
+# A generic device that publishes its result from inside its message callback: paho sends the
+# PUBACK only after on_message returns, so the result reaches fakecloud before the PUBACK and the
+# late PUBACK must not turn SUCCESSFUL back into DELIVERED.
+api("POST", "/products", {"id": "paho-lamp", "dialect": "generic"})
+api("POST", "/devices", {"id": "paho-lamp-1", "productId": "paho-lamp", "secrets": {"secret": "s3cret"}})
+device = mqtt.Client(client_id="paho-lamp-1", clean_session=True, protocol=mqtt.MQTTv311)
+device.username_pw_set("paho-lamp-1", "s3cret")
+subscribed = queue.Queue()
+device.on_subscribe = lambda c, u, mid, granted: subscribed.put(granted)
+
+
+def answer_command(client, userdata, message):
+    command = json.loads(message.payload)
+    client.publish("devices/paho-lamp-1/commands/%s/result" % command["id"], json.dumps({"success": True}), 1)
+
+
+device.on_message = answer_command
+device.connect("127.0.0.1", PORT, keepalive=30)
+device.loop_start()
+device.subscribe("devices/paho-lamp-1/commands", 1)
+try:
+    check("the device's SUBACK grants QoS 1", subscribed.get(timeout=TIMEOUT) == (1,))
+except queue.Empty:
+    fail("no SUBACK for the device's commands")
+command_id = api("POST", "/devices/paho-lamp-1/commands", {"payload": {"light": 1}, "expireTime": 3600})["id"]
+wait_until("command %s SUCCESSFUL" % command_id,
+           lambda: api("GET", "/commands/" + command_id)["status"] == "SUCCESSFUL")
+
+
+def journal():
+    """What the device sent, in order: the summaries of the journal's "in" entries."""
+    items = api("GET", "/devices/paho-lamp-1/journal?limit=1000")["items"]
+    return [e["summary"] for e in items if e["direction"] == "in"]
+
+
+wait_until("the late PUBACK in the journal", lambda: any(s.startswith("PUBACK") for s in journal()))
+summaries = journal()
+result_at = next(i for i, s in enumerate(summaries) if s.startswith("PUBLISH") and "/result" in s)
+puback_at = next(i for i, s in enumerate(summaries) if s.startswith("PUBACK"))
+check("the result arrived before the PUBACK", result_at < puback_at)
+# A QoS 1 round trip after the PUBACK on the same connection: the PUBACK has been handled.
+info = device.publish("devices/paho-lamp-1/telemetry", b"{}", 1)
+info.wait_for_publish()
+command = api("GET", "/commands/" + command_id)
+check("a PUBACK after the result leaves the command SUCCESSFUL (got %s)" % command["status"],
+      command["status"] == "SUCCESSFUL" and command["result"] == {"success": True})
+device.disconnect()
+device.loop_stop()

@@ -57,8 +57,7 @@ TEST_F(Commands, ImmediateToAnOnlineDeviceIsSent) {
   auto c = submit(spec("dev-1", 0));
   EXPECT_EQ(c.status, CommandStatus::Sent);
   EXPECT_EQ(c.sends, 1u);
-  EXPECT_EQ(summary(out_), (Summary{{Kind::StatusChanged, CommandStatus::Sent},
-                                                     {Kind::Send, CommandStatus::Sent}}));
+  EXPECT_EQ(summary(out_), (Summary{{Kind::StatusChanged, CommandStatus::Sent}, {Kind::Send, CommandStatus::Sent}}));
 }
 
 TEST_F(Commands, CachedCommandsWaitAndAreSentInCreationOrderWhenTheDeviceComesOnline) {
@@ -126,8 +125,7 @@ TEST_F(Commands, NoAckIsResentUpToMaxRetransmitThenTimesOut) {
   auto c = submit(spec());  // maxRetransmit 2, ack timeout 10 s
   out_.clear();
   queue_.tick(kT0 + 10s, out_);
-  EXPECT_EQ(summary(out_), (Summary{{Kind::StatusChanged, CommandStatus::Sent},
-                                                     {Kind::Send, CommandStatus::Sent}}));
+  EXPECT_EQ(summary(out_), (Summary{{Kind::StatusChanged, CommandStatus::Sent}, {Kind::Send, CommandStatus::Sent}}));
   EXPECT_EQ(queue_.find(c.id)->sends, 2u);
   out_.clear();
   queue_.tick(kT0 + 20s, out_);
@@ -223,6 +221,78 @@ TEST_F(Commands, RestoreKeepsDeadlinesAndOrderAndStartsDevicesOffline) {
   auto next = restarted.submit("cmd-new", spec("dev-1"), kT0 + 63s, out);
   ASSERT_TRUE(next);
   EXPECT_GT(next->seq, later.seq) << "sequence numbers continue after a restart";
+}
+
+// A transport acknowledgement can arrive after the command ended: the result can overtake the PUBACK
+// (a client that publishes the result from inside its message callback), a device can ack a resend
+// after TIMEOUT, a stale ack can name a command that expired or was cancelled. None of them changes
+// the outcome. Mutations these tests are meant to kill (CommandQueue::delivered):
+//   `if (c.status != Sent) return c;` → `if (c.status == Delivered) return c;`   (a late ack revives it)
+//   the same line dropped                                                         (a second ack moves deliveredAt)
+//   `if (c.status == Pending) return Unexpected(NotSent);` dropped                (an ack for an unsent command)
+class LateAcks : public Commands {
+ protected:
+  // An acknowledgement at `when` changes nothing: same status, same times, no action.
+  void expectIgnored(const std::string& id, TimePoint when) {
+    const Command before = *queue_.find(id);
+    out_.clear();
+    auto ack = queue_.delivered(id, when, out_);
+    ASSERT_TRUE(ack) << "a late ack is not an error: the device did nothing wrong";
+    EXPECT_EQ(ack->status, before.status);
+    const Command after = *queue_.find(id);
+    EXPECT_EQ(toString(after.status), toString(before.status));
+    EXPECT_EQ(after.deliveredAt, before.deliveredAt);
+    EXPECT_EQ(after.completedAt, before.completedAt);
+    EXPECT_EQ(after.result, before.result);
+    EXPECT_TRUE(out_.empty()) << "no status change is announced";
+    EXPECT_FALSE(queue_.nextDeadline()) << "nothing is re-armed";
+  }
+};
+
+TEST_F(LateAcks, AfterSuccessfulOrFailedTheResultStands) {
+  queue_.deviceOnline("dev-1", kT0, out_);
+  auto ok = submit(spec());
+  auto bad = submit(spec());
+  ASSERT_TRUE(queue_.completed(ok.id, true, R"({"code":200})", kT0 + 1s, out_));
+  ASSERT_TRUE(queue_.completed(bad.id, false, R"({"code":500})", kT0 + 1s, out_));
+  expectIgnored(ok.id, kT0 + 2s);
+  expectIgnored(bad.id, kT0 + 2s);
+  EXPECT_EQ(queue_.find(ok.id)->status, CommandStatus::Successful);
+  EXPECT_EQ(queue_.find(bad.id)->status, CommandStatus::Failed);
+}
+
+TEST_F(LateAcks, AfterDeliveredAndSuccessfulASecondAckChangesNothing) {
+  queue_.deviceOnline("dev-1", kT0, out_);
+  auto c = submit(spec());
+  ASSERT_TRUE(queue_.delivered(c.id, kT0 + 1s, out_));
+  expectIgnored(c.id, kT0 + 2s);
+  EXPECT_EQ(queue_.find(c.id)->deliveredAt, kT0 + 1s);
+  ASSERT_TRUE(queue_.completed(c.id, true, "{}", kT0 + 3s, out_));
+  expectIgnored(c.id, kT0 + 4s);
+  EXPECT_EQ(queue_.find(c.id)->status, CommandStatus::Successful);
+}
+
+TEST_F(LateAcks, AfterTimeoutTheCommandStaysTimedOut) {
+  queue_.deviceOnline("dev-1", kT0, out_);
+  auto c = submit(spec());  // maxRetransmit 2, ack timeout 10 s
+  for (auto t : {10s, 20s, 30s}) queue_.tick(kT0 + t, out_);
+  ASSERT_EQ(queue_.find(c.id)->status, CommandStatus::Timeout);
+  expectIgnored(c.id, kT0 + 31s);
+  EXPECT_EQ(queue_.find(c.id)->status, CommandStatus::Timeout);
+  EXPECT_FALSE(queue_.find(c.id)->deliveredAt);
+}
+
+TEST_F(LateAcks, AfterExpiredOrCanceledTheCommandStaysEnded) {
+  auto expiring = submit(spec("dev-1", 60));
+  auto canceled = submit(spec("dev-1", 3600));
+  ASSERT_TRUE(queue_.cancel(canceled.id, kT0 + 1s, out_));
+  queue_.tick(kT0 + 60s, out_);
+  ASSERT_EQ(queue_.find(expiring.id)->status, CommandStatus::Expired);
+  queue_.deviceOnline("dev-1", kT0 + 61s, out_);
+  expectIgnored(expiring.id, kT0 + 62s);
+  expectIgnored(canceled.id, kT0 + 62s);
+  EXPECT_EQ(queue_.find(expiring.id)->status, CommandStatus::Expired);
+  EXPECT_EQ(queue_.find(canceled.id)->status, CommandStatus::Canceled);
 }
 
 TEST(CommandStatusNames, RoundTrip) {
