@@ -5,6 +5,13 @@
 // QoS 2 packet id awaiting PUBREL are handed to the store before the packet that brought them is
 // acknowledged; the acknowledgement waits for the commit (BrokerStore::whenCommitted). Replies to
 // one connection keep their order: once one reply waits for a commit, later ones queue behind it.
+//
+// A subscription takes effect when its SUBACK is sent, not before: nothing it delivers (retained
+// messages included) may reach the client ahead of the SUBACK, which some device SDKs need to
+// install a topic's handler (iotkit-embedded does; Mosquitto behaves this way). So while a SUBACK
+// waits for a commit, the connection's later packets wait too (Link::held) and are handled, in
+// order, right after it; a PUBLISH the client sent after the SUBSCRIBE is then routed through the
+// new subscription. Publishes from other clients meanwhile do not match it yet.
 #include "server/broker/broker.hpp"
 
 #include <spdlog/spdlog.h>
@@ -117,10 +124,17 @@ struct Session {
   const std::string& id() const { return identity.clientId; }
 };
 
+/// A SUBSCRIBE whose SUBACK waits for a commit, and the packets the client sent after it.
+struct Held {
+  std::vector<std::pair<std::string, QoS>> granted;  // applied when the SUBACK is sent
+  std::vector<mqtt::Packet> packets;                 // handled after that, in order
+};
+
 /// The broker's view of one live connection.
 struct Link {
   Session* session = nullptr;
   unsigned deferredReplies = 0;  // replies waiting for a commit
+  std::unique_ptr<Held> held;    // set while a SUBACK waits for a commit
 };
 
 Frame wire(const mqtt::Packet& p) { return Frame::of(p); }
@@ -189,13 +203,16 @@ struct Broker::Impl {
     s.port->send(std::move(frame));
   }
 
+  /// Whether a reply to `link` now would wait for a commit.
+  bool replyWaits(const Link& link) const { return store && (wroteStore || link.deferredReplies > 0); }
+
   /// Sends `bytes` to connection `id` once everything this packet wrote is committed, then runs
   /// `after` (with the session, if the connection is still there).
   void reply(ConnectionId id, Frame bytes, std::function<void(Session&)> after = {}) {
     auto it = links.find(id);
     if (it == links.end()) return;
     Link& link = it->second;
-    if (!store || (!wroteStore && link.deferredReplies == 0)) {
+    if (!replyWaits(link)) {
       send(*link.session, std::move(bytes));
       if (after) after(*link.session);
       return;
@@ -334,6 +351,14 @@ struct Broker::Impl {
   void detach(ConnectionId id, bool publishWill) {
     auto it = links.find(id);
     if (it == links.end()) return;
+    if (it->second.held) {
+      // The connection ends before its SUBACK could be sent: the subscription (already handed to
+      // the store) and the packets that followed it still take effect, in order. One of those
+      // may itself end the link (DISCONNECT), so look it up again.
+      release(id, it->second, /*closing=*/true);
+      it = links.find(id);
+      if (it == links.end()) return;
+    }
     Session* s = it->second.session;
     const std::string clientId = s->id();
     links.erase(it);
@@ -525,7 +550,22 @@ struct Broker::Impl {
     complete(s, packetId);
   }
 
-  void onSubscribe(ConnectionId id, Session& s, mqtt::Subscribe sub) {
+  /// Makes granted subscriptions take effect; retained messages follow unless the connection is
+  /// closing [MQTT-3.3.1-6], [MQTT-3.3.1-8].
+  void activate(Session& s, const std::vector<std::pair<std::string, QoS>>& granted, bool sendRetained) {
+    for (const auto& [filter, qos] : granted) {
+      s.subscriptions[filter] = qos;
+      tree.add(filter, &s, level(qos));
+      if (observer) observer->clientSubscribed(s.identity, filter);
+    }
+    if (!sendRetained) return;
+    for (const auto& [filter, qos] : granted)
+      retained.match(filter, [&](const MessagePtr& m) {
+        deliver(s, m, static_cast<QoS>(std::min(level(qos), level(m->qos))), true);
+      });
+  }
+
+  void onSubscribe(ConnectionId id, Link& link, Session& s, mqtt::Subscribe sub, bool closing) {
     std::vector<std::uint8_t> codes;
     std::vector<std::pair<std::string, QoS>> granted;
     for (auto& [filter, qos] : sub.subscriptions) {
@@ -534,21 +574,47 @@ struct Broker::Impl {
         codes.push_back(mqtt::kSubackFailure);
         continue;
       }
-      s.subscriptions[filter] = qos;
-      tree.add(filter, &s, level(qos));
       if (s.persistent)
         persist([&](storage::BrokerStore& st) { st.addSubscription(s.id(), {filter, level(qos)}); });
       codes.push_back(level(qos));
-      if (observer) observer->clientSubscribed(s.identity, filter);
       granted.emplace_back(std::move(filter), qos);
     }
-    reply(id, wire(mqtt::Suback{sub.packetId, std::move(codes)}), [this, granted = std::move(granted)](Session& s) {
-      // Retained messages follow the SUBACK, with the retain flag set [MQTT-3.3.1-6], [MQTT-3.3.1-8].
-      for (const auto& [filter, qos] : granted)
-        retained.match(filter, [&](const MessagePtr& m) {
-          deliver(s, m, static_cast<QoS>(std::min(level(qos), level(m->qos))), true);
-        });
+    Frame suback = wire(mqtt::Suback{sub.packetId, std::move(codes)});
+    if (closing) {
+      activate(s, granted, false);
+      reply(id, std::move(suback));
+      return;
+    }
+    if (!replyWaits(link)) {
+      send(s, std::move(suback));
+      activate(s, granted, true);
+      return;
+    }
+    link.held = std::make_unique<Held>();
+    link.held->granted = std::move(granted);
+    reply(id, std::move(suback), [this, id](Session&) {
+      if (auto it = links.find(id); it != links.end() && it->second.held) release(id, it->second, false);
     });
+  }
+
+  /// The SUBACK of `link`'s held SUBSCRIBE went out (or the connection is closing): its
+  /// subscriptions take effect and the packets held behind it are handled, until one of them
+  /// holds again (its own SUBACK waits) or, when closing, until the link ends.
+  void release(ConnectionId id, Link& link, bool closing) {
+    auto held = std::move(link.held);
+    activate(*link.session, held->granted, !closing);
+    for (std::size_t i = 0; i < held->packets.size(); ++i) {
+      auto it = links.find(id);
+      if (it == links.end()) return;
+      if (it->second.held) {
+        auto& later = it->second.held->packets;
+        later.insert(later.begin(), std::make_move_iterator(held->packets.begin() + static_cast<std::ptrdiff_t>(i)),
+                     std::make_move_iterator(held->packets.end()));
+        return;
+      }
+      wroteStore = false;
+      handle(id, it->second, std::move(held->packets[i]), closing);
+    }
   }
 
   void onUnsubscribe(ConnectionId id, Session& s, const mqtt::Unsubscribe& unsub) {
@@ -565,6 +631,16 @@ struct Broker::Impl {
     if (it == links.end()) return;  // closed or refused meanwhile
     Session& s = *it->second.session;
     if (s.traced) trace(s, true, mqtt::encode(p));
+    if (it->second.held) {
+      it->second.held->packets.push_back(std::move(p));  // after the SUBACK that is waiting
+      return;
+    }
+    handle(id, it->second, std::move(p), false);
+  }
+
+  /// `closing`: the connection is ending with this packet still unhandled (see detach).
+  void handle(ConnectionId id, Link& link, mqtt::Packet p, bool closing) {
+    Session& s = *link.session;
     std::visit(
         [&](auto&& pkt) {
           using T = std::decay_t<decltype(pkt)>;
@@ -573,18 +649,18 @@ struct Broker::Impl {
           else if constexpr (std::is_same_v<T, mqtt::Pubrec>) onPubrec(s, pkt.packetId);
           else if constexpr (std::is_same_v<T, mqtt::Pubrel>) onPubrel(id, s, pkt.packetId);
           else if constexpr (std::is_same_v<T, mqtt::Pubcomp>) onPubcomp(s, pkt.packetId);
-          else if constexpr (std::is_same_v<T, mqtt::Subscribe>) onSubscribe(id, s, std::move(pkt));
+          else if constexpr (std::is_same_v<T, mqtt::Subscribe>) onSubscribe(id, link, s, std::move(pkt), closing);
           else if constexpr (std::is_same_v<T, mqtt::Unsubscribe>) onUnsubscribe(id, s, pkt);
           else if constexpr (std::is_same_v<T, mqtt::Pingreq>) reply(id, wire(mqtt::Pingresp{}));
           else if constexpr (std::is_same_v<T, mqtt::Disconnect>) {
             s.will.reset();  // [MQTT-3.14.4-3]
-            auto port = it->second.session->port;
+            auto port = s.port;
             detach(id, false);
             port->close("client disconnected");
           } else {
             // CONNECT twice [MQTT-3.1.0-2], or a server-to-client packet.
             const std::string why = std::string("protocol violation: unexpected ") + mqtt::packetName(pkt);
-            auto port = it->second.session->port;
+            auto port = s.port;
             detach(id, true);
             port->close(why);
           }

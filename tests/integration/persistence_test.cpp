@@ -2,6 +2,9 @@
 // what the broker acknowledged was committed first.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <tuple>
+
 #include "client/sync_mqtt_client.hpp"
 #include "protocols/mqtt/codec.hpp"
 #include "tests/integration/server_process.hpp"
@@ -148,6 +151,100 @@ TEST_P(Persistence, Qos2PacketIdAwaitingPubrelSurvivesSoAResendIsNotRoutedTwice)
 
 INSTANTIATE_TEST_SUITE_P(Restart, Persistence, ::testing::Values(Ending::Sigterm, Ending::Sigkill),
                          [](const auto& info) { return info.param == Ending::Sigterm ? "Sigterm" : "Sigkill"; });
+
+/// The next `n` packets from `raw`, decoded; fewer when the connection stalls or closes.
+std::vector<mqtt::Packet> readPackets(RawConnection& raw, std::size_t n, std::chrono::milliseconds timeout = 5s) {
+  std::vector<mqtt::Packet> out;
+  std::vector<std::uint8_t> buf;
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (out.size() < n) {
+    auto r = mqtt::decode(buf, mqtt::Limits{});
+    if (r) {
+      buf.erase(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(r->consumed));
+      out.push_back(std::move(r->value));
+      continue;
+    }
+    if (r.error() != mqtt::DecodeError::Incomplete) break;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    if (left <= 0ms) break;
+    auto more = raw.receive(left);
+    if (more.empty()) break;
+    buf.insert(buf.end(), more.begin(), more.end());
+  }
+  return out;
+}
+
+std::vector<std::uint8_t> operator+(std::vector<std::uint8_t> a, const std::vector<std::uint8_t>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+// Issue 13 §2: a client that writes SUBSCRIBE and a matching PUBLISH in one write (as
+// iotkit-embedded's samples do) gets the SUBACK before the message, on clean and persistent
+// sessions alike; on a persistent one the SUBACK waits for the subscription's commit.
+class SubackFirst : public ::testing::TestWithParam<std::tuple<bool, QoS>> {};
+
+TEST_P(SubackFirst, SubscribeAndPublishInOneWrite) {
+  const auto [clean, qos] = GetParam();
+  TempDir dir;
+  ServerProcess server({.fileDb = true}, dir.path());
+  mqtt::Connect connect;
+  connect.clientId = clean ? "sf-clean" : "sf-kept";
+  connect.cleanSession = clean;
+  RawConnection raw(server.mqttPort());
+  ASSERT_TRUE(raw.send(mqtt::encode(connect)));
+  ASSERT_EQ(readPackets(raw, 1), std::vector<mqtt::Packet>{mqtt::Connack{false, mqtt::ConnectReturn::Accepted}});
+
+  const std::uint16_t pubId = qos == QoS::AtMostOnce ? 0 : 2;
+  ASSERT_TRUE(raw.send(mqtt::encode(mqtt::Subscribe{1, {{"sf/own", qos}}}) +
+                       mqtt::encode(mqtt::Publish{"sf/own", bytes("first"), qos, false, false, pubId})));
+  const std::size_t expected = qos == QoS::AtMostOnce ? 2 : 3;
+  const auto got = readPackets(raw, expected);
+  ASSERT_EQ(got.size(), expected);
+  EXPECT_EQ(got[0], mqtt::Packet(mqtt::Suback{1, {static_cast<std::uint8_t>(qos)}})) << "the SUBACK must come first";
+  const auto* delivered = std::get_if<mqtt::Publish>(&got[1]);
+  ASSERT_NE(delivered, nullptr) << "the message follows the SUBACK";
+  EXPECT_EQ(delivered->topic, "sf/own");
+  EXPECT_EQ(text(delivered->payload), "first");
+  EXPECT_EQ(delivered->qos, qos);
+  if (qos == QoS::AtLeastOnce) EXPECT_EQ(got[2], mqtt::Packet(mqtt::Puback{2}));
+  if (qos == QoS::ExactlyOnce) EXPECT_EQ(got[2], mqtt::Packet(mqtt::Pubrec{2}));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Sessions, SubackFirst,
+    ::testing::Combine(::testing::Bool(), ::testing::Values(QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce)),
+    [](const auto& info) {
+      return std::string(std::get<0>(info.param) ? "Clean" : "Persistent") + "Qos" +
+             std::to_string(static_cast<int>(std::get<1>(info.param)));
+    });
+
+TEST(SubackFirstKill, ASubscriptionWhoseSubackWasSentSurvivesASigkillRightAfterIt) {
+  TempDir dir;
+  ServerProcess server({.fileDb = true}, dir.path());
+  mqtt::Connect connect;
+  connect.clientId = "sf-killed";
+  connect.cleanSession = false;
+  {
+    RawConnection raw(server.mqttPort());
+    ASSERT_TRUE(raw.send(mqtt::encode(connect)));
+    ASSERT_EQ(readPackets(raw, 1).size(), 1u);
+    ASSERT_TRUE(raw.send(mqtt::encode(mqtt::Subscribe{1, {{"sf/kill", QoS::AtLeastOnce}}})));
+    ASSERT_EQ(readPackets(raw, 1), std::vector<mqtt::Packet>{mqtt::Suback{1, {1}}});
+    server.kill();  // at once: no graceful shutdown may have flushed anything
+  }
+  server.start();
+  RawConnection raw(server.mqttPort());
+  ASSERT_TRUE(raw.send(mqtt::encode(connect)));
+  ASSERT_EQ(readPackets(raw, 1), std::vector<mqtt::Packet>{mqtt::Connack{true, mqtt::ConnectReturn::Accepted}});
+  auto pub = connected(server.mqtt("sf-pub"));
+  ASSERT_FALSE(pub->publish("sf/kill", "after the kill", QoS::AtLeastOnce));
+  const auto got = readPackets(raw, 1);
+  ASSERT_EQ(got.size(), 1u) << "the subscription did not survive";
+  const auto& m = std::get<mqtt::Publish>(got[0]);
+  EXPECT_EQ(m.topic, "sf/kill");
+  EXPECT_EQ(text(m.payload), "after the kill");
+}
 
 TEST(PersistenceInMemory, EverythingWorksButNothingSurvivesARestart) {
   TempDir dir;

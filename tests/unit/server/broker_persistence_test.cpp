@@ -235,6 +235,90 @@ TEST_F(BrokerPersistenceTest, SubackOfAPersistentSessionWaitsAndRetainedMessages
   EXPECT_EQ(store_.load().sessions[0].subscriptions, (std::vector<storage::SubscriptionRow>{{"r/#", 1}}));
 }
 
+// Issue 13 §2: a SUBACK is sent before anything its subscription delivers, and packets the client
+// sent after the SUBSCRIBE take effect after it. iotkit-embedded installs a topic's handler only
+// when the SUBACK arrives. Mutations these tests are meant to kill (in broker.cpp):
+// - onSubscribe adds to the tree before the SUBACK goes out        → PUBLISH ahead of SUBACK
+// - packet() handles a packet while Link::held is set              → PUBLISH ahead of SUBACK
+// - release() drops the held packets, or handles them before activate() → message lost
+// - detach() forgets the held subscription                         → not matched / not restored
+class SubackFirst : public BrokerPersistenceTest, public ::testing::WithParamInterface<QoS> {};
+
+TEST_P(SubackFirst, APublishSentRightAfterASubscribeOfAPersistentSessionComesAfterTheSuback) {
+  const QoS qos = GetParam();
+  auto dev = connect("dev", /*cleanSession=*/false);
+  WriterGate gate(writer_);
+  send(dev, mqtt::Subscribe{3, {{"own/+", qos}}});
+  send(dev, publish("own/t", "first", qos, qos == QoS::AtMostOnce ? 0 : 8));
+  expectNothingWhileHeld(dev);
+  releaseAndSettle(gate);
+  Packets expected{mqtt::Suback({3, {static_cast<std::uint8_t>(qos)}}),
+                   publish("own/t", "first", qos, qos == QoS::AtMostOnce ? 0 : 1)};
+  if (qos == QoS::AtLeastOnce) expected.push_back(mqtt::Puback{8});
+  if (qos == QoS::ExactlyOnce) expected.push_back(mqtt::Pubrec{8});
+  EXPECT_EQ(dev.port->take(), expected);
+}
+
+TEST_P(SubackFirst, OnACleanSessionWhoseSubackQueuesBehindADeferredReplyToo) {
+  const QoS qos = GetParam();
+  auto keeper = connect("keeper", false);
+  subscribe(keeper, "stored", QoS::AtLeastOnce);
+  auto dev = connect("dev", /*cleanSession=*/true);
+  WriterGate gate(writer_);
+  send(dev, publish("stored", "x", QoS::AtLeastOnce, 1));  // stored for keeper: PUBACK waits
+  send(dev, mqtt::Subscribe{4, {{"own/t", qos}}});          // nothing stored, but queues behind it
+  send(dev, publish("own/t", "first", qos, qos == QoS::AtMostOnce ? 0 : 9));
+  expectNothingWhileHeld(dev);
+  releaseAndSettle(gate);
+  Packets expected{mqtt::Puback{1}, mqtt::Suback({4, {static_cast<std::uint8_t>(qos)}}),
+                   publish("own/t", "first", qos, qos == QoS::AtMostOnce ? 0 : 1)};
+  if (qos == QoS::AtLeastOnce) expected.push_back(mqtt::Puback{9});
+  if (qos == QoS::ExactlyOnce) expected.push_back(mqtt::Pubrec{9});
+  EXPECT_EQ(dev.port->take(), expected);
+  keeper.port->take();
+}
+
+INSTANTIATE_TEST_SUITE_P(Qos, SubackFirst, ::testing::Values(QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce),
+                         [](const auto& info) { return "Qos" + std::to_string(static_cast<int>(info.param)); });
+
+TEST_F(BrokerPersistenceTest, RetainedAndOtherClientsMessagesDoNotOvertakeAWaitingSuback) {
+  broker_->publish("r/1", test::bytes("kept"), QoS::AtMostOnce, true);
+  settle();
+  auto dev = connect("dev", false);
+  auto other = connect("other", true);
+  WriterGate gate(writer_);
+  send(dev, mqtt::Subscribe{5, {{"r/#", QoS::AtMostOnce}}});
+  send(other, publish("r/2", "meanwhile", QoS::AtMostOnce));  // before the subscription takes effect
+  send(dev, mqtt::Unsubscribe{6, {"r/#"}});
+  send(dev, publish("r/3", "after unsubscribe", QoS::AtMostOnce));
+  expectNothingWhileHeld(dev);
+  releaseAndSettle(gate);
+  EXPECT_EQ(dev.port->take(), (Packets{mqtt::Suback({5, {0}}), publish("r/1", "kept", QoS::AtMostOnce, 0, true),
+                                       mqtt::Unsuback{6}}));
+}
+
+TEST_F(BrokerPersistenceTest, AConnectionThatEndsWhileItsSubackWaitsKeepsTheSubscriptionAndItsLaterPackets) {
+  auto watcher = connect("watcher", true);
+  subscribe(watcher, "w", QoS::AtMostOnce);
+  auto dev = connect("dev", false);
+  WriterGate gate(writer_);
+  send(dev, mqtt::Subscribe{7, {{"own", QoS::AtLeastOnce}}});
+  send(dev, publish("w", "sent before the close", QoS::AtMostOnce));
+  broker_->onClosed(dev.id, "connection reset");
+  EXPECT_EQ(watcher.port->take(), Packets{publish("w", "sent before the close", QoS::AtMostOnce)});
+  releaseAndSettle(gate);
+  // Offline, the persistent session still holds the subscription: a message for it is queued.
+  broker_->publish("own", test::bytes("queued"), QoS::AtLeastOnce, false);
+  settle();
+  auto again = open(connectPacket("dev", false));
+  settle();
+  EXPECT_EQ(again.port->take(), (Packets{connack(true), publish("own", "queued", QoS::AtLeastOnce, 1)}));
+  const auto snap = store_.load();
+  const auto* row = storedSession(snap, "dev");
+  ASSERT_NE(row, nullptr);
+  EXPECT_EQ(row->subscriptions, (std::vector<storage::SubscriptionRow>{{"own", 1}}));
+}
+
 // PUBREL goes through reply(): it must wait behind a reply that waits for a commit, and for the
 // commit of the Released state, or a restart could PUBLISH again after PUBREL [MQTT-4.3.3-1]. The
 // case: a persistent client with an outbound QoS 2 message in flight sends SUBSCRIBE (its SUBACK
