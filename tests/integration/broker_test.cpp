@@ -137,8 +137,11 @@ TEST_F(Broker, WillIsPublishedOnAbnormalCloseOnly) {
 TEST_F(Broker, RetainedWillIsKeptForLaterSubscribers) {
   auto o = server_->mqtt("will-retain");
   o.will = mqtt::Will{"will-r/status", bytes("offline"), QoS::AtLeastOnce, true};
+  const auto retained = [] { return call(*server_, "GET", "/api/v1/admin/stats").body["mqtt"]["retained"].get<int>(); };
+  const int before = retained();
   connect(o)->abort();
-  std::this_thread::sleep_for(200ms);
+  for (int i = 0; i < 1000 && retained() == before; ++i) std::this_thread::sleep_for(20ms);
+  ASSERT_EQ(retained(), before + 1) << "the will is retained";
   auto late = connect("will-retain-late");
   ASSERT_TRUE(late->subscribe("will-r/status", QoS::AtLeastOnce));
   auto m = late->receive();

@@ -62,6 +62,28 @@ TEST(AliyunSign, SignatureComparisonIgnoresHexCaseOnly) {
   EXPECT_FALSE(signatureMatches("", "")) << "no expected signature never matches";
 }
 
+// Mutations these tests are meant to kill (signatureMatches):
+//   `expectedHex.size() != givenHex.size()` → `>` or `<`   (a longer or a shorter signature matches)
+//   `lower(expectedHex[i]) ^ lower(givenHex[i])` → without lower() on either side (case matters)
+//   `diff |= …` → `diff = …`                               (only the last character counts)
+//   `expectedHex.empty() ||` dropped                        (an empty password matches a missing secret)
+TEST(AliyunSign, OnlyTheExactSignatureMatchesNotAPrefixOrAnExtension) {
+  const std::string good = "d8b19bb8f07df191ef73a0e868a4b65373017f1f";
+  EXPECT_FALSE(signatureMatches(good, good + "0")) << "the correct signature followed by a character";
+  EXPECT_FALSE(signatureMatches(good, good + good)) << "the correct signature twice";
+  EXPECT_FALSE(signatureMatches(good, good + std::string(1, '\0')));
+  EXPECT_FALSE(signatureMatches(good, good.substr(0, 20))) << "truncated to half";
+  EXPECT_FALSE(signatureMatches(good, good.substr(1))) << "the first character dropped";
+  EXPECT_FALSE(signatureMatches(good, "d")) << "one character";
+  EXPECT_FALSE(signatureMatches(good, "0" + good.substr(1))) << "only the first character differs";
+  EXPECT_TRUE(signatureMatches("ABCDEF0123456789", "abcdef0123456789"));
+  EXPECT_TRUE(signatureMatches("abcdef0123456789", "ABCDEF0123456789"));
+  // A sha256 signature compared with an sha1 one (the method named in the client id decides the length).
+  const std::string sha256 = "d64bac40a79ad70ba6c453508d0df5436a937c091ae789ddcd93ffaf864b7b2f";
+  EXPECT_FALSE(signatureMatches(sha256.substr(0, 40), sha256));
+  EXPECT_FALSE(signatureMatches(sha256, sha256.substr(0, 40)));
+}
+
 TEST(AliyunSign, SignMethodNames) {
   EXPECT_EQ(parseSignMethod("hmacsha1"), SignMethod::HmacSha1);
   EXPECT_EQ(parseSignMethod("HmacSHA256"), SignMethod::HmacSha256);
