@@ -92,9 +92,9 @@ TEST(App, InvalidConfigExitsWith2NamingTheKey) {
 TEST(App, HelpDocumentsEveryOption) {
   std::string out;
   EXPECT_EQ(runAndWait({"--help"}, &out), 0);
-  for (const char* flag : {"--config", "--data-dir", "--db", "--bind", "--mqtt-port", "--mqtts-port", "--http-port",
-                           "--https-port", "--api-token", "--ports-file", "--log-level", "--log-format", "--tls-client-certs", "--tls-ciphers",
-                           "FAKECLOUD_MQTT_MAX_INFLIGHT"})
+  for (const char* flag : {"--config", "--data-dir", "--db", "--bind", "--mqtt-port", "--mqtts-port", "--mqtts-mtls-port",
+                           "--http-port", "--https-port", "--api-token", "--ports-file", "--log-level", "--log-format",
+                           "--tls-client-certs", "--tls-ciphers", "FAKECLOUD_MQTT_MAX_INFLIGHT"})
     EXPECT_NE(out.find(flag), std::string::npos) << flag;
 }
 
