@@ -83,7 +83,8 @@ std::vector<AclRule> parseAcl(const json& v) {
     const auto access = r.value("access", std::string{"readwrite"});
     if (access == "read") rule.write = false;
     else if (access == "write") rule.read = false;
-    else if (access != "readwrite") throw ConfigError(key + ".access", "must be read, write or readwrite");
+    else if (access == "deny") rule.deny = true;
+    else if (access != "readwrite") throw ConfigError(key + ".access", "must be read, write, readwrite or deny");
     rules.push_back(std::move(rule));
   }
   return rules;

@@ -14,14 +14,16 @@ struct MqttUser {
   std::string password;
 };
 
-/// One static ACL rule: clients matching `username`/`clientId` ("*" = any) may use topics matching
-/// `topic`, where "%u" and "%c" stand for the client's username and client id.
+/// One static ACL rule: clients matching `username`/`clientId` ("*" = any) may (or, with `deny`, may
+/// not) use topics matching `topic`, where "%u" and "%c" stand for the client's username and client
+/// id. Rules are tried in order and the first that matches decides (server/broker/access.hpp).
 struct AclRule {
   std::string username = "*";
   std::string clientId = "*";
   std::string topic;
   bool read = true;   // SUBSCRIBE / receive
   bool write = true;  // PUBLISH
+  bool deny = false;  // "access": "deny": refuses both
 };
 
 /// What the mutual-TLS MQTT listener (ports.mqttsMtls) asks of clients. The other TLS listeners never

@@ -104,6 +104,27 @@ TEST_F(Secured, WillOnAForbiddenTopicIsRefused) {
   EXPECT_EQ(connackCode(o), mqtt::ConnectReturn::NotAuthorized);
 }
 
+// Issue 13 §6, end to end: the config a conformance suite asks for (all open but test/nosubscribe).
+TEST(AclDeny, RefusesOneTopicWhileWildcardsStayOpen) {
+  ServerProcess server({.configJson = R"({"mqtt": {"acl": [
+      {"topic": "test/nosubscribe", "access": "deny"}, {"topic": "+/+"}, {"topic": "#"}]}})"});
+  SyncMqttClient c(server.mqtt("conformance"));
+  ASSERT_TRUE(c.connect());
+  auto codes = c.subscribe({{"test/nosubscribe", QoS::ExactlyOnce}, {"#", QoS::AtLeastOnce}, {"+/+", QoS::AtMostOnce}});
+  ASSERT_TRUE(codes);
+  EXPECT_EQ(*codes, (std::vector<std::uint8_t>{0x80, 0x01, 0x00}));
+  // Publishing to the denied topic is acknowledged and dropped; the next message arrives alone
+  // (once per matching subscription: one client, overlapping subscriptions get one copy).
+  EXPECT_FALSE(c.publish("test/nosubscribe", "must not arrive", QoS::AtLeastOnce));
+  EXPECT_FALSE(c.publish("test/other", "arrives", QoS::AtLeastOnce));
+  auto m = c.receive();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->topic, "test/other");
+  EXPECT_FALSE(c.receive(300ms)) << "the denied publish was delivered";
+  EXPECT_NE(server.log().find("may not subscribe to test/nosubscribe"), std::string::npos);
+  EXPECT_NE(server.log().find("may not publish to test/nosubscribe"), std::string::npos);
+}
+
 TEST(Tls, ClientThatTrustsTheGeneratedCaConnectsAndPublishes) {
   ServerProcess server;
   SyncMqttClient sub(server.mqtts("tls-sub"));

@@ -282,11 +282,15 @@ TEST(ConfigAcl, ParsedWithDefaultsAndAccessModes) {
       {"topic": "devices/%c/#"},
       {"topic": "telemetry/#", "username": "alice", "access": "write"},
       {"topic": "commands/#", "clientId": "console", "access": "read"},
-      {"topic": "all", "access": "readwrite"}
+      {"topic": "all", "access": "readwrite"},
+      {"topic": "test/nosubscribe", "access": "deny"}
   ]}})");
   ASSERT_CONFIG(r);
   const auto& acl = r.config->mqtt.acl;
-  ASSERT_EQ(acl.size(), 4u);
+  ASSERT_EQ(acl.size(), 5u);
+  for (std::size_t i = 0; i < 4; ++i) EXPECT_FALSE(acl[i].deny) << i;
+  EXPECT_TRUE(acl[4].deny);
+  EXPECT_EQ(acl[4].topic, "test/nosubscribe");
   EXPECT_EQ(acl[0].topic, "devices/%c/#");
   EXPECT_EQ(acl[0].username, "*");
   EXPECT_EQ(acl[0].clientId, "*");
@@ -308,7 +312,7 @@ TEST(ConfigAcl, ErrorsNameTheEntryAndField) {
   expectError(configFromJson(R"({"mqtt": {"acl": [{"topic": "a", "user": "x"}]}})"),
               {"mqtt.acl[0].user", "unknown key"});
   expectError(configFromJson(R"({"mqtt": {"acl": [{"topic": "a", "access": "rw"}]}})"),
-              {"mqtt.acl[0].access", "read, write or readwrite"});
+              {"mqtt.acl[0].access", "read, write, readwrite or deny"});
 }
 
 // ACL fields of the wrong type are reported by key, like every other config error.
