@@ -92,7 +92,7 @@ std::vector<AclRule> parseAcl(const json& v) {
 
 const std::vector<Option>& options() {
   static const std::vector<Option> kOptions = {
-      {"dataDir", "--data-dir", "Directory for the database, certificates and firmware", Kind::String, 0, 0,
+      {"dataDir", "--data-dir", "Directory for the database and the generated TLS certificates", Kind::String, 0, 0,
        {}, [](Config& c, const json& v) { c.dataDir = v.get<std::string>(); }},
       {"db", "--db", "SQLite database file, or :memory: (default: <data-dir>/fakecloud.db)", Kind::String, 0, 0, {},
        [](Config& c, const json& v) { c.db = v.get<std::string>(); }},
@@ -105,7 +105,7 @@ const std::vector<Option>& options() {
       {"ports.mqttsMtls", "--mqtts-mtls-port",
        "MQTT over mutual TLS port: asks for a client certificate per tls.clientCerts (0: ephemeral)", Kind::Int, 0,
        65535, {}, [](Config& c, const json& v) { c.ports.mqttsMtls = static_cast<std::uint16_t>(asInt(v)); }},
-      {"ports.http", "--http-port", "HTTP port: API, console, firmware (0: ephemeral)",
+      {"ports.http", "--http-port", "HTTP port: REST API, event stream, health, aliyun HTTP device channel (0: ephemeral)",
        Kind::Int, 0, 65535, {}, [](Config& c, const json& v) { c.ports.http = static_cast<std::uint16_t>(asInt(v)); }},
       {"ports.https", "--https-port", "HTTPS port: the HTTP listener over TLS (0: ephemeral)", Kind::Int, 0, 65535, {},
        [](Config& c, const json& v) { c.ports.https = static_cast<std::uint16_t>(asInt(v)); }},
@@ -135,7 +135,7 @@ const std::vector<Option>& options() {
        "CA certificate(s) that sign client certificates on the mutual-TLS port, PEM (default: generated CA)",
        Kind::String, 0, 0, {}, [](Config& c, const json& v) { c.tls.caFile = v.get<std::string>(); }},
       {"tls.ciphers", "--tls-ciphers",
-       "OpenSSL cipher list for TLS <= 1.2, e.g. AES128-SHA:AES256-SHA for legacy static-RSA firmware",
+       "OpenSSL cipher list for TLS <= 1.2, e.g. AES128-SHA:AES256-SHA for legacy static-RSA device stacks",
        Kind::String, 0, 0, {}, [](Config& c, const json& v) { c.tls.ciphers = v.get<std::string>(); }},
       {"tls.minVersion", "--tls-min-version", "Lowest TLS version accepted: 1.0, 1.1, 1.2 or 1.3", Kind::Enum, 0, 0,
        {"1.0", "1.1", "1.2", "1.3"}, [](Config& c, const json& v) { c.tls.minVersion = v.get<std::string>(); }},
