@@ -256,7 +256,7 @@ class Connection final : public ConnectionBase {
         break;
       case State::Ready:
         if (s_.keepAlive > 0 && now - lastSend_ >= std::chrono::milliseconds(s_.keepAlive * 500)) {
-          mqtt::encode(mqtt::Pingreq{}, out_);
+          put(mqtt::Pingreq{});
           flush();
         }
         if (publishing_ && f_.maxRate && role_ == Role::Publisher) checkStall(now);
@@ -277,7 +277,7 @@ class Connection final : public ConnectionBase {
       case State::Ready:
       case State::WaitSuback:
         publishing_ = false;
-        mqtt::encode(mqtt::Disconnect{}, out_);
+        put(mqtt::Disconnect{});
         state_ = State::Disconnecting;
         deadline_ = Clock::now() + kDisconnectGrace;
         flush();  // the server closes after DISCONNECT; so do we once it is written
@@ -324,12 +324,18 @@ class Connection final : public ConnectionBase {
     }
   }
 
+  /// Appends `p` to the output; the scenario's limits keep every packet representable, and one that
+  /// is not is counted as an error rather than sent corrupt.
+  void put(const mqtt::Packet& p) {
+    if (auto r = mqtt::encode(p, out_); !r) w_.error(make_error_code(r.error()).message());
+  }
+
   void sendConnect() {
     mqtt::Connect c;
     c.clientId = s_.clientIdPrefix + (role_ == Role::Publisher ? "-p" : "-s") + std::to_string(index_);
     c.cleanSession = true;
     c.keepAlive = s_.keepAlive;
-    mqtt::encode(c, out_);
+    put(c);
     state_ = State::WaitConnack;
     rbuf_.resize(role_ == Role::Publisher ? kPublisherReadBuffer : kSubscriberReadBuffer);
     flush();
@@ -413,8 +419,8 @@ class Connection final : public ConnectionBase {
     if (auto* pub = std::get_if<mqtt::Publish>(&p)) return onPublish(*pub);
     if (auto* ack = std::get_if<mqtt::Puback>(&p)) return onAcked(ack->packetId);
     if (auto* comp = std::get_if<mqtt::Pubcomp>(&p)) return onAcked(comp->packetId);
-    if (auto* rec = std::get_if<mqtt::Pubrec>(&p)) return mqtt::encode(mqtt::Pubrel{rec->packetId}, out_);
-    if (auto* rel = std::get_if<mqtt::Pubrel>(&p)) return mqtt::encode(mqtt::Pubcomp{rel->packetId}, out_);
+    if (auto* rec = std::get_if<mqtt::Pubrec>(&p)) return put(mqtt::Pubrel{rec->packetId});
+    if (auto* rel = std::get_if<mqtt::Pubrel>(&p)) return put(mqtt::Pubcomp{rel->packetId});
     if (std::holds_alternative<mqtt::Pingresp>(p)) return;
     if (auto* ca = std::get_if<mqtt::Connack>(&p); ca && state_ == State::WaitConnack) return onConnack(*ca);
     if (auto* sa = std::get_if<mqtt::Suback>(&p); sa && state_ == State::WaitSuback) return onSuback(*sa);
@@ -437,7 +443,7 @@ class Connection final : public ConnectionBase {
     mqtt::Subscribe sub;
     sub.packetId = 1;
     sub.subscriptions.push_back({subscribeFilter(s_, index_), static_cast<mqtt::QoS>(s_.qos)});
-    mqtt::encode(sub, out_);
+    put(sub);
     state_ = State::WaitSuback;
     deadline_ = Clock::now() + std::chrono::milliseconds(s_.connectTimeoutMs);
   }
@@ -457,8 +463,10 @@ class Connection final : public ConnectionBase {
 
   void onPublish(const mqtt::Publish& p) {
     const auto now = nowNs();
-    if (p.qos == mqtt::QoS::AtLeastOnce) mqtt::encode(mqtt::Puback{p.packetId}, out_);
-    else if (p.qos == mqtt::QoS::ExactlyOnce) mqtt::encode(mqtt::Pubrec{p.packetId}, out_);
+    if (p.qos == mqtt::QoS::AtLeastOnce)
+      put(mqtt::Puback{p.packetId});
+    else if (p.qos == mqtt::QoS::ExactlyOnce)
+      put(mqtt::Pubrec{p.packetId});
     if (role_ != Role::Subscriber) return w_.error("PUBLISH to a publisher");
     const auto h = readHeader(p.payload);
     if (!h) return w_.error("payload without a load-test header");
@@ -498,7 +506,8 @@ class Connection final : public ConnectionBase {
     const std::uint64_t seq = seq_++;
     writeHeader(w_.payload, PayloadHeader{index_, seq, nowNs()});
     const auto id = s_.qos > 0 ? static_cast<std::uint16_t>(seq % 65535 + 1) : std::uint16_t{0};
-    mqtt::encodePublish(topic_, w_.payload, static_cast<mqtt::QoS>(s_.qos), false, false, id, out_);
+    if (auto r = mqtt::encodePublish(topic_, w_.payload, static_cast<mqtt::QoS>(s_.qos), false, false, id, out_); !r)
+      return w_.error(make_error_code(r.error()).message());  // the scenario's limits keep this from happening
     shared().sent.store(seq_);
     w_.counters.sent.fetch_add(1, std::memory_order_relaxed);
   }

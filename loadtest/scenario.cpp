@@ -225,6 +225,8 @@ void readPortsFile(Scenario& s) {
   }
 }
 
+constexpr std::size_t kMaxPrefixLength = 64'000;
+
 Scenario validate(const json& doc) {
   if (!doc.is_object()) throw OptionError("(root)", "a scenario must be a JSON object");
   for (const auto& [k, _] : doc.items())
@@ -265,6 +267,11 @@ Scenario validate(const json& doc) {
     throw OptionError("subscribers", "more than 1000000 connections in total");
   if (doc.contains("count") && !doc.contains("durationS")) s.durationS = 3600;  // a safety bound only
   if (s.qos > 0 && s.window > 32768) throw OptionError("window", "QoS 1/2 needs a window ≤ 32768 (packet ids)");
+  // MQTT strings carry a two-byte length (§1.5.3); the suffixes added per client stay far below 1000 bytes.
+  for (const auto& [key, value] :
+       {std::pair{"topicPrefix", &s.topicPrefix}, std::pair{"clientIdPrefix", &s.clientIdPrefix}})
+    if (value->size() > kMaxPrefixLength)
+      throw OptionError(key, "longer than " + std::to_string(kMaxPrefixLength) + " bytes (an MQTT string holds 65535)");
   return s;
 }
 

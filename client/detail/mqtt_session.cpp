@@ -44,13 +44,14 @@ MqttSession::MqttSession(MqttOptions options, std::uint64_t seed) : options_(std
 
 std::vector<Action> MqttSession::takeActions() { return std::exchange(actions_, {}); }
 
-void MqttSession::send(const mqtt::Packet& packet, TimePoint now, OpId writtenOp) {
+std::error_code MqttSession::send(const mqtt::Packet& packet, TimePoint now, OpId writtenOp) {
   SendBytes s;
-  mqtt::encode(packet, s.bytes);
+  if (auto r = mqtt::encode(packet, s.bytes); !r) return make_error_code(r.error());
   s.writtenOp = writtenOp;
   emit(std::move(s));
   // Keepalive counts from the last packet the client sent [MQTT-3.1.2-23].
   lastSend_ = now;
+  return {};
 }
 
 bool MqttSession::packetIdInUse(std::uint16_t id) const {
@@ -97,16 +98,16 @@ Expected<OpId, std::error_code> MqttSession::publish(std::string topic, std::vec
   p.qos = qos;
   p.retain = retain;
   if (qos == QoS::AtMostOnce) {
+    if (auto ec = send(p, now, op)) return Unexpected(ec);  // a topic or payload the wire cannot carry
     awaitingWrite_.insert(op);
-    send(p, now, op);
     return op;
   }
   const auto id = allocatePacketId();
   if (!id) return Unexpected(make_error_code(Error::PacketIdsExhausted));
   p.packetId = *id;
-  send(p, now);
-  outgoing_.emplace(*id, Outgoing{op, std::move(p), qos == QoS::AtLeastOnce ? Stage::AwaitPuback : Stage::AwaitPubrec,
-                                  nextSeq_++});
+  if (auto ec = send(p, now)) return Unexpected(ec);
+  outgoing_.emplace(
+      *id, Outgoing{op, std::move(p), qos == QoS::AtLeastOnce ? Stage::AwaitPuback : Stage::AwaitPubrec, nextSeq_++});
   return op;
 }
 
@@ -119,7 +120,7 @@ Expected<OpId, std::error_code> MqttSession::subscribe(std::vector<mqtt::Subscri
   const auto id = allocatePacketId();
   if (!id) return Unexpected(make_error_code(Error::PacketIdsExhausted));
   const OpId op = ++nextOp_;
-  send(mqtt::Subscribe{*id, subscriptions}, now);
+  if (auto ec = send(mqtt::Subscribe{*id, subscriptions}, now)) return Unexpected(ec);
   pendingSubscribe_.emplace(*id, PendingSubscribe{op, std::move(subscriptions)});
   return op;
 }
@@ -133,8 +134,10 @@ Expected<OpId, std::error_code> MqttSession::unsubscribe(std::vector<std::string
   if (!id) return Unexpected(make_error_code(Error::PacketIdsExhausted));
   const OpId op = ++nextOp_;
   // Forgotten now, not on UNSUBACK, so that a reconnect racing the UNSUBACK does not resurrect them.
+  for (const auto& f : filters)
+    if (f.size() > mqtt::kMaxStringLength) return Unexpected(make_error_code(mqtt::EncodeError::StringTooLong));
   for (const auto& f : filters) subscriptions_.erase(f);
-  send(mqtt::Unsubscribe{*id, std::move(filters)}, now);
+  if (auto ec = send(mqtt::Unsubscribe{*id, std::move(filters)}, now)) return Unexpected(ec);
   pendingUnsubscribe_.emplace(*id, op);
   return op;
 }
@@ -222,7 +225,8 @@ void MqttSession::onTransportOpen(TimePoint now) {
   c.will = options_.will;
   c.username = options_.username;
   if (options_.password) c.password = std::vector<std::uint8_t>(options_.password->begin(), options_.password->end());
-  send(c, now);
+  // A client id, username, password or will longer than the wire carries: the connection fails with why.
+  if (auto ec = send(c, now)) endConnection(ec, true, now);
 }
 
 void MqttSession::onBytes(std::span<const std::uint8_t> bytes, TimePoint now) {

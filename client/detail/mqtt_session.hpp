@@ -151,7 +151,9 @@ class MqttSession {
     bool acknowledged = false;  // PUBREC sent (QoS 2)
   };
 
-  void send(const mqtt::Packet& packet, TimePoint now, OpId writtenOp = 0);
+  /// Encodes and emits `packet`; the encoder's error (nothing emitted) when the wire cannot carry it.
+  /// Acknowledgements, pings and resends of packets that were sent once cannot fail.
+  std::error_code send(const mqtt::Packet& packet, TimePoint now, OpId writtenOp = 0);
   void emit(Action a) { actions_.push_back(std::move(a)); }
   [[nodiscard]] std::optional<std::uint16_t> allocatePacketId();
   [[nodiscard]] bool packetIdInUse(std::uint16_t id) const;

@@ -127,7 +127,7 @@ class Broker:
         if self.kind == "fakecloud":
             ports = run_dir / "ports.json"
             cmd = [self.args.fakecloud, "--data-dir", str(run_dir / "data"), "--db", ":memory:", "--mqtt-port", "0",
-                   "--mqtts-port", "0", "--http-port", "0", "--https-port", "0", "--coap-port", "0", "--coaps-port", "0", "--ports-file", str(ports), "--log-level", "warn",
+                   "--mqtts-port", "0", "--mqtts-mtls-port", "0", "--http-port", "0", "--https-port", "0", "--coap-port", "0", "--coaps-port", "0", "--ports-file", str(ports), "--log-level", "warn",
                    "--mqtt-max-inflight", str(MAX_INFLIGHT), "--mqtt-max-queued", str(MAX_QUEUED)]
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=log)
             deadline = time.time() + 20

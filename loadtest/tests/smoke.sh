@@ -20,7 +20,7 @@ fail() {
   exit 1
 }
 
-"$FAKECLOUD" --data-dir "$WORK/data" --db :memory: --mqtt-port 0 --mqtts-port 0 --http-port 0 --https-port 0 --coap-port 0 --coaps-port 0 \
+"$FAKECLOUD" --data-dir "$WORK/data" --db :memory: --mqtt-port 0 --mqtts-port 0 --mqtts-mtls-port 0 --http-port 0 --https-port 0 --coap-port 0 --coaps-port 0 \
   --ports-file "$WORK/ports.json" --log-level warn >"$WORK/server.log" 2>&1 &
 FC_PID=$!
 for _ in $(seq 200); do

@@ -20,7 +20,7 @@ std::vector<std::uint8_t> emptyReply(Type type, std::uint16_t messageId) {
   m.type = type;
   m.code = code::kEmpty;
   m.messageId = messageId;
-  return encode(m);
+  return std::move(encode(m)).value();  // an Empty message with nothing else always encodes
 }
 
 // splitmix64's finaliser: a bijection on 64-bit values that scatters neighbouring inputs.
@@ -218,7 +218,9 @@ void MessageLayer::onReset(const PeerKey& peer, const Message& m, std::vector<Ac
 std::vector<Action> MessageLayer::send(const PeerKey& peer, const Message& m, TimePoint now) {
   prune(now);
   std::vector<Action> out;
-  auto bytes = encode(m);
+  auto encoded = encode(m);
+  if (!encoded) return out;  // the caller broke the precondition: nothing goes out rather than a bad datagram
+  auto bytes = std::move(*encoded);
   const Key key{peer, m.messageId};
   if (m.type == Type::Confirmable) {
     if (auto it = pending_.find(key); it != pending_.end()) erasePending(it);
@@ -257,9 +259,11 @@ std::vector<Action> MessageLayer::respond(const PeerKey& peer, const Message& re
   // §5.2.1: piggybacked in the ACK, which echoes the request's message id (§4.2).
   response.type = Type::Acknowledgement;
   response.messageId = request.messageId;
-  auto bytes = encode(response);
-  cacheReply(key, bytes, now);
   std::vector<Action> out;
+  auto encoded = encode(response);
+  if (!encoded) return out;  // precondition broken (see send)
+  auto bytes = std::move(*encoded);
+  cacheReply(key, bytes, now);
   out.push_back(SendDatagram{peer, std::move(bytes)});
   return out;
 }

@@ -138,7 +138,8 @@ class MessageLayer {
   /// Sends `m` as given (its message id included; see nextMessageId()). A CON is retransmitted
   /// until acknowledged, reset or given up (§4.2); a NON is remembered for NON_LIFETIME so that an
   /// RST to it is reported (§4.3). Sending a CON with the message id of one still outstanding to
-  /// the same peer replaces it. Precondition: validate(m) is nullopt.
+  /// the same peer replaces it. Precondition: validate(m) is nullopt; a message that breaks it is
+  /// not sent (no action).
   [[nodiscard]] std::vector<Action> send(const PeerKey& peer, const Message& m, TimePoint now);
 
   /// Answers a delivered `request` with `response` (§5.2): piggybacked in the ACK of a CON

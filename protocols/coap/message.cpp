@@ -433,7 +433,9 @@ std::optional<DecodeError> validate(const Message& m) noexcept {
   return std::nullopt;
 }
 
-void encode(const Message& m, std::vector<std::uint8_t>& out) {
+Expected<std::size_t, DecodeError> encode(const Message& m, std::vector<std::uint8_t>& out) {
+  if (auto e = validate(m)) return Unexpected(*e);
+  const std::size_t before = out.size();
   std::size_t size = kHeaderSize + m.token.size() + (m.payload.empty() ? 0 : 1 + m.payload.size());
   for (const auto& o : m.options) size += 5 + o.value.size();
   out.reserve(out.size() + size);
@@ -466,11 +468,12 @@ void encode(const Message& m, std::vector<std::uint8_t>& out) {
     out.push_back(kPayloadMarker);
     out.insert(out.end(), m.payload.begin(), m.payload.end());
   }
+  return out.size() - before;
 }
 
-std::vector<std::uint8_t> encode(const Message& m) {
+Expected<std::vector<std::uint8_t>, DecodeError> encode(const Message& m) {
   std::vector<std::uint8_t> out;
-  encode(m, out);
+  if (auto r = encode(m, out); !r) return Unexpected(r.error());
   return out;
 }
 

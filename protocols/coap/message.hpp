@@ -293,13 +293,14 @@ struct Header {
 /// kMaxOptionLength → ReservedOptionLength (its length would need the reserved nibble 15).
 [[nodiscard]] std::optional<DecodeError> validate(const Message& m) noexcept;
 
-/// Appends the wire form of `m` to `out` (RFC 7252 §3). Options are written in ascending number
-/// order (a stable sort, so repeated options keep their relative order) whatever their order in
-/// `m.options`. Precondition: validate(m) is nullopt; otherwise the bytes are unspecified.
-void encode(const Message& m, std::vector<std::uint8_t>& out);
+/// Appends the wire form of `m` to `out` (RFC 7252 §3) and returns how many bytes it appended.
+/// Options are written in ascending number order (a stable sort, so repeated options keep their
+/// relative order) whatever their order in `m.options`. A message the wire cannot represent
+/// (validate(m) is not nullopt) leaves `out` as it was and returns validate's error.
+[[nodiscard]] Expected<std::size_t, DecodeError> encode(const Message& m, std::vector<std::uint8_t>& out);
 
-/// Convenience: the wire form of `m` in a fresh vector.
-[[nodiscard]] std::vector<std::uint8_t> encode(const Message& m);
+/// Convenience: the wire form of `m` in a fresh vector, or validate's error.
+[[nodiscard]] Expected<std::vector<std::uint8_t>, DecodeError> encode(const Message& m);
 
 }  // namespace fc::coap
 

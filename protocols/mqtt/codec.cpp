@@ -340,6 +340,36 @@ std::size_t bodySize(const Pingreq&) noexcept { return 0; }
 std::size_t bodySize(const Pingresp&) noexcept { return 0; }
 std::size_t bodySize(const Disconnect&) noexcept { return 0; }
 
+// The longest string or binary field of a packet, checked against kMaxStringLength.
+std::size_t longestField(const Connect& c) noexcept {
+  std::size_t n = std::max(c.protocolName.size(), c.clientId.size());
+  if (c.will) n = std::max({n, c.will->topic.size(), c.will->payload.size()});
+  if (c.username) n = std::max(n, c.username->size());
+  if (c.password) n = std::max(n, c.password->size());
+  return n;
+}
+std::size_t longestField(const Publish& p) noexcept { return p.topic.size(); }
+std::size_t longestField(const Subscribe& s) noexcept {
+  std::size_t n = 0;
+  for (const auto& sub : s.subscriptions) n = std::max(n, sub.filter.size());
+  return n;
+}
+std::size_t longestField(const Unsubscribe& u) noexcept {
+  std::size_t n = 0;
+  for (const auto& f : u.filters) n = std::max(n, f.size());
+  return n;
+}
+template <class T>
+std::size_t longestField(const T&) noexcept {
+  return 0;
+}
+
+std::optional<EncodeError> unrepresentable(std::size_t longest, std::size_t body) noexcept {
+  if (longest > kMaxStringLength) return EncodeError::StringTooLong;
+  if (body > kMaxRemainingLength) return EncodeError::PacketTooLarge;
+  return std::nullopt;
+}
+
 std::uint8_t publishFlags(QoS qos, bool retain, bool dup) noexcept {
   return static_cast<std::uint8_t>((dup ? kPublishDup : 0) | (static_cast<std::uint8_t>(qos) << kPublishQosShift) |
                                    (retain ? kPublishRetain : 0));
@@ -362,13 +392,12 @@ class Writer {
     out_.push_back(static_cast<std::uint8_t>(v >> 8));
     out_.push_back(static_cast<std::uint8_t>(v & 0xFF));
   }
-  // Lengths above 65535 cannot be represented; the caller promised a valid packet.
   void bytes(const void* data, std::size_t n) {
     const auto* p = static_cast<const std::uint8_t*>(data);
     out_.insert(out_.end(), p, p + n);
   }
   void prefixed(const void* data, std::size_t n) {
-    u16(static_cast<std::uint16_t>(n));
+    u16(static_cast<std::uint16_t>(n));  // encode() checked n <= kMaxStringLength
     bytes(data, n);
   }
   void string(std::string_view s) { prefixed(s.data(), s.size()); }
@@ -474,7 +503,29 @@ class DecodeCategory final : public std::error_category {
   }
 };
 
+class EncodeCategory final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "mqtt.encode"; }
+
+  std::string message(int ev) const override {
+    switch (static_cast<EncodeError>(ev)) {
+      case EncodeError::StringTooLong:
+        return "a string or binary field is longer than 65535 bytes";
+      case EncodeError::PacketTooLarge:
+        return "the packet is longer than 268435455 bytes";
+    }
+    return "unknown mqtt encode error";
+  }
+};
+
 }  // namespace
+
+const std::error_category& encodeCategory() noexcept {
+  static const EncodeCategory category;
+  return category;
+}
+
+std::error_code make_error_code(EncodeError e) noexcept { return {static_cast<int>(e), encodeCategory()}; }
 
 const std::error_category& decodeCategory() noexcept {
   static const DecodeCategory category;
@@ -522,32 +573,47 @@ Expected<Decoded<Packet>, DecodeError> decode(std::span<const std::uint8_t> in, 
   return result;
 }
 
-void encode(const Packet& p, std::vector<std::uint8_t>& out) {
-  std::visit(
-      [&out, type = static_cast<std::uint8_t>(p.index() + 1)](const auto& packet) {
+Expected<std::size_t, EncodeError> encode(const Packet& p, std::vector<std::uint8_t>& out) {
+  return std::visit(
+      [&out,
+       type = static_cast<std::uint8_t>(p.index() + 1)](const auto& packet) -> Expected<std::size_t, EncodeError> {
         const std::size_t body = bodySize(packet);
+        if (auto e = unrepresentable(longestField(packet), body)) return Unexpected(*e);
+        const std::size_t before = out.size();
         reserveFor(out, body);
         Writer w(out);
         w.u8(static_cast<std::uint8_t>((type << 4) | fixedFlags(packet)));
         w.remainingLength(body);
         writeBody(packet, w);
+        return out.size() - before;
       },
       p);
 }
 
-void encodePublish(std::string_view topic, std::span<const std::uint8_t> payload, QoS qos, bool retain, bool dup,
-                   std::uint16_t packetId, std::vector<std::uint8_t>& out) {
+std::optional<EncodeError> checkPublish(std::size_t topicSize, std::size_t payloadSize, QoS qos) noexcept {
+  if (topicSize > kMaxStringLength) return EncodeError::StringTooLong;
+  // Checked before adding so that a huge payloadSize cannot wrap the sum.
+  if (payloadSize > kMaxRemainingLength) return EncodeError::PacketTooLarge;
+  return unrepresentable(topicSize, publishBodySize(topicSize, payloadSize, qos));
+}
+
+Expected<std::size_t, EncodeError> encodePublish(std::string_view topic, std::span<const std::uint8_t> payload, QoS qos,
+                                                 bool retain, bool dup, std::uint16_t packetId,
+                                                 std::vector<std::uint8_t>& out) {
+  if (auto e = checkPublish(topic.size(), payload.size(), qos)) return Unexpected(*e);
   const std::size_t body = publishBodySize(topic.size(), payload.size(), qos);
+  const std::size_t before = out.size();
   reserveFor(out, body);
   Writer w(out);
   w.u8(static_cast<std::uint8_t>((kPublish << 4) | publishFlags(qos, retain, dup)));
   w.remainingLength(body);
   writePublishBody(topic, payload, qos, packetId, w);
+  return out.size() - before;
 }
 
-std::vector<std::uint8_t> encode(const Packet& p) {
+Expected<std::vector<std::uint8_t>, EncodeError> encode(const Packet& p) {
   std::vector<std::uint8_t> out;
-  encode(p, out);
+  if (auto r = encode(p, out); !r) return Unexpected(r.error());
   return out;
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <system_error>
@@ -36,6 +37,23 @@ enum class DecodeError : std::uint8_t {
 const std::error_category& decodeCategory() noexcept;
 std::error_code make_error_code(DecodeError e) noexcept;
 
+/// What the wire cannot carry. The encoder checks these before writing a byte, so a caller that
+/// forgot a limit gets an error instead of a corrupt packet on every subscriber's connection.
+enum class EncodeError : std::uint8_t {
+  StringTooLong = 1,  ///< a string or binary field longer than kMaxStringLength: its two-byte length
+                      ///< prefix cannot hold it (§1.5.3, §3.1.3.4 will message, §3.1.3.5 password)
+  PacketTooLarge,     ///< remaining length above kMaxRemainingLength: four length bytes (§2.2.3)
+};
+
+/// §1.5.3: UTF-8 strings (topic names and filters, client id, username) and binary fields carry a
+/// two-byte length.
+inline constexpr std::size_t kMaxStringLength = 65'535;
+/// §2.2.3: the remaining length has at most four bytes of seven bits.
+inline constexpr std::size_t kMaxRemainingLength = 268'435'455;
+
+const std::error_category& encodeCategory() noexcept;
+std::error_code make_error_code(EncodeError e) noexcept;
+
 struct Limits {
   std::size_t maxPacket = 256 * 1024;  ///< whole packet, fixed header included
 };
@@ -50,18 +68,30 @@ struct Decoded {
 [[nodiscard]] Expected<Decoded<Packet>, DecodeError> decode(std::span<const std::uint8_t> in,
                                                             const Limits& limits) noexcept;
 
-/// Appends the wire form of `p` to `out`. Packets are assumed valid (the encoder does not validate).
-void encode(const Packet& p, std::vector<std::uint8_t>& out);
+/// Appends the wire form of `p` to `out` and returns how many bytes it appended, or leaves `out`
+/// as it was and returns the EncodeError of a field the wire cannot represent. Only lengths are
+/// checked: the semantic rules the decoder enforces (topic syntax, UTF-8, non-zero packet ids) stay
+/// the caller's duty.
+[[nodiscard]] Expected<std::size_t, EncodeError> encode(const Packet& p, std::vector<std::uint8_t>& out);
 
 /// Appends a PUBLISH built from borrowed fields, so a broker fanning one message out to many
-/// subscribers does not copy the payload into a Publish first. encode(Publish) gives the same bytes.
-void encodePublish(std::string_view topic, std::span<const std::uint8_t> payload, QoS qos, bool retain, bool dup,
-                   std::uint16_t packetId, std::vector<std::uint8_t>& out);
+/// subscribers does not copy the payload into a Publish first. encode(Publish) gives the same bytes
+/// and the same errors.
+[[nodiscard]] Expected<std::size_t, EncodeError> encodePublish(std::string_view topic,
+                                                               std::span<const std::uint8_t> payload, QoS qos,
+                                                               bool retain, bool dup, std::uint16_t packetId,
+                                                               std::vector<std::uint8_t>& out);
 
-/// Convenience: the wire form of `p` in a fresh vector.
-[[nodiscard]] std::vector<std::uint8_t> encode(const Packet& p);
+/// The error encodePublish would return for a topic and payload of these sizes, or nullopt: lets a
+/// broker refuse a message where it enters, before it is routed or stored.
+[[nodiscard]] std::optional<EncodeError> checkPublish(std::size_t topicSize, std::size_t payloadSize, QoS qos) noexcept;
+
+/// Convenience: the wire form of `p` in a fresh vector, or the EncodeError.
+[[nodiscard]] Expected<std::vector<std::uint8_t>, EncodeError> encode(const Packet& p);
 
 }  // namespace fc::mqtt
 
 template <>
 struct std::is_error_code_enum<fc::mqtt::DecodeError> : std::true_type {};
+template <>
+struct std::is_error_code_enum<fc::mqtt::EncodeError> : std::true_type {};

@@ -269,11 +269,16 @@ int runServer(const Config& config) {
   try {
     ports["mqtt"] = mqtt.listenTcp(config.bind, config.ports.mqtt);
     aliyun.setMqttPort(ports["mqtt"].get<std::uint16_t>());  // where the pre-step sends devices
-    ports["mqtts"] = mqtt.listenTls(config.bind, config.ports.mqtts, tlsFiles);
+    // Only the mutual-TLS port asks for client certificates: a CertificateRequest breaks stacks
+    // such as iotkit-embedded v2.x (mbedTLS answers it with a malformed empty Certificate), and
+    // the real clouds do not send one on their plain TLS endpoints.
+    auto serverOnlyTls = tlsFiles;
+    serverOnlyTls.clientCerts = ClientCertMode::None;
+    ports["mqtts"] = mqtt.listenTls(config.bind, config.ports.mqtts, serverOnlyTls);
+    if (tlsFiles.clientCerts != ClientCertMode::None)
+      ports["mqttsMtls"] = mqtt.listenTls(config.bind, config.ports.mqttsMtls, tlsFiles);
     ports["http"] = httpServer.listen(config.bind, config.ports.http);
-    auto httpsTls = tlsFiles;
-    httpsTls.clientCerts = ClientCertMode::None;  // the API authenticates by token, not certificate
-    ports["https"] = httpServer.listenTls(config.bind, config.ports.https, httpsTls);
+    ports["https"] = httpServer.listenTls(config.bind, config.ports.https, serverOnlyTls);  // the API takes tokens
     ports["coap"] = coapServer.listenUdp(config.bind, config.ports.coap);
     ports["coaps"] = coapServer.listenDtls(config.bind, config.ports.coaps, coap::platformPskLookup(platform));
     if (!config.portsFile.empty()) writePortsFile(config.portsFile, ports);
@@ -301,10 +306,14 @@ int runServer(const Config& config) {
   const auto url = [&](const char* scheme, const char* key) {
     return std::string(scheme) + "://" + config.bind + ":" + std::to_string(ports[key].get<int>());
   };
-  spdlog::info("fakecloud ready — MQTT {}  MQTTS {}  HTTP {}  HTTPS {}  CoAP {}  CoAPS {}  (data {}, db {})",
-               url("mqtt", "mqtt"), url("mqtts", "mqtts"), url("http", "http"), url("https", "https"),
-               url("coap", "coap"), url("coaps", "coaps"), config.dataDir, config.dbPath());
-  if (!config.apiToken.empty()) spdlog::info("the API requires the configured bearer token (api.token)");
+  spdlog::info(
+      "fakecloud ready — MQTT {}  MQTTS {}  MQTTS with client certificates {}  HTTP {}  HTTPS {}  CoAP {}  "
+      "CoAPS {}  (data {}, db {})",
+      url("mqtt", "mqtt"), url("mqtts", "mqtts"),
+      ports.contains("mqttsMtls") ? url("mqtts", "mqttsMtls") : std::string("off"), url("http", "http"),
+      url("https", "https"), url("coap", "coap"), url("coaps", "coaps"), config.dataDir, config.dbPath());
+  if (!config.apiToken.empty())
+    spdlog::info("the API requires the configured bearer token (api.token)");
   else if (!apiToken.empty())
     spdlog::warn("bound to {}, so the API requires a bearer token; this run's token: {}  (set api.token to fix one)",
                  config.bind, apiToken);

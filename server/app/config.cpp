@@ -83,7 +83,8 @@ std::vector<AclRule> parseAcl(const json& v) {
     const auto access = r.value("access", std::string{"readwrite"});
     if (access == "read") rule.write = false;
     else if (access == "write") rule.read = false;
-    else if (access != "readwrite") throw ConfigError(key + ".access", "must be read, write or readwrite");
+    else if (access == "deny") rule.deny = true;
+    else if (access != "readwrite") throw ConfigError(key + ".access", "must be read, write, readwrite or deny");
     rules.push_back(std::move(rule));
   }
   return rules;
@@ -91,18 +92,21 @@ std::vector<AclRule> parseAcl(const json& v) {
 
 const std::vector<Option>& options() {
   static const std::vector<Option> kOptions = {
-      {"dataDir", "--data-dir", "Directory for the database, certificates and firmware", Kind::String, 0, 0, {},
-       [](Config& c, const json& v) { c.dataDir = v.get<std::string>(); }},
+      {"dataDir", "--data-dir", "Directory for the database and the generated TLS certificates", Kind::String, 0, 0,
+       {}, [](Config& c, const json& v) { c.dataDir = v.get<std::string>(); }},
       {"db", "--db", "SQLite database file, or :memory: (default: <data-dir>/fakecloud.db)", Kind::String, 0, 0, {},
        [](Config& c, const json& v) { c.db = v.get<std::string>(); }},
       {"bind", "--bind", "Address every listener binds to", Kind::String, 0, 0, {},
        [](Config& c, const json& v) { c.bind = v.get<std::string>(); }},
       {"ports.mqtt", "--mqtt-port", "MQTT port (0: ephemeral)", Kind::Int, 0, 65535, {},
        [](Config& c, const json& v) { c.ports.mqtt = static_cast<std::uint16_t>(asInt(v)); }},
-      {"ports.mqtts", "--mqtts-port", "MQTT over TLS port (0: ephemeral)", Kind::Int, 0, 65535, {},
-       [](Config& c, const json& v) { c.ports.mqtts = static_cast<std::uint16_t>(asInt(v)); }},
-      {"ports.http", "--http-port", "HTTP port: API, console, firmware (0: ephemeral)", Kind::Int, 0, 65535, {},
-       [](Config& c, const json& v) { c.ports.http = static_cast<std::uint16_t>(asInt(v)); }},
+      {"ports.mqtts", "--mqtts-port", "MQTT over TLS port, no client certificate asked for (0: ephemeral)", Kind::Int,
+       0, 65535, {}, [](Config& c, const json& v) { c.ports.mqtts = static_cast<std::uint16_t>(asInt(v)); }},
+      {"ports.mqttsMtls", "--mqtts-mtls-port",
+       "MQTT over mutual TLS port: asks for a client certificate per tls.clientCerts (0: ephemeral)", Kind::Int, 0,
+       65535, {}, [](Config& c, const json& v) { c.ports.mqttsMtls = static_cast<std::uint16_t>(asInt(v)); }},
+      {"ports.http", "--http-port", "HTTP port: REST API, event stream, health, aliyun HTTP device channel (0: ephemeral)",
+       Kind::Int, 0, 65535, {}, [](Config& c, const json& v) { c.ports.http = static_cast<std::uint16_t>(asInt(v)); }},
       {"ports.https", "--https-port", "HTTPS port: the HTTP listener over TLS (0: ephemeral)", Kind::Int, 0, 65535, {},
        [](Config& c, const json& v) { c.ports.https = static_cast<std::uint16_t>(asInt(v)); }},
       {"ports.coap", "--coap-port", "CoAP over UDP port (0: ephemeral)", Kind::Int, 0, 65535, {},
@@ -127,15 +131,17 @@ const std::vector<Option>& options() {
        [](Config& c, const json& v) { c.tls.certFile = v.get<std::string>(); }},
       {"tls.key", "--tls-key", "Server private key, PEM", Kind::String, 0, 0, {},
        [](Config& c, const json& v) { c.tls.keyFile = v.get<std::string>(); }},
-      {"tls.ca", "--tls-ca", "CA certificate(s) that sign client certificates, PEM (default: generated CA)",
+      {"tls.ca", "--tls-ca",
+       "CA certificate(s) that sign client certificates on the mutual-TLS port, PEM (default: generated CA)",
        Kind::String, 0, 0, {}, [](Config& c, const json& v) { c.tls.caFile = v.get<std::string>(); }},
       {"tls.ciphers", "--tls-ciphers",
-       "OpenSSL cipher list for TLS <= 1.2, e.g. AES128-SHA:AES256-SHA for legacy static-RSA firmware", Kind::String,
-       0, 0, {}, [](Config& c, const json& v) { c.tls.ciphers = v.get<std::string>(); }},
+       "OpenSSL cipher list for TLS <= 1.2, e.g. AES128-SHA:AES256-SHA for legacy static-RSA device stacks",
+       Kind::String, 0, 0, {}, [](Config& c, const json& v) { c.tls.ciphers = v.get<std::string>(); }},
       {"tls.minVersion", "--tls-min-version", "Lowest TLS version accepted: 1.0, 1.1, 1.2 or 1.3", Kind::Enum, 0, 0,
        {"1.0", "1.1", "1.2", "1.3"}, [](Config& c, const json& v) { c.tls.minVersion = v.get<std::string>(); }},
-      {"tls.clientCerts", "--tls-client-certs", "Client certificates: none, optional or required (mutual TLS)",
-       Kind::Enum, 0, 0, {"none", "optional", "required"},
+      {"tls.clientCerts", "--tls-client-certs",
+       "Client certificates on the mutual-TLS port: required, optional, or none (no such port)", Kind::Enum, 0, 0,
+       {"none", "optional", "required"},
        [](Config& c, const json& v) { c.tls.clientCerts = certMode(v.get<std::string>()); }},
       {"tls.serverNames", "--tls-server-names",
        "Extra DNS names/IPs for the generated server certificate (comma-separated)", Kind::StringList, 0, 0, {},

@@ -14,26 +14,35 @@ struct MqttUser {
   std::string password;
 };
 
-/// One static ACL rule: clients matching `username`/`clientId` ("*" = any) may use topics matching
-/// `topic`, where "%u" and "%c" stand for the client's username and client id.
+/// One static ACL rule: clients matching `username`/`clientId` ("*" = any) may (or, with `deny`, may
+/// not) use topics matching `topic`, where "%u" and "%c" stand for the client's username and client
+/// id. Rules are tried in order and the first that matches decides (server/broker/access.hpp).
 struct AclRule {
   std::string username = "*";
   std::string clientId = "*";
   std::string topic;
   bool read = true;   // SUBSCRIBE / receive
   bool write = true;  // PUBLISH
+  bool deny = false;  // "access": "deny": refuses both
 };
 
-enum class ClientCertMode { None, Optional, Required };
+/// What the mutual-TLS MQTT listener (ports.mqttsMtls) asks of clients. The other TLS listeners never
+/// send a CertificateRequest: some device stacks (iotkit-embedded v2.x's mbedTLS) answer one with a
+/// malformed empty Certificate and fail the handshake, and the clouds they talk to never ask.
+enum class ClientCertMode {
+  None,      ///< no mutual-TLS listener at all
+  Optional,  ///< asks for a certificate, verifies one if sent, accepts a client without one
+  Required,  ///< asks for a certificate and refuses the handshake without a verified one
+};
 
 struct TlsConfig {
   std::string certFile;  // server certificate chain (PEM); empty: generated in the data dir
   std::string keyFile;
-  std::string caFile;    // CA that signs client certificates; empty: the generated CA
-  std::string ciphers;   // OpenSSL cipher list for TLS ≤ 1.2; empty: OpenSSL's default
+  std::string caFile;   // CA that signs client certificates (mutual-TLS listener); empty: the generated CA
+  std::string ciphers;  // OpenSSL cipher list for TLS ≤ 1.2; empty: OpenSSL's default
   std::string minVersion = "1.2";
-  ClientCertMode clientCerts = ClientCertMode::Optional;
-  std::vector<std::string> serverNames;  // extra SANs for the generated server certificate
+  ClientCertMode clientCerts = ClientCertMode::Required;  // on ports.mqttsMtls only
+  std::vector<std::string> serverNames;                   // extra SANs for the generated server certificate
 };
 
 struct MqttConfig {
@@ -70,7 +79,8 @@ struct CoapConfig {
 
 struct Ports {
   std::uint16_t mqtt = 1883;
-  std::uint16_t mqtts = 8883;
+  std::uint16_t mqtts = 8883;      // TLS, no client-certificate request
+  std::uint16_t mqttsMtls = 8884;  // mutual TLS: asks for a client certificate (tls.clientCerts)
   std::uint16_t http = 8080;
   std::uint16_t https = 8443;
   std::uint16_t coap = 5683;

@@ -2,6 +2,7 @@
 #include "server/broker/access.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "server/broker/topic_tree.hpp"
 
@@ -42,6 +43,19 @@ std::optional<std::string> expandPattern(std::string_view pattern, const ClientI
   return out;
 }
 
+/// A deny rule's pattern for a client whose username or client id cannot be substituted: every
+/// level that names %u or %c becomes '+', so the rule refuses at least what it would for any value.
+std::string widenedPattern(std::string_view pattern) {
+  std::string out;
+  bool first = true;
+  for (const auto level : splitLevels(pattern)) {
+    if (!std::exchange(first, false)) out += '/';
+    const bool placeholder = level.find("%u") != std::string_view::npos || level.find("%c") != std::string_view::npos;
+    out += placeholder ? std::string_view("+") : level;
+  }
+  return out;
+}
+
 bool ruleApplies(const AclRule& rule, const ClientIdentity& client) {
   const bool userOk = rule.username == "*" || (client.username && *client.username == rule.username);
   const bool clientOk = rule.clientId == "*" || client.clientId == rule.clientId;
@@ -70,8 +84,12 @@ mqtt::ConnectReturn StaticAccessPolicy::authenticate(const ClientIdentity& clien
 bool StaticAccessPolicy::allowed(const ClientIdentity& client, std::string_view topicOrFilter, bool write) const {
   if (acl_.empty()) return true;
   for (const auto& rule : acl_) {
-    if ((write && !rule.write) || (!write && !rule.read) || !ruleApplies(rule, client)) continue;
-    if (auto pattern = expandPattern(rule.topic, client); pattern && filterCovers(*pattern, topicOrFilter)) return true;
+    // An allow rule for the other direction does not match; a deny rule covers both.
+    if (!rule.deny && ((write && !rule.write) || (!write && !rule.read))) continue;
+    if (!ruleApplies(rule, client)) continue;
+    auto pattern = expandPattern(rule.topic, client);
+    if (!pattern && rule.deny) pattern = widenedPattern(rule.topic);
+    if (pattern && filterCovers(*pattern, topicOrFilter)) return !rule.deny;  // first match decides
   }
   return false;
 }

@@ -38,8 +38,15 @@ class AccessPolicy {
 ///   refused when `users` is non-empty (0x04), and counts as anonymous when it is empty.
 /// - An anonymous client (no username and no verified certificate) is refused with 0x05 unless
 ///   allowAnonymous.
-/// - With no ACL rules every topic is open; with rules, a topic or filter is allowed only when a
-///   rule for the client covers it.
+/// - With no ACL rules every topic is open. With rules, they are tried in order and the first that
+///   matches decides: a rule matches when it is for the client, grants the access asked for (a
+///   deny rule counts for both), and its topic pattern covers the topic (PUBLISH) or the whole
+///   filter (SUBSCRIBE). A deny rule refuses, any other allows; when none matches, refused.
+///   So `[{"topic":"test/nosubscribe","access":"deny"}, {"topic":"#"}]` refuses a SUBSCRIBE to
+///   test/nosubscribe and grants `#` (which covers more than the deny rule does).
+/// - A username or client id holding '/', '+' or '#' (or missing) cannot be put into a pattern: an
+///   allow rule with %u/%c then matches nothing of that client's, and a deny rule reads the levels
+///   holding %u/%c as '+', refusing more rather than less.
 class StaticAccessPolicy final : public AccessPolicy {
  public:
   explicit StaticAccessPolicy(const MqttConfig& config);

@@ -147,7 +147,12 @@ Frame publishWire(const OutMessage& o, bool dup) {
     auto& cached = m.wire[static_cast<std::size_t>(o.qos)];
     if (cached.empty()) {
       cached.reserve(m.topic.size() + m.payload.size() + 9);
-      mqtt::encodePublish(m.topic, m.payload, o.qos, false, false, 0, cached);
+      // Broker::publish and client PUBLISHes admit only messages that fit (mqtt::checkPublish).
+      if (auto r = mqtt::encodePublish(m.topic, m.payload, o.qos, false, false, 0, cached); !r) {
+        spdlog::error("mqtt: message on a {}-byte topic not sent: {}", m.topic.size(),
+                      make_error_code(r.error()).message());
+        return Frame{};
+      }
     }
     Bytes shared(o.msg, &cached);  // shares the message's ownership: no allocation
     if (o.qos == QoS::AtMostOnce) return Frame(std::move(shared));
@@ -157,7 +162,11 @@ Frame publishWire(const OutMessage& o, bool dup) {
   }
   auto out = std::make_shared<std::vector<std::uint8_t>>();
   out->reserve(m.topic.size() + m.payload.size() + 9);
-  mqtt::encodePublish(m.topic, m.payload, o.qos, o.retain, dup, o.packetId, *out);
+  if (auto r = mqtt::encodePublish(m.topic, m.payload, o.qos, o.retain, dup, o.packetId, *out); !r) {
+    spdlog::error("mqtt: message on a {}-byte topic not sent: {}", m.topic.size(),
+                  make_error_code(r.error()).message());
+    return Frame{};
+  }
   return Frame(std::move(out));
 }
 
@@ -450,7 +459,8 @@ struct Broker::Impl {
     s->traced = false;
     if (observer) {
       s->traced = observer->clientConnected(s->identity);
-      if (s->traced) observer->clientPacket(s->identity, true, mqtt::encode(*connectPacket));
+      if (s->traced)
+        if (auto bytes = mqtt::encode(*connectPacket)) observer->clientPacket(s->identity, true, *bytes);
       for (const auto& [filter, _] : s->subscriptions) observer->clientSubscribed(s->identity, filter);
     }
     spdlog::debug("mqtt: {} connected from {} (level {}, clean {}, keepalive {})", s->id(), info.remote,
@@ -630,7 +640,8 @@ struct Broker::Impl {
     auto it = links.find(id);
     if (it == links.end()) return;  // closed or refused meanwhile
     Session& s = *it->second.session;
-    if (s.traced) trace(s, true, mqtt::encode(p));
+    if (s.traced)
+      if (auto bytes = mqtt::encode(p)) trace(s, true, *bytes);  // decoded, so it encodes
     if (it->second.held) {
       it->second.held->packets.push_back(std::move(p));  // after the SUBACK that is waiting
       return;
@@ -724,14 +735,36 @@ void Broker::onClosed(ConnectionId id, const std::string& reason) {
   impl_->detach(id, true);
 }
 
+namespace {
+
+/// Messages from the API and the dialects enter here; one the wire cannot carry is refused before
+/// it is routed or stored, so no subscriber is sent a PUBLISH with a wrapped length.
+bool fitsTheWire(const std::string& topic, const std::vector<std::uint8_t>& payload, mqtt::QoS qos) {
+  const auto e = mqtt::checkPublish(topic.size(), payload.size(), qos);
+  if (e)
+    spdlog::error("mqtt: message on a {}-byte topic with a {}-byte payload refused: {}", topic.size(), payload.size(),
+                  make_error_code(*e).message());
+  return !e;
+}
+
+}  // namespace
+
 void Broker::publish(std::string topic, std::vector<std::uint8_t> payload, mqtt::QoS qos, bool retain) {
   impl_->wroteStore = false;
+  if (!fitsTheWire(topic, payload, qos)) {
+    ++impl_->counters.messagesDropped;
+    return;
+  }
   impl_->route(std::make_shared<Message>(Message{std::move(topic), std::move(payload), qos, retain}));
 }
 
 void Broker::publishTagged(std::string topic, std::vector<std::uint8_t> payload, mqtt::QoS qos,
                            std::string targetClientId, std::uint64_t tag) {
   impl_->wroteStore = false;
+  if (!fitsTheWire(topic, payload, qos)) {
+    ++impl_->counters.messagesDropped;
+    return;
+  }
   auto msg = std::make_shared<Message>(Message{std::move(topic), std::move(payload), qos, false});
   msg->tagTarget = std::move(targetClientId);
   msg->tag = tag;

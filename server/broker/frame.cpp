@@ -11,7 +11,9 @@ Frame Frame::of(const mqtt::Packet& packet) {
   // The codec appends to a vector; one per thread, reused, keeps acknowledgements allocation-free.
   thread_local std::vector<std::uint8_t> scratch;
   scratch.clear();
-  mqtt::encode(packet, scratch);
+  // Only the broker's own small packets come here (acknowledgements, CONNACK, SUBACK of a decoded
+  // SUBSCRIBE), which always fit; an error would leave nothing to send rather than a corrupt packet.
+  if (!mqtt::encode(packet, scratch)) return Frame{};
   if (scratch.size() > kInline) return Frame(std::make_shared<const std::vector<std::uint8_t>>(scratch));
   Frame f;
   std::copy(scratch.begin(), scratch.end(), f.patch_.begin());

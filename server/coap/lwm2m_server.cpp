@@ -92,13 +92,14 @@ fcoap::Message Lwm2mServer::handle(const fcoap::IncomingRequest& r) {
 
 void Lwm2mServer::journalExchange(const std::string& deviceId, const std::string& transport,
                                   const fcoap::IncomingRequest& r, const fcoap::Message& response) {
-  platform_.journal(deviceId, "in", transport, "/" + r.path, fcoap::encode(r.message), summary(r.message, r.path));
+  if (auto in = fcoap::encode(r.message))  // decoded, so it encodes
+    platform_.journal(deviceId, "in", transport, "/" + r.path, std::move(*in), summary(r.message, r.path));
   fcoap::Message wire = response;
   wire.type = r.message.type == fcoap::Type::Confirmable ? fcoap::Type::Acknowledgement : fcoap::Type::NonConfirmable;
   wire.messageId = r.message.messageId;
   wire.token = r.message.token;
-  if (!fcoap::validate(wire))
-    platform_.journal(deviceId, "out", transport, "/" + r.path, fcoap::encode(wire), summary(wire, {}));
+  if (auto out = fcoap::encode(wire))  // one that cannot be encoded is replaced by a 5.00 on the wire
+    platform_.journal(deviceId, "out", transport, "/" + r.path, std::move(*out), summary(wire, {}));
 }
 
 fcoap::Message Lwm2mServer::registerClient(const fcoap::IncomingRequest& r) {
@@ -366,13 +367,15 @@ void Lwm2mServer::send(const Lwm2mClient& client, Downlink d) {
   // Journaled as it went on the wire (message id, token, first block), once the endpoint sent it: a
   // queue-mode device's downlink may have waited, and one that could not start never went out.
   auto sent = [this, client, topic, uri](const fcoap::Message& m) {
-    platform_.journal(client.deviceId, "out", client.transport, topic, fcoap::encode(m), summary(m, uri));
+    if (auto bytes = fcoap::encode(m))  // it went on the wire, so it encodes
+      platform_.journal(client.deviceId, "out", client.transport, topic, std::move(*bytes), summary(m, uri));
   };
   // Any answer from the device is "heard from" (queue mode) and goes to the journal.
   auto heard = [this, client, topic](const fcoap::Message& m, bool notification) {
     heardFrom(client.deviceId);
-    platform_.journal(client.deviceId, "in", client.transport, topic, fcoap::encode(m),
-                      (notification ? "notification " : "") + summary(m, {}));
+    if (auto bytes = fcoap::encode(m))  // decoded, so it encodes
+      platform_.journal(client.deviceId, "in", client.transport, topic, std::move(*bytes),
+                        (notification ? "notification " : "") + summary(m, {}));
   };
   if (d.done) {
     // The endpoint drops `done` when it cannot start the request: keep a handle to report that.

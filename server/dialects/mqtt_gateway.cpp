@@ -203,6 +203,16 @@ void MqttGateway::tagDelivered(const std::string&, std::uint64_t tag) {
 void MqttGateway::sendCommand(const core::Device& device, const core::Product& product, const core::Command& command) {
   const MqttDialect* dialect = dialectFor(product.dialect);
   if (!dialect || !server_) return;
+  auto downlink = dialect->encodeCommand(device, command);
+  // A command whose topic or payload the MQTT wire cannot carry fails now, with the reason, rather
+  // than being dropped by the broker and left to time out.
+  if (auto e = mqtt::checkPublish(downlink.topic.size(), downlink.payload.size(), downlink.qos)) {
+    const auto why = "cannot be sent over MQTT: " + make_error_code(*e).message();
+    spdlog::error("{}: command {} to {} {}", dialect->name(), command.id, device.id, why);
+    if (auto failed = platform_.commandCompleted(command.id, false, why); !failed)
+      spdlog::debug("gateway: command {} not failed: {}", command.id, failed.error().message);
+    return;
+  }
   std::string clientId;
   std::uint64_t tag = 0;
   {
@@ -214,7 +224,6 @@ void MqttGateway::sendCommand(const core::Device& device, const core::Product& p
     commandOfTag_[tag] = command.id;
     tagsOfCommand_[command.id].push_back(tag);
   }
-  auto downlink = dialect->encodeCommand(device, command);
   spdlog::debug("{}: command {} to {} on {} (send {})", dialect->name(), command.id, device.id, downlink.topic,
                 command.sends);
   server_->publishTagged(std::move(downlink.topic), std::move(downlink.payload), downlink.qos, clientId, tag);

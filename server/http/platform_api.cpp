@@ -13,6 +13,7 @@
 #include "protocols/mqtt/topic.hpp"
 #include "protocols/dialects/aliyun/alink.hpp"
 #include "protocols/dialects/aliyun/sign.hpp"
+#include "protocols/mqtt/codec.hpp"
 #include "server/dialects/oceanconnect/oceanconnect_devices.hpp"
 
 namespace fc::server::http {
@@ -22,6 +23,18 @@ using nlohmann::json;
 
 ApiResponse ok(int status, const json& body) {
   return jsonResponse(status, body.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+/// 422 for a field longer than the wire can carry: {"error":{"code":"too_long","message","field",
+/// "limit","length"}}, so a caller sees the limit without parsing the message.
+ApiResponse tooLong(const std::string& field, std::size_t limit, std::size_t length, const std::string& why) {
+  return ok(422, {{"error",
+                   {{"code", "too_long"},
+                    {"message", "'" + field + "' is " + std::to_string(length) + " bytes, over the limit of " +
+                                    std::to_string(limit) + ": " + why},
+                    {"field", field},
+                    {"limit", limit},
+                    {"length", length}}}});
 }
 
 ApiResponse fail(const core::Failure& f) { return errorResponse(f.status, f.code, f.message); }
@@ -519,6 +532,11 @@ void addPlatformRoutes(Router& router, core::Platform& platform, core::PlatformC
                             retain ? nullptr : &retain.error(), base64 ? nullptr : &base64.error(),
                             payloadText ? nullptr : &payloadText.error()})
       if (bad) return *bad;
+    // MQTT 3.1.1 §1.5.3: a topic name carries a two-byte length. Refused here rather than handed
+    // to the broker, which would refuse it too but could only log that.
+    if (*topic && (*topic)->size() > mqtt::kMaxStringLength)
+      return tooLong("topic", mqtt::kMaxStringLength, (*topic)->size(),
+                     "an MQTT topic name is at most 65535 bytes (MQTT 3.1.1 §1.5.3)");
     if (!*topic || !mqtt::validTopicName(**topic) || !mqtt::validUtf8(**topic))
       return errorResponse(422, "invalid", "'topic' must be a valid MQTT topic name (no wildcards)");
     const auto q = qos->value_or(0);
@@ -535,6 +553,10 @@ void addPlatformRoutes(Router& router, core::Platform& platform, core::PlatformC
       payload.assign(text.begin(), text.end());
     }
     const auto size = payload.size();
+    // §2.2.3: the remaining length (topic, packet id, payload) is at most 268435455 bytes.
+    if (mqtt::checkPublish((*topic)->size(), size, static_cast<mqtt::QoS>(q)))
+      return tooLong("payload", mqtt::kMaxRemainingLength - 2 - (*topic)->size() - (q > 0 ? 2 : 0), size,
+                     "a PUBLISH is at most 268435455 bytes after its fixed header (MQTT 3.1.1 §2.2.3)");
     hooks.publish(**topic, std::move(payload), static_cast<int>(q), retain->value_or(false));
     return ok(202, {{"topic", **topic}, {"bytes", size}, {"qos", q}, {"retain", retain->value_or(false)}});
   });

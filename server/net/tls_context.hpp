@@ -20,12 +20,13 @@ struct TlsFiles {
   std::string caFile;
   std::string ciphers;
   std::string minVersion = "1.2";
-  ClientCertMode clientCerts = ClientCertMode::Optional;
+  ClientCertMode clientCerts = ClientCertMode::None;  // None: no CertificateRequest is sent
 };
 
 /// A server context for `tls`: certificate chain and key, minimum version, cipher list (legacy
 /// suites lower OpenSSL's security level with them), and client-certificate verification against
-/// the CA per `clientCerts`. Throws std::runtime_error naming the setting that failed.
+/// the CA per `clientCerts` (None: the server never sends a CertificateRequest). Throws
+/// std::runtime_error naming the setting that failed.
 std::shared_ptr<boost::asio::ssl::context> makeServerTlsContext(const TlsFiles& tls);
 
 }  // namespace fc::server

@@ -56,7 +56,7 @@ std::vector<T> onlyPackets(const std::vector<Action>& actions) {
   return out;
 }
 
-void feed(MqttSession& s, const mqtt::Packet& p, TimePoint now) { s.onBytes(mqtt::encode(p), now); }
+void feed(MqttSession& s, const mqtt::Packet& p, TimePoint now) { s.onBytes(mqtt::encode(p).value(), now); }
 
 MqttOptions baseOptions() {
   MqttOptions o;
@@ -378,7 +378,7 @@ TEST(MqttSession, AutoAckFalseHoldsAcknowledgementsUntilAck) {
 TEST(MqttSession, PacketSplitAcrossReadsIsDeliveredOnceComplete) {
   MqttSession s(baseOptions(), 1);
   connectSession(s, t0);
-  const auto wire = mqtt::encode(mqtt::Publish{"x/y", bytesOf("payload"), QoS::AtMostOnce, false, false, 0});
+  const auto wire = mqtt::encode(mqtt::Publish{"x/y", bytesOf("payload"), QoS::AtMostOnce, false, false, 0}).value();
   for (std::size_t i = 0; i + 1 < wire.size(); ++i) {
     s.onBytes(std::span(wire).subspan(i, 1), t0);
     ASSERT_TRUE(s.takeActions().empty()) << "after byte " << i;
@@ -393,8 +393,8 @@ TEST(MqttSession, SeveralPacketsInOneReadAreAllHandled) {
   auto op1 = s.publish("t", {}, QoS::AtLeastOnce, false, t0);
   auto op2 = s.publish("t", {}, QoS::AtLeastOnce, false, t0);
   (void)s.takeActions();
-  Bytes wire = mqtt::encode(mqtt::Puback{2});
-  mqtt::encode(mqtt::Puback{1}, wire);
+  Bytes wire = mqtt::encode(mqtt::Puback{2}).value();
+  ASSERT_TRUE(mqtt::encode(mqtt::Puback{1}, wire));
   s.onBytes(wire, t0);
   EXPECT_EQ(only<OperationDone>(s.takeActions()), (std::vector<OperationDone>{{*op2, {}, {}}, {*op1, {}, {}}}));
 }

@@ -34,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Checking all prefixes would be quadratic; the first byte and the last cut are the edges.
   if (!incomplete(in.first(1), limits) || !incomplete(in.first(consumed - 1), limits)) fail();
 
-  const std::vector<std::uint8_t> wire = fc::mqtt::encode(r->value);
+  const std::vector<std::uint8_t> wire = fc::mqtt::encode(r->value).value();
   const fc::mqtt::Limits fits{.maxPacket = wire.size()};  // an unknown-level CONNECT may grow by an empty client id
   auto again = fc::mqtt::decode(wire, fits);
   if (!again || again->consumed != wire.size() || !(again->value == r->value)) fail();

@@ -313,10 +313,10 @@ TEST_F(OceanConnect, ACommandAnsweredWithRstFails) {
   // The journal keeps the downlinks byte for byte as they went out: message id and token included.
   const auto observeOut = waitJournal("raw-1", "CON 0.01 GET /19/0/0 Observe 0");
   ASSERT_TRUE(observeOut);
-  EXPECT_EQ(journaledBytes(*observeOut), coap::encode(*observe));
+  EXPECT_EQ(journaledBytes(*observeOut), coap::encode(*observe).value());
   const auto putOut = waitJournal("raw-1", "CON 0.03 PUT /19/1/0");
   ASSERT_TRUE(putOut);
-  EXPECT_EQ(journaledBytes(*putOut), coap::encode(*put));
+  EXPECT_EQ(journaledBytes(*putOut), coap::encode(*put).value());
   raw.send(coap::Message{.type = coap::Type::Reset, .code = coap::code::kEmpty, .messageId = put->messageId});
   ASSERT_TRUE(waitStatus(c, "FAILED"));
   EXPECT_NE(command(c)["result"]["resultDetail"].get<std::string>().find("RST"), std::string::npos);

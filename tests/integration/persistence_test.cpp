@@ -120,9 +120,9 @@ TEST_P(Persistence, Qos2PacketIdAwaitingPubrelSurvivesSoAResendIsNotRoutedTwice)
   mqtt::Publish publish{"p/q2once", bytes("exactly once"), QoS::ExactlyOnce, false, false, 7};
   {
     RawConnection raw(server.mqttPort());
-    raw.send(mqtt::encode(connect));
+    raw.send(mqtt::encode(connect).value());
     ASSERT_EQ(raw.receiveExactly(4).size(), 4u);
-    raw.send(mqtt::encode(publish));
+    raw.send(mqtt::encode(publish).value());
     EXPECT_EQ(raw.receiveExactly(4), (std::vector<std::uint8_t>{0x50, 0x02, 0x00, 0x07}));  // PUBREC 7
   }  // gone before PUBREL
   restart(server);
@@ -130,19 +130,19 @@ TEST_P(Persistence, Qos2PacketIdAwaitingPubrelSurvivesSoAResendIsNotRoutedTwice)
   auto watcher = connected(server.mqtt("p-q2-watch"));
   ASSERT_TRUE(watcher->subscribe("p/q2once", QoS::AtLeastOnce));
   RawConnection raw(server.mqttPort());
-  raw.send(mqtt::encode(connect));
+  raw.send(mqtt::encode(connect).value());
   EXPECT_EQ(raw.receiveExactly(4), (std::vector<std::uint8_t>{0x20, 0x02, 0x01, 0x00}));  // session present
   publish.dup = true;
-  raw.send(mqtt::encode(publish));
+  raw.send(mqtt::encode(publish).value());
   EXPECT_EQ(raw.receiveExactly(4), (std::vector<std::uint8_t>{0x50, 0x02, 0x00, 0x07}));
-  raw.send(mqtt::encode(mqtt::Pubrel{7}));
+  raw.send(mqtt::encode(mqtt::Pubrel{7}).value());
   EXPECT_EQ(raw.receiveExactly(4), (std::vector<std::uint8_t>{0x70, 0x02, 0x00, 0x07}));  // PUBCOMP 7
   EXPECT_FALSE(watcher->receive(300ms)) << "the resent PUBLISH was routed a second time";
 
   // The id is free again: a new PUBLISH with it is a new message.
   publish.dup = false;
   publish.payload = bytes("a new message");
-  raw.send(mqtt::encode(publish));
+  raw.send(mqtt::encode(publish).value());
   EXPECT_EQ(raw.receiveExactly(4), (std::vector<std::uint8_t>{0x50, 0x02, 0x00, 0x07}));
   auto m = watcher->receive();
   ASSERT_TRUE(m);

@@ -302,6 +302,30 @@ TEST_F(Platform, PublishThroughTheApiAndStats) {
   EXPECT_GE(stats.body["mqtt"]["messagesSent"], 1);
 }
 
+// Issue 13 §3: a topic the MQTT wire cannot carry (its length has 16 bits) is refused with the
+// limit, and no subscriber gets a corrupt PUBLISH; the longest topic there is still goes through.
+TEST_F(Platform, PublishRefusesATopicLongerThanMqttCanCarry) {
+  SyncMqttClient watcher(server_.mqtt("long-topic-watcher"));
+  ASSERT_TRUE(watcher.connect());
+  ASSERT_TRUE(watcher.subscribe("#", QoS::AtMostOnce));
+  auto refused =
+      call(server_, "POST", "/api/v1/mqtt/publish", {{"topic", std::string(70'000, 'a')}, {"payloadText", "x"}});
+  EXPECT_EQ(refused.status, 422) << refused.body;
+  EXPECT_EQ(refused.body["error"]["code"], "too_long");
+  EXPECT_EQ(refused.body["error"]["field"], "topic");
+  EXPECT_EQ(refused.body["error"]["limit"], 65535);
+  EXPECT_EQ(refused.body["error"]["length"], 70000);
+  EXPECT_NE(refused.body["error"]["message"].get<std::string>().find("65535"), std::string::npos);
+
+  const std::string longest(65'535, 'b');
+  auto published = call(server_, "POST", "/api/v1/mqtt/publish", {{"topic", longest}, {"payloadText", "fits"}});
+  ASSERT_EQ(published.status, 202) << published.body;
+  auto m = watcher.receive();
+  ASSERT_TRUE(m) << "the subscriber's connection must survive (no corrupt packet)";
+  EXPECT_EQ(m->topic, longest);
+  EXPECT_EQ(std::string(m->payload.begin(), m->payload.end()), "fits");
+}
+
 TEST_F(Platform, EventStreamOverWebSocketFollowsOneDevice) {
   WebSocketClient events(server_.httpPort(), "/api/v1/events?deviceId=lamp-1&type=device.online,command");
   auto created = send({{"payload", 1}});

@@ -36,7 +36,7 @@ class RawUdp {
   void send(const std::vector<std::uint8_t>& bytes) {
     ASSERT_EQ(::send(fd_, bytes.data(), bytes.size(), 0), static_cast<ssize_t>(bytes.size()));
   }
-  void send(const coap::Message& m) { send(coap::encode(m)); }
+  void send(const coap::Message& m) { send(coap::encode(m).value()); }
 
   /// The next datagram, or nullopt after `timeout`.
   std::optional<std::vector<std::uint8_t>> receiveBytes(std::chrono::milliseconds timeout = std::chrono::seconds(2)) {

@@ -20,7 +20,7 @@ std::vector<std::uint8_t> connectBytes(const std::string& clientId, std::uint8_t
   c.clientId = clientId;
   c.protocolLevel = level;
   c.protocolName = level == mqtt::kLevel31 ? mqtt::kProtocolName31 : mqtt::kProtocolName311;
-  return mqtt::encode(c);
+  return mqtt::encode(c).value();
 }
 
 class Robustness : public ::testing::Test {

@@ -1,7 +1,15 @@
 // Authentication, topic ACLs, TLS and mutual TLS.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <fstream>
+#include <memory>
+#include <optional>
 
 #include "client/sync_mqtt_client.hpp"
 #include "server/app/pki.hpp"
@@ -96,6 +104,27 @@ TEST_F(Secured, WillOnAForbiddenTopicIsRefused) {
   EXPECT_EQ(connackCode(o), mqtt::ConnectReturn::NotAuthorized);
 }
 
+// Issue 13 §6, end to end: the config a conformance suite asks for (all open but test/nosubscribe).
+TEST(AclDeny, RefusesOneTopicWhileWildcardsStayOpen) {
+  ServerProcess server({.configJson = R"({"mqtt": {"acl": [
+      {"topic": "test/nosubscribe", "access": "deny"}, {"topic": "+/+"}, {"topic": "#"}]}})"});
+  SyncMqttClient c(server.mqtt("conformance"));
+  ASSERT_TRUE(c.connect());
+  auto codes = c.subscribe({{"test/nosubscribe", QoS::ExactlyOnce}, {"#", QoS::AtLeastOnce}, {"+/+", QoS::AtMostOnce}});
+  ASSERT_TRUE(codes);
+  EXPECT_EQ(*codes, (std::vector<std::uint8_t>{0x80, 0x01, 0x00}));
+  // Publishing to the denied topic is acknowledged and dropped; the next message arrives alone
+  // (once per matching subscription: one client, overlapping subscriptions get one copy).
+  EXPECT_FALSE(c.publish("test/nosubscribe", "must not arrive", QoS::AtLeastOnce));
+  EXPECT_FALSE(c.publish("test/other", "arrives", QoS::AtLeastOnce));
+  auto m = c.receive();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->topic, "test/other");
+  EXPECT_FALSE(c.receive(300ms)) << "the denied publish was delivered";
+  EXPECT_NE(server.log().find("may not subscribe to test/nosubscribe"), std::string::npos);
+  EXPECT_NE(server.log().find("may not publish to test/nosubscribe"), std::string::npos);
+}
+
 TEST(Tls, ClientThatTrustsTheGeneratedCaConnectsAndPublishes) {
   ServerProcess server;
   SyncMqttClient sub(server.mqtts("tls-sub"));
@@ -144,14 +173,105 @@ client::MqttOptions withClientCert(client::MqttOptions o, const std::string& pki
   return o;
 }
 
+/// What an OpenSSL client without a certificate saw of a TLS handshake with 127.0.0.1:`port`.
+struct NoCertHandshake {
+  bool completed = false;
+  bool certificateRequested = false;                   // the server sent a CertificateRequest
+  std::optional<std::vector<std::uint8_t>> mqttReply;  // the answer to a CONNECT, when one was sent
+};
+
+thread_local bool tCertificateRequested = false;
+
+/// Handshakes as an OpenSSL client that has no certificate: it answers a CertificateRequest with
+/// an empty certificate list, as TLS allows (RFC 5246 §7.4.6, RFC 8446 §4.4.2). `maxVersion`
+/// pins TLS 1.2 or lets 1.3 be negotiated. With `connect`, sends an MQTT CONNECT once connected
+/// and reads what comes back.
+NoCertHandshake handshakeWithoutCertificate(std::uint16_t port, int maxVersion, bool connect) {
+  NoCertHandshake result;
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return result;
+  }
+  timeval timeout{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);
+  SSL_CTX_set_max_proto_version(ctx.get(), maxVersion);
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+  tCertificateRequested = false;
+  // Called only when a CertificateRequest arrives; 0 means "no certificate", an empty list.
+  SSL_CTX_set_client_cert_cb(ctx.get(), [](SSL*, X509**, EVP_PKEY**) {
+    tCertificateRequested = true;
+    return 0;
+  });
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), SSL_free);
+  SSL_set_fd(ssl.get(), fd);
+  SSL_set_tlsext_host_name(ssl.get(), "localhost");
+  result.completed = SSL_connect(ssl.get()) == 1;
+  if (result.completed && connect) {
+    // CONNECT, remaining length 19: "MQTT", level 4, clean session, keepalive 60, client id "no-cert".
+    const std::vector<std::uint8_t> wire{0x10, 0x13, 0x00, 0x04, 'M', 'Q', 'T', 'T', 0x04, 0x02, 0x00,
+                                         0x3C, 0x00, 0x07, 'n',  'o', '-', 'c', 'e', 'r',  't'};
+    if (SSL_write(ssl.get(), wire.data(), static_cast<int>(wire.size())) == static_cast<int>(wire.size())) {
+      std::vector<std::uint8_t> reply(4);
+      // TLS 1.3 may deliver the client-auth alert of a server that wanted a certificate only now.
+      const int n = SSL_read(ssl.get(), reply.data(), static_cast<int>(reply.size()));
+      if (n > 0) result.mqttReply = std::vector<std::uint8_t>(reply.begin(), reply.begin() + n);
+    }
+  }
+  result.certificateRequested = tCertificateRequested;
+  ::close(fd);
+  return result;
+}
+
+// Issue 13 §1: iotkit-embedded v2.x (mbedTLS) fails any handshake that carries a CertificateRequest,
+// so the default TLS listeners must not send one; only the mutual-TLS port asks.
+TEST(Tls, DefaultListenersNeverAskForAClientCertificate) {
+  ServerProcess server;
+  ASSERT_NE(server.mqttsMtlsPort(), 0) << "the mutual-TLS listener is on by default";
+  for (const int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
+    SCOPED_TRACE(version == TLS1_2_VERSION ? "TLS 1.2" : "TLS 1.3");
+    const auto mqtts = handshakeWithoutCertificate(server.mqttsPort(), version, true);
+    EXPECT_TRUE(mqtts.completed);
+    EXPECT_FALSE(mqtts.certificateRequested) << "MQTTS sent a CertificateRequest";
+    EXPECT_EQ(mqtts.mqttReply, (std::vector<std::uint8_t>{0x20, 0x02, 0x00, 0x00})) << "CONNACK accepted over MQTTS";
+    const auto https = handshakeWithoutCertificate(server.httpsPort(), version, false);
+    EXPECT_TRUE(https.completed);
+    EXPECT_FALSE(https.certificateRequested) << "HTTPS sent a CertificateRequest";
+
+    // The mutual-TLS port asks, and (tls.clientCerts: required by default) refuses the empty answer.
+    const auto mtls = handshakeWithoutCertificate(server.mqttsMtlsPort(), version, true);
+    EXPECT_TRUE(mtls.certificateRequested);
+    EXPECT_FALSE(mtls.mqttReply) << "a client without a certificate got an MQTT answer on the mTLS port";
+  }
+}
+
+TEST(MutualTls, OptionalAcceptsAClientThatAnswersWithNoCertificate) {
+  ServerProcess server({.configJson = R"({"tls": {"clientCerts": "optional"}})"});
+  const auto mtls = handshakeWithoutCertificate(server.mqttsMtlsPort(), TLS1_2_VERSION, true);
+  EXPECT_TRUE(mtls.completed);
+  EXPECT_TRUE(mtls.certificateRequested);
+  EXPECT_EQ(mtls.mqttReply, (std::vector<std::uint8_t>{0x20, 0x02, 0x00, 0x00}));
+}
+
+TEST(MutualTls, NoneOpensNoMutualTlsListener) {
+  ServerProcess server({.args = {"--tls-client-certs", "none"}});
+  EXPECT_EQ(server.mqttsMtlsPort(), 0);
+  EXPECT_FALSE(handshakeWithoutCertificate(server.mqttsPort(), TLS1_3_VERSION, false).certificateRequested);
+}
+
 TEST(MutualTls, RequiredClientCertificateMustBeSignedByTheCa) {
   ServerProcess server({.configJson = R"({"tls": {"clientCerts": "required"}, "mqtt": {"allowAnonymous": false}})"});
   TempDir certs;
 
-  SyncMqttClient noCert(server.mqtts("no-cert"));
+  SyncMqttClient noCert(server.mqttsMtls("no-cert"));
   EXPECT_FALSE(noCert.connect()) << "a TLS client without a certificate must be refused";
 
-  auto signedByCa = withClientCert(server.mqtts("device-1"), server.dataDir() + "/tls", certs.path(), "device-1");
+  auto signedByCa = withClientCert(server.mqttsMtls("device-1"), server.dataDir() + "/tls", certs.path(), "device-1");
   SyncMqttClient good(signedByCa);
   auto ack = good.connect();
   ASSERT_TRUE(ack) << ack.error().message();
@@ -160,9 +280,14 @@ TEST(MutualTls, RequiredClientCertificateMustBeSignedByTheCa) {
   // A certificate from another CA is refused during the handshake.
   TempDir otherCa;
   server::ensureLocalPki(otherCa.path(), {});
-  auto foreign = withClientCert(server.mqtts("intruder"), otherCa.path(), certs.path(), "intruder");
+  auto foreign = withClientCert(server.mqttsMtls("intruder"), otherCa.path(), certs.path(), "intruder");
   SyncMqttClient bad(foreign);
   EXPECT_FALSE(bad.connect());
+
+  // The plain TLS port never asks, so a certificate a client holds is not sent there and does not
+  // authenticate it: with anonymous clients refused, its CONNECT is refused.
+  auto onPlainTls = withClientCert(server.mqtts("device-1b"), server.dataDir() + "/tls", certs.path(), "device-1b");
+  EXPECT_EQ(connackCode(onPlainTls), mqtt::ConnectReturn::NotAuthorized);
 }
 
 }  // namespace

@@ -53,8 +53,8 @@ void ServerProcess::start() {
   std::error_code ignored;
   fs::remove(portsFile, ignored);
   std::vector<std::string> args{fakecloudBinary(), "--data-dir",   dataDir_,    "--mqtt-port", "0",
-                                "--mqtts-port",   "0",            "--http-port", "0",          "--https-port",
-                                "0",              "--coap-port",  "0",          "--coaps-port", "0",
+                                "--mqtts-port",   "0",            "--mqtts-mtls-port", "0",    "--http-port", "0",
+                                "--https-port",   "0",            "--coap-port",  "0",          "--coaps-port", "0",
                                 "--ports-file",   portsFile,      "--log-level", "debug"};
   if (!options_.fileDb) {
     args.push_back("--db");
@@ -99,6 +99,7 @@ void ServerProcess::start() {
       const auto ports = nlohmann::json::parse(std::ifstream(portsFile));
       mqtt_ = ports.at("mqtt").get<std::uint16_t>();
       mqtts_ = ports.at("mqtts").get<std::uint16_t>();
+      mqttsMtls_ = ports.value("mqttsMtls", std::uint16_t{0});
       http_ = ports.at("http").get<std::uint16_t>();
       https_ = ports.at("https").get<std::uint16_t>();
       coap_ = ports.at("coap").get<std::uint16_t>();
@@ -164,6 +165,12 @@ client::MqttOptions ServerProcess::mqtts(std::string clientId) const {
   auto o = mqtt(std::move(clientId));
   o.port = mqtts_;
   o.tls = client::TlsOptions{caFile(), "", "", "localhost", true};
+  return o;
+}
+
+client::MqttOptions ServerProcess::mqttsMtls(std::string clientId) const {
+  auto o = mqtts(std::move(clientId));
+  o.port = mqttsMtls_;
   return o;
 }
 

@@ -54,6 +54,8 @@ class ServerProcess {
 
   std::uint16_t mqttPort() const { return mqtt_; }
   std::uint16_t mqttsPort() const { return mqtts_; }
+  /// The mutual-TLS MQTT port; 0 when tls.clientCerts is none (no such listener).
+  std::uint16_t mqttsMtlsPort() const { return mqttsMtls_; }
   std::uint16_t httpPort() const { return http_; }
   std::uint16_t httpsPort() const { return https_; }
   std::uint16_t coapPort() const { return coap_; }
@@ -67,6 +69,8 @@ class ServerProcess {
   client::MqttOptions mqtt(std::string clientId, bool cleanSession = true) const;
   /// Options for an MQTT-over-TLS client that trusts the server's CA.
   client::MqttOptions mqtts(std::string clientId) const;
+  /// The same for the mutual-TLS port (add a client certificate to tls).
+  client::MqttOptions mqttsMtls(std::string clientId) const;
   /// Options for a CoAP client of this server (short ACK timeout: loopback does not lose datagrams).
   client::CoapOptions coap() const;
   /// Options for a CoAP client of the coaps port with these DTLS-PSK credentials.
@@ -77,7 +81,7 @@ class ServerProcess {
   std::optional<TempDir> ownDir_;
   std::string dataDir_;
   pid_t pid_ = -1;
-  std::uint16_t mqtt_ = 0, mqtts_ = 0, http_ = 0, https_ = 0, coap_ = 0, coaps_ = 0;
+  std::uint16_t mqtt_ = 0, mqtts_ = 0, mqttsMtls_ = 0, http_ = 0, https_ = 0, coap_ = 0, coaps_ = 0;
 };
 
 /// A blocking TCP connection for hand-built packets.

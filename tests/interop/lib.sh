@@ -26,8 +26,8 @@ require() {
 start_fakecloud() {
   local binary=$1
   shift
-  "$binary" --data-dir "$WORK/data" --db :memory: --mqtt-port 0 --mqtts-port 0 --http-port 0 --https-port 0 --coap-port 0 \
-    --coaps-port 0 --ports-file "$WORK/ports.json" --log-level debug "$@" >"$WORK/server.log" 2>&1 &
+  "$binary" --data-dir "$WORK/data" --db :memory: --mqtt-port 0 --mqtts-port 0 --mqtts-mtls-port 0 --http-port 0 --https-port 0 \
+    --coap-port 0 --coaps-port 0 --ports-file "$WORK/ports.json" --log-level debug "$@" >"$WORK/server.log" 2>&1 &
   FC_PID=$!
   for _ in $(seq 200); do
     [[ -s "$WORK/ports.json" ]] && break
@@ -37,12 +37,13 @@ start_fakecloud() {
   [[ -s "$WORK/ports.json" ]] || fail "fakecloud wrote no ports file"
   MQTT_PORT=$(sed -E 's/.*"mqtt":([0-9]+).*/\1/' "$WORK/ports.json")
   MQTTS_PORT=$(sed -E 's/.*"mqtts":([0-9]+).*/\1/' "$WORK/ports.json")
+  MQTTS_MTLS_PORT=$(sed -E 's/.*"mqttsMtls":([0-9]+).*/\1/' "$WORK/ports.json")
   HTTP_PORT=$(sed -E 's/.*"http":([0-9]+).*/\1/' "$WORK/ports.json")
   HTTPS_PORT=$(sed -E 's/.*"https":([0-9]+).*/\1/' "$WORK/ports.json")
   COAP_PORT=$(sed -E 's/.*"coap":([0-9]+).*/\1/' "$WORK/ports.json")
   COAPS_PORT=$(sed -E 's/.*"coaps":([0-9]+).*/\1/' "$WORK/ports.json")
   CA="$WORK/data/tls/ca.pem"
-  export MQTT_PORT MQTTS_PORT HTTP_PORT HTTPS_PORT COAP_PORT COAPS_PORT CA
+  export MQTT_PORT MQTTS_PORT MQTTS_MTLS_PORT HTTP_PORT HTTPS_PORT COAP_PORT COAPS_PORT CA
 }
 
 expect_eq() {  # expect_eq WHAT EXPECTED ACTUAL

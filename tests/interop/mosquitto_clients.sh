@@ -63,18 +63,18 @@ sub_then_pub "$WORK/out" 1 -p "$MQTTS_PORT" --cafile "$WORK/ca-http.pem" -t inte
   "mosquitto_pub -p $MQTTS_PORT --cafile $WORK/ca-http.pem -t interop/tls -q 1 -m secure"
 expect_eq "TLS with --cafile" "interop/tls secure" "$(cat "$WORK/out")"
 
-# Mutual TLS: a client certificate signed by fakecloud's CA.
+# Mutual TLS, on its own port (ports.mqttsMtls): a client certificate signed by fakecloud's CA.
 openssl req -new -newkey rsa:2048 -nodes -subj /CN=interop-device -keyout "$WORK/dev.key" -out "$WORK/dev.csr" 2>/dev/null
 openssl x509 -req -in "$WORK/dev.csr" -CA "$CA" -CAkey "$WORK/data/tls/ca.key" -CAcreateserial -days 2 \
   -out "$WORK/dev.pem" 2>/dev/null || fail "openssl could not sign the client certificate"
-sub_then_pub "$WORK/out" 1 -p "$MQTTS_PORT" --cafile "$CA" --cert "$WORK/dev.pem" --key "$WORK/dev.key" \
+sub_then_pub "$WORK/out" 1 -p "$MQTTS_MTLS_PORT" --cafile "$CA" --cert "$WORK/dev.pem" --key "$WORK/dev.key" \
   -t interop/mtls -q 2 -- \
-  "mosquitto_pub -p $MQTTS_PORT --cafile $CA --cert $WORK/dev.pem --key $WORK/dev.key -t interop/mtls -q 2 -m mutual"
+  "mosquitto_pub -p $MQTTS_MTLS_PORT --cafile $CA --cert $WORK/dev.pem --key $WORK/dev.key -t interop/mtls -q 2 -m mutual"
 expect_eq "mutual TLS with --cert/--key" "interop/mtls mutual" "$(cat "$WORK/out")"
 
 # A self-signed client certificate is refused during the handshake.
 openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=intruder -days 2 -keyout "$WORK/bad.key" -out "$WORK/bad.pem" 2>/dev/null
-if mosquitto_pub -p "$MQTTS_PORT" --cafile "$CA" --cert "$WORK/bad.pem" --key "$WORK/bad.key" -t interop/x -m no 2>/dev/null; then
+if mosquitto_pub -p "$MQTTS_MTLS_PORT" --cafile "$CA" --cert "$WORK/bad.pem" --key "$WORK/bad.key" -t interop/x -m no 2>/dev/null; then
   fail "a client certificate from another CA was accepted"
 fi
 echo "ok - self-signed client certificate refused"

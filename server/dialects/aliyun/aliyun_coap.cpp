@@ -31,12 +31,14 @@ std::string summary(const coap::Message& m, std::string_view path) {
 void journalExchange(core::Platform& platform, const std::string& deviceId, const coap::IncomingRequest& r,
                      const coap::Message& response) {
   const auto transport = server::coap::transportOf(r.peer);
-  platform.journal(deviceId, "in", transport, "/" + r.path, coap::encode(r.message), summary(r.message, r.path));
+  if (auto in = coap::encode(r.message))  // decoded, so it encodes
+    platform.journal(deviceId, "in", transport, "/" + r.path, std::move(*in), summary(r.message, r.path));
   coap::Message wire = response;
   wire.type = r.message.type == coap::Type::Confirmable ? coap::Type::Acknowledgement : coap::Type::NonConfirmable;
   wire.messageId = r.message.messageId;
   wire.token = r.message.token;
-  if (!coap::validate(wire)) platform.journal(deviceId, "out", transport, "/" + r.path, coap::encode(wire), summary(wire, {}));
+  if (auto out = coap::encode(wire))  // one that cannot be encoded is replaced by a 5.00 on the wire
+    platform.journal(deviceId, "out", transport, "/" + r.path, std::move(*out), summary(wire, {}));
 }
 
 coap::Message auth(core::Platform& platform, AliyunDialect& aliyun, const coap::IncomingRequest& r) {

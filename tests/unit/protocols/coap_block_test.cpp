@@ -92,7 +92,7 @@ TEST(CoapBlockValue, Errors) {
 TEST(CoapBlockValue, ThroughAMessageOption) {
   coap::Message m{.type = coap::Type::Acknowledgement, .code = coap::code::kContent};
   m.set(coap::option::kBlock2, coap::encodeBlock(Block{3, true, 5}));
-  const auto wire = coap::encode(m);
+  const auto wire = coap::encode(m).value();
   auto decoded = coap::decode(wire);
   ASSERT_TRUE(decoded);
   auto viaBytes = coap::decodeBlock(decoded->find(coap::option::kBlock2)->value);

@@ -78,10 +78,21 @@ TEST(CoapExchangeParams, DerivedTimesMatchRfc7252Section4_8_2) {
 
 // ---- retransmission (§4.2) ----
 
+// Issue 13 §3: a message the wire cannot represent (here a 9-byte token) is not sent at all, nor
+// retransmitted, rather than sent with a reserved token length.
+TEST(CoapExchangeSend, AMessageThatCannotBeEncodedIsNotSent) {
+  auto ml = layer();
+  auto con = request(Type::Confirmable, 0x0102);
+  con.token = Bytes(9, 0x01);
+  EXPECT_TRUE(ml.send(kDevice, con, kT0).empty());
+  EXPECT_EQ(ml.outstanding(), 0u);
+  EXPECT_FALSE(ml.nextDeadline());
+}
+
 TEST(CoapExchangeRetransmit, ScheduleDoublesAndGivesUpAfterFourRetransmits) {
   auto ml = layer();
   const auto con = request(Type::Confirmable, 0x0101);
-  const Bytes wire = coap::encode(con);
+  const Bytes wire = coap::encode(con).value();
   const auto sent = only<coap::SendDatagram>(ml.send(kDevice, con, kT0));
   EXPECT_EQ(sent, (coap::SendDatagram{kDevice, wire}));
   ASSERT_TRUE(ml.nextDeadline());
@@ -124,7 +135,7 @@ TEST(CoapExchangeRetransmit, InitialTimeoutsAreRandomWithinTwoToThreeSeconds) {
     timeouts.push_back(*deadline - kT0);
     const auto retransmit = only<coap::SendDatagram>(ml.poll(*deadline));
     const auto mid = coap::peekHeader(retransmit.bytes)->messageId;
-    (void)ml.onDatagram(kDevice, coap::encode(emptyOf(Type::Acknowledgement, mid)), *deadline);
+    (void)ml.onDatagram(kDevice, coap::encode(emptyOf(Type::Acknowledgement, mid)).value(), *deadline);
   }
   ASSERT_EQ(timeouts.size(), 300u);
   const auto [lo, hi] = std::minmax_element(timeouts.begin(), timeouts.end());
@@ -190,7 +201,7 @@ TEST(CoapExchangeRetransmit, ResendingTheSameIdReplacesTheOutstandingCon) {
   (void)ml.send(kDevice, request(Type::Confirmable, 9, {2}), kT0 + 1s);
   EXPECT_EQ(ml.outstanding(), 1u);
   const auto ack = only<coap::Acknowledged>(
-      ml.onDatagram(kDevice, coap::encode(emptyOf(Type::Acknowledgement, 9)), kT0 + 1500ms));
+      ml.onDatagram(kDevice, coap::encode(emptyOf(Type::Acknowledgement, 9)).value(), kT0 + 1500ms));
   EXPECT_EQ(ack.token, Bytes{2});
 }
 
@@ -214,13 +225,13 @@ TEST(CoapExchangeMatch, PiggybackedAckStopsRetransmission) {
   coap::Message ack{.type = Type::Acknowledgement, .code = coap::code::kContent, .messageId = 0x1234,
                     .token = con.token};
   ack.setPayload("21.5");
-  const auto acked = only<coap::Acknowledged>(ml.onDatagram(kDevice, coap::encode(ack), kT0 + 1s));
+  const auto acked = only<coap::Acknowledged>(ml.onDatagram(kDevice, coap::encode(ack).value(), kT0 + 1s));
   EXPECT_EQ(acked, (coap::Acknowledged{kDevice, 0x1234, con.token, ack}));
   EXPECT_EQ(ml.outstanding(), 0u);
   EXPECT_EQ(ml.nextDeadline(), std::nullopt);
   EXPECT_TRUE(ml.poll(kT0 + 1h).empty());
   // A second copy of the ACK matches nothing any more.
-  const auto late = only<coap::Discarded>(ml.onDatagram(kDevice, coap::encode(ack), kT0 + 2s));
+  const auto late = only<coap::Discarded>(ml.onDatagram(kDevice, coap::encode(ack).value(), kT0 + 2s));
   EXPECT_EQ(late.reason, DiscardReason::Unmatched);
 }
 
@@ -229,14 +240,13 @@ TEST(CoapExchangeMatch, EmptyAckThenSeparateResponse) {
   auto ml = layer();
   const auto con = request(Type::Confirmable, 0x0200, {0x77});
   (void)ml.send(kDevice, con, kT0);
-  const auto acked =
-      only<coap::Acknowledged>(ml.onDatagram(kDevice, coap::encode(emptyOf(Type::Acknowledgement, 0x0200)), kT0));
+  const auto acked = only<coap::Acknowledged>(
+      ml.onDatagram(kDevice, coap::encode(emptyOf(Type::Acknowledgement, 0x0200)).value(), kT0));
   EXPECT_TRUE(acked.ack.code.isEmpty());
   EXPECT_EQ(acked.token, Bytes{0x77});
 
-  coap::Message separate{.type = Type::Confirmable, .code = coap::code::kContent, .messageId = 0x9000,
-                         .token = {0x77}};
-  const Bytes separateWire = coap::encode(separate);
+  coap::Message separate{.type = Type::Confirmable, .code = coap::code::kContent, .messageId = 0x9000, .token = {0x77}};
+  const Bytes separateWire = coap::encode(separate).value();
   const auto delivered = only<coap::DeliverMessage>(ml.onDatagram(kDevice, separateWire, kT0 + 1s));
   EXPECT_EQ(delivered.message, separate);
   const auto ackSent = only<coap::SendDatagram>(ml.acknowledge(kDevice, delivered.message, kT0 + 1s));
@@ -316,7 +326,7 @@ TEST(CoapExchangeMatch, UnmatchedAckAndReset) {
 TEST(CoapExchangeServer, PiggybackedResponseIsTheGoldenAck) {
   auto ml = layer();
   const auto con = request(Type::Confirmable, 0x1234, {0xA1, 0xB2});
-  const auto delivered = only<coap::DeliverMessage>(ml.onDatagram(kDevice, coap::encode(con), kT0));
+  const auto delivered = only<coap::DeliverMessage>(ml.onDatagram(kDevice, coap::encode(con).value(), kT0));
   EXPECT_EQ(delivered, (coap::DeliverMessage{kDevice, con}));
   coap::Message response{.code = coap::code::kContent};
   response.setUint(coap::option::kContentFormat, coap::format::kJson);
@@ -338,7 +348,7 @@ TEST(CoapExchangeServer, PiggybackedResponseIsTheGoldenAck) {
 
 TEST(CoapExchangeServer, DuplicateConReplaysTheCachedResponse) {
   auto ml = layer();
-  const Bytes wire = coap::encode(request(Type::Confirmable, 0x0042));
+  const Bytes wire = coap::encode(request(Type::Confirmable, 0x0042)).value();
   const auto delivered = only<coap::DeliverMessage>(ml.onDatagram(kDevice, wire, kT0));
   const auto response = only<coap::SendDatagram>(
       ml.respond(kDevice, delivered.message, coap::Message{.code = coap::code::kChanged}, kT0));
@@ -356,7 +366,7 @@ TEST(CoapExchangeServer, DuplicateConReplaysTheCachedResponse) {
 
 TEST(CoapExchangeServer, DuplicateBeforeTheResponseIsDroppedQuietly) {
   auto ml = layer();
-  const Bytes wire = coap::encode(request(Type::Confirmable, 0x0043));
+  const Bytes wire = coap::encode(request(Type::Confirmable, 0x0043)).value();
   const auto delivered = only<coap::DeliverMessage>(ml.onDatagram(kDevice, wire, kT0));
   const auto dup = only<coap::Discarded>(ml.onDatagram(kDevice, wire, kT0 + 2s));
   EXPECT_EQ(dup.reason, DiscardReason::Duplicate);
@@ -369,7 +379,7 @@ TEST(CoapExchangeServer, DuplicateBeforeTheResponseIsDroppedQuietly) {
 
 TEST(CoapExchangeServer, MessageIdsAreScopedPerPeer) {
   auto ml = layer();
-  const Bytes wire = coap::encode(request(Type::Confirmable, 0x0044));
+  const Bytes wire = coap::encode(request(Type::Confirmable, 0x0044)).value();
   EXPECT_EQ(all<coap::DeliverMessage>(ml.onDatagram(kDevice, wire, kT0)).size(), 1u);
   EXPECT_EQ(all<coap::DeliverMessage>(ml.onDatagram(kOther, wire, kT0)).size(), 1u);
   EXPECT_EQ(ml.remembered(), 2u);
@@ -377,7 +387,7 @@ TEST(CoapExchangeServer, MessageIdsAreScopedPerPeer) {
 
 TEST(CoapExchangeServer, ConRecordsExpireAfterExchangeLifetime) {
   auto ml = layer();
-  const Bytes wire = coap::encode(request(Type::Confirmable, 0x0045));
+  const Bytes wire = coap::encode(request(Type::Confirmable, 0x0045)).value();
   (void)ml.onDatagram(kDevice, wire, kT0);
   const auto lifetime = coap::TransmissionParams{}.exchangeLifetime();  // 247 s
   EXPECT_EQ(only<coap::Discarded>(ml.onDatagram(kDevice, wire, kT0 + lifetime - 1ns)).reason,
@@ -391,8 +401,8 @@ TEST(CoapExchangeServer, ConRecordsExpireAfterExchangeLifetime) {
 
 TEST(CoapExchangeServer, NonRecordsExpireAfterNonLifetime) {
   auto ml = layer();
-  const Bytes non = coap::encode(request(Type::NonConfirmable, 0x0046));
-  const Bytes con = coap::encode(request(Type::Confirmable, 0x0047));
+  const Bytes non = coap::encode(request(Type::NonConfirmable, 0x0046)).value();
+  const Bytes con = coap::encode(request(Type::Confirmable, 0x0047)).value();
   EXPECT_EQ(all<coap::DeliverMessage>(ml.onDatagram(kDevice, non, kT0)).size(), 1u);
   EXPECT_EQ(all<coap::DeliverMessage>(ml.onDatagram(kDevice, con, kT0)).size(), 1u);
   // §4.5: a duplicate NON is silently ignored — nothing is sent.
@@ -408,7 +418,7 @@ TEST(CoapExchangeServer, NonRequestGetsANonResponse) {
   // §5.2.3: new message id, same token; an RST to it is reported.
   auto ml = layer(5);
   const auto non = request(Type::NonConfirmable, 0x0050, {0x0F});
-  const auto delivered = only<coap::DeliverMessage>(ml.onDatagram(kDevice, coap::encode(non), kT0));
+  const auto delivered = only<coap::DeliverMessage>(ml.onDatagram(kDevice, coap::encode(non).value(), kT0));
   const auto sent = only<coap::SendDatagram>(
       ml.respond(kDevice, delivered.message, coap::Message{.code = coap::code::kContent}, kT0));
   auto response = coap::decode(sent.bytes);
@@ -425,7 +435,7 @@ TEST(CoapExchangeServer, SeparateResponseAfterEmptyAck) {
   // §5.2.2: Empty ACK now, the response later as a CON that is retransmitted until ACKed.
   auto ml = layer();
   const auto con = request(Type::Confirmable, 0x0060, {0x44});
-  const Bytes wire = coap::encode(con);
+  const Bytes wire = coap::encode(con).value();
   const auto delivered = only<coap::DeliverMessage>(ml.onDatagram(kDevice, wire, kT0));
   const auto emptyAck = only<coap::SendDatagram>(ml.acknowledge(kDevice, delivered.message, kT0));
   EXPECT_EQ(emptyAck.bytes, (Bytes{0x60, 0x00, 0x00, 0x60}));
@@ -453,7 +463,7 @@ TEST(CoapExchangeServer, SeparateResponseAfterEmptyAck) {
 TEST(CoapExchangeServer, AnsweredOnlyOnce) {
   auto ml = layer();
   const auto con = request(Type::Confirmable, 0x0070);
-  const auto delivered = only<coap::DeliverMessage>(ml.onDatagram(kDevice, coap::encode(con), kT0));
+  const auto delivered = only<coap::DeliverMessage>(ml.onDatagram(kDevice, coap::encode(con).value(), kT0));
   EXPECT_EQ(ml.respond(kDevice, delivered.message, coap::Message{.code = coap::code::kContent}, kT0).size(), 1u);
   EXPECT_TRUE(ml.respond(kDevice, delivered.message, coap::Message{.code = coap::code::kContent}, kT0).empty());
   EXPECT_TRUE(ml.reject(kDevice, delivered.message, kT0).empty());
@@ -465,14 +475,14 @@ TEST(CoapExchangeServer, AnsweredOnlyOnce) {
 
 TEST(CoapExchangeServer, RejectSendsRstAndReplaysIt) {
   auto ml = layer();
-  const Bytes wire = coap::encode(request(Type::Confirmable, 0x0080));
+  const Bytes wire = coap::encode(request(Type::Confirmable, 0x0080)).value();
   const auto delivered = only<coap::DeliverMessage>(ml.onDatagram(kDevice, wire, kT0));
   const auto rst = only<coap::SendDatagram>(ml.reject(kDevice, delivered.message, kT0));
   EXPECT_EQ(rst.bytes, (Bytes{0x70, 0x00, 0x00, 0x80}));
   EXPECT_EQ(all<coap::SendDatagram>(ml.onDatagram(kDevice, wire, kT0 + 2s))[0], rst);
   // A NON may be rejected too (§4.3), e.g. an unwanted notification.
   const auto non = request(Type::NonConfirmable, 0x0081);
-  (void)ml.onDatagram(kDevice, coap::encode(non), kT0);
+  (void)ml.onDatagram(kDevice, coap::encode(non).value(), kT0);
   EXPECT_EQ(only<coap::SendDatagram>(ml.reject(kDevice, non, kT0)).bytes, (Bytes{0x70, 0x00, 0x00, 0x81}));
 }
 

@@ -295,15 +295,15 @@ TEST_P(CoapGolden, DecodesToTheMessage) {
 TEST_P(CoapGolden, EncodesToTheGoldenBytes) {
   const auto& g = GetParam();
   EXPECT_EQ(coap::validate(g.message), std::nullopt);
-  EXPECT_EQ(coap::encode(g.message), g.wire);
+  EXPECT_EQ(coap::encode(g.message).value(), g.wire);
 }
 
 TEST_P(CoapGolden, DecodeThenEncodeReproducesTheBytes) {
   const auto& g = GetParam();
   auto r = coap::decode(g.wire);
   ASSERT_TRUE(r);
-  EXPECT_EQ(coap::encode(*r), g.wire);
-  auto again = coap::decode(coap::encode(g.message));
+  EXPECT_EQ(coap::encode(*r).value(), g.wire);
+  auto again = coap::decode(coap::encode(g.message).value());
   ASSERT_TRUE(again);
   EXPECT_EQ(*again, g.message);
 }
@@ -311,7 +311,7 @@ TEST_P(CoapGolden, DecodeThenEncodeReproducesTheBytes) {
 TEST_P(CoapGolden, EncodeAppendsToExistingBytes) {
   const auto& g = GetParam();
   Bytes out{0xAA, 0xBB};
-  coap::encode(g.message, out);
+  ASSERT_EQ(coap::encode(g.message, out).value(), g.wire.size());
   ASSERT_EQ(out.size(), 2 + g.wire.size());
   EXPECT_EQ(out[0], 0xAA);
   EXPECT_EQ(out[1], 0xBB);
@@ -332,7 +332,7 @@ TEST_P(CoapGolden, EveryTruncationIsAnErrorOrTheShorterMessage) {
   shorter.payload.clear();
   for (const auto& o : m.options) {
     shorter.options.push_back(o);
-    optionEnds.push_back(coap::encode(shorter).size());
+    optionEnds.push_back(coap::encode(shorter).value().size());
   }
   const std::size_t optionsEnd = optionEnds.empty() ? afterToken : optionEnds.back();
 
@@ -499,7 +499,7 @@ TEST(CoapOptionHeader, DeltaAndLengthBoundaries) {
   for (const auto& row : rows) {
     coap::Message m{.type = Type::NonConfirmable, .code = coap::code::kPost, .messageId = 9};
     m.add(row.number, Bytes(row.length, 0x5A));
-    const Bytes wire = coap::encode(m);
+    const Bytes wire = coap::encode(m).value();
     const Bytes expected = cat({{0x50, 0x02, 0x00, 0x09}, row.header, Bytes(row.length, 0x5A)});
     EXPECT_EQ(wire, expected) << "option " << row.number << " length " << row.length;
     auto r = coap::decode(wire);
@@ -521,7 +521,7 @@ TEST(CoapOptionHeader, DeltasAreRelativeToThePreviousOption) {
       0x01, 'c',                     // delta 0 (313 again), length 1
       0xE1, 0x01, 0xA2, 'd',         // delta 269 + 0x01A2 = 687 (1000), length 1
   };
-  EXPECT_EQ(coap::encode(m), expected);
+  EXPECT_EQ(coap::encode(m).value(), expected);
   auto r = coap::decode(expected);
   ASSERT_TRUE(r);
   EXPECT_EQ(*r, m);
@@ -557,14 +557,14 @@ TEST(CoapDecode, NonMinimalUintValuesAreKeptAsSent) {
   auto r = coap::decode(wire);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->getUint(opt::kContentFormat), 50u);
-  EXPECT_EQ(coap::encode(*r), wire);
+  EXPECT_EQ(coap::encode(*r).value(), wire);
 }
 
 TEST(CoapDecode, MaxTokenAndEveryTokenLength) {
   for (std::uint8_t tkl = 0; tkl <= 8; ++tkl) {
     coap::Message m{.type = Type::Confirmable, .code = coap::code::kGet, .messageId = tkl};
     m.token.assign(tkl, static_cast<std::uint8_t>(0xF0 | tkl));
-    const Bytes wire = coap::encode(m);
+    const Bytes wire = coap::encode(m).value();
     EXPECT_EQ(wire[0], 0x40 | tkl);
     auto r = coap::decode(wire);
     ASSERT_TRUE(r) << "tkl " << int{tkl};
@@ -581,7 +581,7 @@ TEST(CoapEncode, SortsOptionsStably) {
                {opt::kUriQuery, bytes("b=2")},
                {opt::kContentFormat, {40}},
                {opt::kUriPath, bytes("x")}};
-  auto r = coap::decode(coap::encode(m));
+  auto r = coap::decode(coap::encode(m).value());
   ASSERT_TRUE(r);
   EXPECT_EQ(r->getStrings(opt::kUriPath), (std::vector<std::string_view>{"rd", "x"}));
   EXPECT_EQ(r->getStrings(opt::kUriQuery), (std::vector<std::string_view>{"a=1", "b=2"}));
@@ -592,7 +592,7 @@ TEST(CoapEncode, SortsOptionsStably) {
 
 TEST(CoapEncode, NoPayloadMeansNoMarker) {
   coap::Message m{.type = Type::NonConfirmable, .code = coap::code::kChanged, .messageId = 3};
-  EXPECT_EQ(coap::encode(m), (Bytes{0x50, 0x44, 0x00, 0x03}));  // NON 2.04, id 3, nothing else
+  EXPECT_EQ(coap::encode(m).value(), (Bytes{0x50, 0x44, 0x00, 0x03}));  // NON 2.04, id 3, nothing else
 }
 
 TEST(CoapEncode, ValidateReportsWhatDecodeWouldReject) {
@@ -608,6 +608,32 @@ TEST(CoapEncode, ValidateReportsWhatDecodeWouldReject) {
   coap::Message fine{.code = coap::code::kPost};
   fine.add(1, Bytes(coap::kMaxOptionLength, 0));
   EXPECT_EQ(coap::validate(fine), std::nullopt);
+}
+
+// Issue 13 §3: the encoder refuses what validate() refuses, and leaves the output untouched.
+TEST(CoapEncode, RefusesWhatTheWireCannotRepresent) {
+  coap::Message longToken{.code = coap::code::kGet, .token = Bytes(9, 1)};
+  Bytes out{0xAA};
+  auto r = coap::encode(longToken, out);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), E::ReservedTokenLength);
+  EXPECT_EQ(out, Bytes{0xAA});
+  coap::Message hugeOption{.code = coap::code::kPost};
+  hugeOption.add(1, Bytes(coap::kMaxOptionLength + 1, 0));
+  auto whole = coap::encode(hugeOption);
+  ASSERT_FALSE(whole);
+  EXPECT_EQ(whole.error(), E::ReservedOptionLength);
+  coap::Message emptyWithPayload{.type = Type::Acknowledgement, .code = coap::code::kEmpty, .payload = {1}};
+  EXPECT_FALSE(coap::encode(emptyWithPayload));
+  // The longest option value there is still encodes, and decodes back.
+  coap::Message longest{.code = coap::code::kPost};
+  longest.add(1, Bytes(coap::kMaxOptionLength, 7));
+  auto ok = coap::encode(longest, out);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(*ok, out.size() - 1);
+  auto back = coap::decode(std::span(out).subspan(1));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, longest);
 }
 
 // ---- uint option values (§3.2) ----

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <limits>
+#include <optional>
 #include <ostream>
 #include <set>
 #include <span>
@@ -310,7 +311,7 @@ TEST_P(MqttGolden, DecodesToThePacket) {
 
 TEST_P(MqttGolden, EncodesToTheGoldenBytes) {
   const auto& g = GetParam();
-  EXPECT_EQ(mqtt::encode(g.packet), g.wire);
+  EXPECT_EQ(mqtt::encode(g.packet).value(), g.wire);
 }
 
 TEST_P(MqttGolden, EveryStrictPrefixIsIncomplete) {
@@ -327,8 +328,8 @@ TEST_P(MqttGolden, DecodeThenEncodeReproducesTheBytes) {
   const auto& g = GetParam();
   auto r = mqtt::decode(g.wire, {});
   ASSERT_TRUE(r);
-  EXPECT_EQ(mqtt::encode(r->value), g.wire);
-  auto again = mqtt::decode(mqtt::encode(g.packet), {});
+  EXPECT_EQ(mqtt::encode(r->value).value(), g.wire);
+  auto again = mqtt::decode(mqtt::encode(g.packet).value(), {});
   ASSERT_TRUE(again);
   EXPECT_EQ(again->value, g.packet);
 }
@@ -336,7 +337,7 @@ TEST_P(MqttGolden, DecodeThenEncodeReproducesTheBytes) {
 TEST_P(MqttGolden, EncodeAppendsToExistingBytes) {
   const auto& g = GetParam();
   Bytes out{0xAA, 0xBB};
-  mqtt::encode(g.packet, out);
+  ASSERT_EQ(mqtt::encode(g.packet, out).value(), g.wire.size());
   ASSERT_EQ(out.size(), 2 + g.wire.size());
   EXPECT_EQ(out[0], 0xAA);
   EXPECT_EQ(out[1], 0xBB);
@@ -590,7 +591,7 @@ TEST(MqttLimits, NonMinimalLengthIsAccepted) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->consumed, 3u);
   EXPECT_EQ(r->value, mqtt::Packet{mqtt::Pingreq{}});
-  EXPECT_EQ(mqtt::encode(r->value), (Bytes{0xC0, 0x00}));  // re-encoded minimally
+  EXPECT_EQ(mqtt::encode(r->value).value(), (Bytes{0xC0, 0x00}));  // re-encoded minimally
 }
 
 struct LengthCase {
@@ -613,7 +614,7 @@ TEST(MqttLimits, RemainingLengthBoundariesRoundTrip) {
   for (const auto& c : cases) {
     // PUBLISH QoS 0 to "t": remaining = 2 + 1 + payload.
     const mqtt::Publish p{.topic = "t", .payload = Bytes(c.remaining - 3, 0x42)};
-    const auto wire = mqtt::encode(p);
+    const auto wire = mqtt::encode(p).value();
     ASSERT_EQ(wire.size(), 1 + c.encoded.size() + c.remaining) << c.remaining;
     EXPECT_TRUE(std::equal(c.encoded.begin(), c.encoded.end(), wire.begin() + 1)) << c.remaining;
     auto r = mqtt::decode(wire, big);
@@ -668,7 +669,7 @@ TEST(MqttDecode, ConnectWithUnknownLevelSkipsThePayload) {
   EXPECT_EQ(c.keepAlive, 60);
   EXPECT_TRUE(c.cleanSession);
   EXPECT_EQ(c.clientId, "");
-  auto again = mqtt::decode(mqtt::encode(r->value), {});
+  auto again = mqtt::decode(mqtt::encode(r->value).value(), {});
   ASSERT_TRUE(again);
   EXPECT_EQ(again->value, r->value);
 }
@@ -716,12 +717,12 @@ TEST(MqttDecode, DollarTopicsAreValidNames) {
 
 TEST(MqttEncode, Qos0PublishOmitsThePacketId) {
   const mqtt::Publish p{.topic = "t", .payload = bytes("x"), .qos = mqtt::QoS::AtMostOnce, .packetId = 99};
-  EXPECT_EQ(mqtt::encode(p), (Bytes{0x30, 0x04, 0x00, 0x01, 't', 'x'}));
+  EXPECT_EQ(mqtt::encode(p).value(), (Bytes{0x30, 0x04, 0x00, 0x01, 't', 'x'}));
 }
 
 TEST(MqttEncode, KeepAliveIsBigEndian) {
   const mqtt::Connect c{.keepAlive = 0xABCD, .clientId = "k"};
-  const auto wire = mqtt::encode(c);
+  const auto wire = mqtt::encode(c).value();
   ASSERT_GE(wire.size(), 12u);
   EXPECT_EQ(wire[10], 0xAB);  // after type, length, "MQTT" (6), level, flags
   EXPECT_EQ(wire[11], 0xCD);
@@ -736,17 +737,71 @@ TEST(MqttEncode, EncodePublishMatchesEncodeOfAPublish) {
       const mqtt::Publish p{
           .topic = "a/b", .payload = payload, .qos = qos, .retain = retain, .dup = dup, .packetId = id};
       Bytes out{0x01};
-      mqtt::encodePublish("a/b", payload, qos, retain, dup, id, out);
+      ASSERT_TRUE(mqtt::encodePublish("a/b", payload, qos, retain, dup, id, out));
       Bytes expected{0x01};
-      mqtt::encode(p, expected);
+      ASSERT_TRUE(mqtt::encode(p, expected));
       EXPECT_EQ(out, expected) << static_cast<int>(qos) << retain;
     }
   }
 }
 
+// Issue 13 §3: a field longer than its two-byte length prefix, or a packet longer than four
+// remaining-length bytes, is refused (and nothing appended) instead of wrapping into a corrupt packet.
+TEST(MqttEncode, RefusesStringsLongerThanTheirLengthPrefix) {
+  const std::string longest(mqtt::kMaxStringLength, 'a');
+  const std::string tooLong(mqtt::kMaxStringLength + 1, 'a');
+  Bytes out{0x01};
+  auto ok = mqtt::encode(mqtt::Publish{.topic = longest, .payload = bytes("x")}, out);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(*ok, out.size() - 1);
+  auto back = mqtt::decode(std::span(out).subspan(1), {.maxPacket = out.size()});
+  ASSERT_TRUE(back);
+  EXPECT_EQ(std::get<mqtt::Publish>(back->value).topic, longest);
+
+  const auto before = out;
+  const auto refused = [&](const mqtt::Packet& p) {
+    auto r = mqtt::encode(p, out);
+    EXPECT_EQ(out, before) << "nothing appended";
+    return r ? std::optional<mqtt::EncodeError>{} : std::optional(r.error());
+  };
+  const auto kTooLong = std::optional(mqtt::EncodeError::StringTooLong);
+  EXPECT_EQ(refused(mqtt::Publish{.topic = tooLong}), kTooLong);
+  EXPECT_EQ(refused(mqtt::Publish{.topic = std::string(70'000, 't'), .payload = bytes("x")}), kTooLong);
+  EXPECT_EQ(refused(mqtt::Connect{.clientId = tooLong}), kTooLong);
+  EXPECT_EQ(refused(mqtt::Connect{.clientId = "c", .username = tooLong}), kTooLong);
+  EXPECT_EQ(refused(mqtt::Connect{.clientId = "c", .username = "u", .password = Bytes(mqtt::kMaxStringLength + 1)}),
+            kTooLong);
+  EXPECT_EQ(refused(mqtt::Connect{.clientId = "c", .will = mqtt::Will{.topic = "w", .payload = Bytes(70'000)}}),
+            kTooLong);
+  EXPECT_EQ(refused(mqtt::Connect{.clientId = "c", .will = mqtt::Will{.topic = tooLong}}), kTooLong);
+  EXPECT_EQ(refused(mqtt::Subscribe{.packetId = 1, .subscriptions = {{"ok"}, {tooLong}}}), kTooLong);
+  EXPECT_EQ(refused(mqtt::Unsubscribe{.packetId = 1, .filters = {tooLong}}), kTooLong);
+  auto publish = mqtt::encodePublish(tooLong, {}, mqtt::QoS::AtMostOnce, false, false, 0, out);
+  ASSERT_FALSE(publish);
+  EXPECT_EQ(publish.error(), mqtt::EncodeError::StringTooLong);
+  EXPECT_EQ(out, before);
+  auto whole = mqtt::encode(mqtt::Publish{.topic = tooLong});
+  ASSERT_FALSE(whole);
+  EXPECT_EQ(make_error_code(whole.error()).category().name(), std::string("mqtt.encode"));
+}
+
+TEST(MqttEncode, RefusesPacketsBeyondFourLengthBytes) {
+  // Sizes only: a 256 MiB payload is not worth allocating to check one comparison.
+  using mqtt::QoS;
+  const std::size_t fitsQos0 = mqtt::kMaxRemainingLength - 2 - 3;  // topic "a/b" with its length prefix
+  EXPECT_EQ(mqtt::checkPublish(3, fitsQos0, QoS::AtMostOnce), std::nullopt);
+  EXPECT_EQ(mqtt::checkPublish(3, fitsQos0 + 1, QoS::AtMostOnce), mqtt::EncodeError::PacketTooLarge);
+  // QoS 1 adds a packet id.
+  EXPECT_EQ(mqtt::checkPublish(3, fitsQos0, QoS::AtLeastOnce), mqtt::EncodeError::PacketTooLarge);
+  EXPECT_EQ(mqtt::checkPublish(3, fitsQos0 - 2, QoS::ExactlyOnce), std::nullopt);
+  EXPECT_EQ(mqtt::checkPublish(mqtt::kMaxStringLength + 1, 0, QoS::AtMostOnce), mqtt::EncodeError::StringTooLong);
+  EXPECT_EQ(mqtt::checkPublish(3, SIZE_MAX, QoS::AtMostOnce), mqtt::EncodeError::PacketTooLarge) << "no wrap-around";
+}
+
 TEST(MqttEncode, ManyPacketsAppendToOneBuffer) {
   Bytes out;
-  for (int i = 0; i < 1000; ++i) mqtt::encode(mqtt::Puback{.packetId = static_cast<std::uint16_t>(i + 1)}, out);
+  for (int i = 0; i < 1000; ++i)
+    ASSERT_TRUE(mqtt::encode(mqtt::Puback{.packetId = static_cast<std::uint16_t>(i + 1)}, out));
   ASSERT_EQ(out.size(), 4000u);
   std::span<const std::uint8_t> rest(out);
   for (int i = 0; i < 1000; ++i) {

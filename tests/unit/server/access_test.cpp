@@ -162,5 +162,81 @@ TEST(StaticAccessPolicy, RulesApplyOnlyToTheirUsernameAndClientId) {
   EXPECT_FALSE(policy.maySubscribe(client("console2"), "status/+"));
 }
 
+// Deny rules (issue 13 §6). The tests below are meant to kill these one-line mutations of
+// StaticAccessPolicy::allowed:
+//   - `return !rule.deny` → `return true` (deny rules ignored)       DenyRuleBeforeAWildcardRefusesItsTopic
+//   - dropping `!rule.deny &&` (a deny rule skipped for one direction) DenyRuleRefusesBothDirections
+//   - continuing the loop after a match (last or any match wins)     TheFirstMatchingRuleDecides
+//   - no widening of an unsubstitutable deny pattern                 ADenyRuleIsNotEscapedByAnOddName
+//   - `return false` at the end → `return true` (default open)        the FALSE cases of NoRuleMatches…
+AclRule deny(std::string topic, std::string username = "*", std::string clientId = "*") {
+  AclRule r{std::move(username), std::move(clientId), std::move(topic)};
+  r.deny = true;
+  return r;
+}
+
+TEST(StaticAccessPolicy, DenyRuleBeforeAWildcardRefusesItsTopic) {
+  // What MQTT conformance suites configure: everything open except test/nosubscribe.
+  MqttConfig config;
+  config.acl = {deny("test/nosubscribe"), AclRule{"*", "*", "+/+"}, AclRule{"*", "*", "#"}};
+  StaticAccessPolicy policy(config);
+  const auto c = client("c");
+  EXPECT_FALSE(policy.maySubscribe(c, "test/nosubscribe"));
+  EXPECT_TRUE(policy.maySubscribe(c, "test/other"));
+  EXPECT_TRUE(policy.maySubscribe(c, "+/+")) << "a filter the deny rule does not cover wholly is granted";
+  EXPECT_TRUE(policy.maySubscribe(c, "#"));
+  EXPECT_TRUE(policy.mayPublish(c, "a/b/c"));
+}
+
+TEST(StaticAccessPolicy, DenyRuleRefusesBothDirections) {
+  MqttConfig config;
+  config.acl = {deny("secret/#"), AclRule{"*", "*", "#"}};
+  StaticAccessPolicy policy(config);
+  const auto c = client("c");
+  EXPECT_FALSE(policy.mayPublish(c, "secret/x"));
+  EXPECT_FALSE(policy.maySubscribe(c, "secret/x"));
+  EXPECT_FALSE(policy.maySubscribe(c, "secret/#"));
+  EXPECT_TRUE(policy.mayPublish(c, "public/x"));
+}
+
+TEST(StaticAccessPolicy, TheFirstMatchingRuleDecides) {
+  MqttConfig config;
+  // admin is allowed before the deny is reached; everyone else is refused a/#, then allowed the rest.
+  config.acl = {AclRule{"admin", "*", "a/#"}, deny("a/#"), AclRule{"*", "*", "a/b"}, AclRule{"*", "*", "#"}};
+  StaticAccessPolicy policy(config);
+  EXPECT_TRUE(policy.mayPublish(client("c", "admin"), "a/b"));
+  EXPECT_FALSE(policy.mayPublish(client("c", "user"), "a/b")) << "the later allow of a/b is not reached";
+  EXPECT_TRUE(policy.mayPublish(client("c", "user"), "b"));
+  // A read-only allow rule does not match a PUBLISH, so the deny after it decides.
+  MqttConfig readOnly;
+  readOnly.acl = {AclRule{"*", "*", "x/#", /*read=*/true, /*write=*/false}, deny("x/#"), AclRule{"*", "*", "#"}};
+  StaticAccessPolicy policy2(readOnly);
+  EXPECT_TRUE(policy2.maySubscribe(client("c"), "x/y"));
+  EXPECT_FALSE(policy2.mayPublish(client("c"), "x/y"));
+}
+
+TEST(StaticAccessPolicy, NoRuleMatchesMeansRefusedEvenWithDenyRulesOnly) {
+  MqttConfig config;
+  config.acl = {deny("a")};
+  StaticAccessPolicy policy(config);
+  EXPECT_FALSE(policy.mayPublish(client("c"), "a"));
+  EXPECT_FALSE(policy.mayPublish(client("c"), "b")) << "rules exist, none allows";
+}
+
+TEST(StaticAccessPolicy, ADenyRuleIsNotEscapedByAnOddName) {
+  MqttConfig config;
+  config.acl = {deny("users/%u/private"), deny("dev-%c/x"), AclRule{"*", "*", "#"}};
+  StaticAccessPolicy policy(config);
+  EXPECT_FALSE(policy.mayPublish(client("c", "alice"), "users/alice/private"));
+  EXPECT_TRUE(policy.mayPublish(client("c", "alice"), "users/bob/private"));
+  for (const std::string name : {"a/b", "+", "#"}) {
+    // Not substitutable: the %u level reads as '+', so the rule refuses users/<anything>/private.
+    EXPECT_FALSE(policy.mayPublish(client("c", name), "users/bob/private")) << name;
+    EXPECT_TRUE(policy.mayPublish(client("c", name), "users/bob/public")) << name;
+    EXPECT_FALSE(policy.mayPublish(client(name), "dev-x/x")) << name;
+  }
+  EXPECT_FALSE(policy.mayPublish(client("c"), "users/bob/private")) << "no username: widened too";
+}
+
 }  // namespace
 }  // namespace fc::server::broker

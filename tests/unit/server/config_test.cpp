@@ -36,6 +36,7 @@ void expectDefaults(const Config& c) {
   EXPECT_EQ(c.bind, "127.0.0.1");
   EXPECT_EQ(c.ports.mqtt, 1883);
   EXPECT_EQ(c.ports.mqtts, 8883);
+  EXPECT_EQ(c.ports.mqttsMtls, 8884);
   EXPECT_EQ(c.ports.http, 8080);
   EXPECT_EQ(c.portsFile, "");
   EXPECT_EQ(c.logLevel, "info");
@@ -43,7 +44,7 @@ void expectDefaults(const Config& c) {
   EXPECT_EQ(c.threads, 0u);
   EXPECT_EQ(c.tls.certFile, "");
   EXPECT_EQ(c.tls.minVersion, "1.2");
-  EXPECT_EQ(c.tls.clientCerts, ClientCertMode::Optional);
+  EXPECT_EQ(c.tls.clientCerts, ClientCertMode::Required);  // on the mutual-TLS port only
   EXPECT_TRUE(c.tls.serverNames.empty());
   EXPECT_EQ(c.mqtt.connectTimeoutMs, 10'000u);
   EXPECT_EQ(c.mqtt.maxPacketSize, 1u << 20);
@@ -128,7 +129,7 @@ TEST(LoadConfig, ConfigFileCanComeFromTheEnvironmentAndTheFlagWins) {
 TEST(LoadConfig, EnvironmentNamesFollowTheJsonKeys) {
   auto r = load({}, {"FAKECLOUD_DATA_DIR=/var/fc", "FAKECLOUD_DB=:memory:", "FAKECLOUD_PORTS_FILE=/tmp/ports.json",
                      "FAKECLOUD_THREADS=3", "FAKECLOUD_LOG_FORMAT=json", "FAKECLOUD_TLS_MIN_VERSION=1.3",
-                     "FAKECLOUD_TLS_CLIENT_CERTS=required", "FAKECLOUD_TLS_SERVER_NAMES=a.test,,10.1.2.3",
+                     "FAKECLOUD_TLS_CLIENT_CERTS=optional", "FAKECLOUD_TLS_SERVER_NAMES=a.test,,10.1.2.3",
                      "FAKECLOUD_MQTT_CONNECT_TIMEOUT_MS=250", "FAKECLOUD_MQTT_MAX_OUTBOUND_BYTES=4096",
                      "FAKECLOUD_UNRELATED=1", "NO_EQUALS_SIGN"});
   ASSERT_CONFIG(r);
@@ -139,7 +140,7 @@ TEST(LoadConfig, EnvironmentNamesFollowTheJsonKeys) {
   EXPECT_EQ(c.threads, 3u);
   EXPECT_EQ(c.logFormat, "json");
   EXPECT_EQ(c.tls.minVersion, "1.3");
-  EXPECT_EQ(c.tls.clientCerts, ClientCertMode::Required);
+  EXPECT_EQ(c.tls.clientCerts, ClientCertMode::Optional);
   EXPECT_EQ(c.tls.serverNames, (std::vector<std::string>{"a.test", "10.1.2.3"}));  // empty items skipped
   EXPECT_EQ(c.mqtt.connectTimeoutMs, 250u);
   EXPECT_EQ(c.mqtt.maxOutboundBytes, 4096u);
@@ -281,11 +282,15 @@ TEST(ConfigAcl, ParsedWithDefaultsAndAccessModes) {
       {"topic": "devices/%c/#"},
       {"topic": "telemetry/#", "username": "alice", "access": "write"},
       {"topic": "commands/#", "clientId": "console", "access": "read"},
-      {"topic": "all", "access": "readwrite"}
+      {"topic": "all", "access": "readwrite"},
+      {"topic": "test/nosubscribe", "access": "deny"}
   ]}})");
   ASSERT_CONFIG(r);
   const auto& acl = r.config->mqtt.acl;
-  ASSERT_EQ(acl.size(), 4u);
+  ASSERT_EQ(acl.size(), 5u);
+  for (std::size_t i = 0; i < 4; ++i) EXPECT_FALSE(acl[i].deny) << i;
+  EXPECT_TRUE(acl[4].deny);
+  EXPECT_EQ(acl[4].topic, "test/nosubscribe");
   EXPECT_EQ(acl[0].topic, "devices/%c/#");
   EXPECT_EQ(acl[0].username, "*");
   EXPECT_EQ(acl[0].clientId, "*");
@@ -307,7 +312,7 @@ TEST(ConfigAcl, ErrorsNameTheEntryAndField) {
   expectError(configFromJson(R"({"mqtt": {"acl": [{"topic": "a", "user": "x"}]}})"),
               {"mqtt.acl[0].user", "unknown key"});
   expectError(configFromJson(R"({"mqtt": {"acl": [{"topic": "a", "access": "rw"}]}})"),
-              {"mqtt.acl[0].access", "read, write or readwrite"});
+              {"mqtt.acl[0].access", "read, write, readwrite or deny"});
 }
 
 // ACL fields of the wrong type are reported by key, like every other config error.
