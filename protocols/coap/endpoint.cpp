@@ -715,15 +715,15 @@ bool Endpoint::sendNotification(const PeerKey& peer, Message notification, TimeP
   return true;
 }
 
-bool Endpoint::cancel(RequestId id, TimePoint now, bool deregister) {
+bool Endpoint::cancel(RequestId id, TimePoint now, bool deregister, ResponseHandler answered) {
   auto it = outgoing_.find(id);
   if (it == outgoing_.end()) return false;
   Outgoing& o = it->second;
   if (o.observing && o.established && deregister) {
-    // RFC 7641 §3.6: a GET with Observe = 1 and the same token; its answer is consumed silently.
+    // RFC 7641 §3.6: a GET with Observe = 1 and the same token; its answer goes to `answered`.
     auto notify = std::move(o.notify);
     o.notify = {};
-    o.done = {};
+    o.done = std::move(answered);
     o.observing = false;
     o.request.setUint(option::kObserve, 1);
     if (o.awaitingAck) layer_.cancel(o.peer, o.messageId);

@@ -151,10 +151,11 @@ class Endpoint {
                                             TimePoint now);
   /// RFC 7641 §3.3.1: sends the registration again with the same token (after a long silence).
   bool reregister(RequestId id, TimePoint now);
-  /// Ends a request or observation; its callback gets RequestError::Cancelled. For an observation
-  /// `deregister` sends a GET with Observe = 1 (RFC 7641 §3.6 proactive cancel); otherwise the next
-  /// notification is answered with RST (§3.6 reactive cancel).
-  bool cancel(RequestId id, TimePoint now, bool deregister = true);
+  /// Ends a request or observation; its callback gets RequestError::Cancelled. For an established
+  /// observation `deregister` sends a GET with Observe = 1 (RFC 7641 §3.6 proactive cancel) under the
+  /// same id (lastSent(id) shows it) and `answered` gets its answer or why there is none; otherwise
+  /// the next notification is answered with RST (§3.6 reactive cancel) and `answered` is not called.
+  bool cancel(RequestId id, TimePoint now, bool deregister = true, ResponseHandler answered = {});
   /// RFC 7641 §4.2, the observed side: sends `notification` (a 2.xx response with the observer's
   /// token and an Observe option; type CON or NON) outside any exchange, with a fresh message id.
   /// A CON is retransmitted until acknowledged or given up; its ACK, RST or give-up is not reported.

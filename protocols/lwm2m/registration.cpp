@@ -380,6 +380,17 @@ Expected<RegisterRequest, RegistrationFailure> parseRegister(const coap::Message
   return r;
 }
 
+std::optional<std::string> registerEndpoint(const coap::Message& request) {
+  std::optional<std::string> found;
+  for (const auto item : request.getStrings(coap::option::kUriQuery)) {
+    if (!item.starts_with("ep=")) continue;
+    if (found) return std::nullopt;  // which of two names it claims is anybody's guess
+    found = std::string(item.substr(3));
+  }
+  if (!found || found->empty() || found->size() > kMaxEndpointLength || !isUtf8(*found)) return std::nullopt;
+  return found;
+}
+
 Expected<UpdateRequest, RegistrationFailure> parseUpdate(const coap::Message& request, std::string_view version) {
   auto location = readLocation(request, coap::code::kPost);
   if (!location) return Unexpected(location.error());

@@ -155,6 +155,11 @@ enum class RegistrationOp : std::uint8_t {
 /// Parses a Register request: POST, Uri-Path "rd", Uri-Query ep (required), lt, lwm2m, b, sms
 /// (and Q with lwm2m=1.1), link-format payload (Content-Format 40 or none).
 [[nodiscard]] Expected<RegisterRequest, RegistrationFailure> parseRegister(const coap::Message& request);
+/// The endpoint name a Register names even when the Register is refused for something else (a
+/// 4.12 version, a bad lifetime …), so the server can tell which device tried: the value of the
+/// one "ep=" Uri-Query, non-empty, at most kMaxEndpointLength bytes and UTF-8; nullopt otherwise
+/// (none, several, or a bad one).
+[[nodiscard]] std::optional<std::string> registerEndpoint(const coap::Message& request);
 /// Parses an Update request: POST rd/{location}, optional lt, b, sms (binding letters judged for
 /// `version`, the registration's LwM2M version), optional link-format payload. Other parameters
 /// ("ep", "Q", unknown ones) land in extraParameters.

@@ -419,8 +419,10 @@ struct Broker::Impl {
     if (rc == mqtt::ConnectReturn::Accepted && c.will && !access.mayPublish(identity, c.will->topic))
       rc = mqtt::ConnectReturn::NotAuthorized;
     if (rc != mqtt::ConnectReturn::Accepted) {
-      spdlog::info("mqtt: refused {} from {} (user '{}'): CONNACK {}", c.clientId, info.remote,
-                   c.username.value_or(""), static_cast<int>(rc));
+      spdlog::info("mqtt: refused {} from {} (user '{}'): CONNACK {}", c.clientId, info.remote, c.username.value_or(""),
+                   static_cast<int>(rc));
+      if (observer)
+        observer->clientRefused(identity, mqtt::encode(*connectPacket), mqtt::encode(mqtt::Connack{false, rc}));
       refuse(id, *port, rc, "not authorised");
       return;
     }

@@ -50,6 +50,10 @@ class BrokerObserver {
   virtual void clientSubscribed(const ClientIdentity& client, const std::string& filter) = 0;
   /// A PUBLISH from a client that the access policy allowed.
   virtual void clientPublished(const ClientIdentity& client, const mqtt::Publish& publish) = 0;
+  /// A CONNECT the access policy refused (after authenticate(), or for its will topic), with the
+  /// refusing CONNACK, both as on the wire: the observer may know the client from authenticate().
+  virtual void clientRefused(const ClientIdentity& /*client*/, const std::vector<std::uint8_t>& /*connect*/,
+                             const std::vector<std::uint8_t>& /*connack*/) {}
   /// A packet to or from a client whose clientConnected returned true, as it is on the wire.
   virtual void clientPacket(const ClientIdentity& client, bool incoming, const std::vector<std::uint8_t>& bytes) = 0;
   /// The client acknowledged a message published with a tag (PUBACK for QoS 1, PUBCOMP for QoS 2).

@@ -426,11 +426,15 @@ void CoapServer::observe(fcoap::PeerKey peer, fcoap::Message request, fcoap::Not
   });
 }
 
-void CoapServer::cancel(fcoap::Endpoint::RequestId id, bool deregister) {
-  net::post(impl_->strand, [impl = impl_, id, deregister] {
-    impl->endpoint.cancel(id, impl->now(), deregister);
-    impl->flush();
-  });
+void CoapServer::cancel(fcoap::Endpoint::RequestId id, bool deregister, std::function<void(const fcoap::Message&)> sent,
+                        fcoap::ResponseHandler answered) {
+  net::post(impl_->strand,
+            [impl = impl_, id, deregister, sent = std::move(sent), answered = std::move(answered)]() mutable {
+              impl->endpoint.cancel(id, impl->now(), deregister, std::move(answered));
+              // The GET with Observe 1 keeps the observation's id while it is out; otherwise the id is gone.
+              if (auto get = impl->endpoint.lastSent(id); get && sent) sent(*get);
+              impl->flush();
+            });
 }
 
 void CoapServer::stats(std::function<void(CoapStats)> done) {

@@ -99,7 +99,11 @@ class CoapServer {
                fc::coap::RequestOptions options = {}, RequestStarted started = {});
   void observe(fc::coap::PeerKey peer, fc::coap::Message request, fc::coap::NotificationHandler notify,
                RequestStarted started = {});
-  void cancel(fc::coap::Endpoint::RequestId id, bool deregister = true);
+  /// Ends request or observation `id`. For an established observation, `deregister` sends a GET
+  /// with Observe 1 (RFC 7641 §3.6): `sent` gets it as it went on the wire and `answered` its
+  /// answer (or why there is none); neither is called when no GET went out.
+  void cancel(fc::coap::Endpoint::RequestId id, bool deregister = true,
+              std::function<void(const fc::coap::Message&)> sent = {}, fc::coap::ResponseHandler answered = {});
 
   /// The DTLS session of `peer`, or nullopt for a plain UDP peer (or one whose session ended).
   /// Callable from any thread, e.g. a resource handler on the strand.

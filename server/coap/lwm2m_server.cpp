@@ -102,17 +102,30 @@ void Lwm2mServer::journalExchange(const std::string& deviceId, const std::string
     platform_.journal(deviceId, "out", transport, "/" + r.path, std::move(*out), summary(wire, {}));
 }
 
+fcoap::Message Lwm2mServer::refuseRegister(const fcoap::IncomingRequest& r, fcoap::Message response) {
+  const auto endpoint = lwm2m::registerEndpoint(r.message);
+  if (!endpoint || !authorize_) return response;
+  // The authorizer only looks the endpoint up: asking it about a malformed Register changes nothing.
+  const auto who = authorize_(*endpoint, r.peer);
+  const auto deviceId = who ? who->deviceId : who.error().deviceId;
+  if (!deviceId.empty()) journalExchange(deviceId, transportOf(r.peer), r, response);
+  return response;
+}
+
 fcoap::Message Lwm2mServer::registerClient(const fcoap::IncomingRequest& r) {
   auto request = lwm2m::parseRegister(r.message);
   if (!request) {
     spdlog::info("lwm2m {}: Register refused: {}", r.peer, request.error().message());
-    return fcoap::makeResponse(request.error().code(), request.error().message());
+    return refuseRegister(r, fcoap::makeResponse(request.error().code(), request.error().message()));
   }
   auto admission = authorize_ ? authorize_(request->endpoint, r.peer)
-                              : Expected<Lwm2mAdmission, std::string>(Unexpected(std::string("no authorizer")));
+                              : Expected<Lwm2mAdmission, Lwm2mRefusal>(Unexpected(Lwm2mRefusal{"no authorizer", {}}));
   if (!admission) {
-    spdlog::info("lwm2m {}: Register of ep={} refused (4.03): {}", r.peer, request->endpoint, admission.error());
-    return fcoap::makeResponse(fcoap::code::kForbidden, admission.error());
+    spdlog::info("lwm2m {}: Register of ep={} refused (4.03): {}", r.peer, request->endpoint, admission.error().reason);
+    auto refused = fcoap::makeResponse(fcoap::code::kForbidden, admission.error().reason);
+    if (!admission.error().deviceId.empty())
+      journalExchange(admission.error().deviceId, transportOf(r.peer), r, refused);
+    return refused;
   }
   const auto now = platform_.clock().now();
   Lwm2mClient client;
@@ -178,17 +191,22 @@ fcoap::Message Lwm2mServer::updateClient(const fcoap::IncomingRequest& r) {
   std::string version{lwm2m::kDefaultVersion};
   std::optional<Lwm2mClient> client;
   const auto location = r.path.substr(lwm2m::kRegistrationPath.size() + 1);
-  if (const auto current = clientAt(location)) {
+  const auto current = clientAt(location);
+  if (current) {
     version = current->registration.version;
     if (auto why = refusesSender(*current, r.peer)) {
       spdlog::info("lwm2m {}: Update of /{} refused (4.03): {}", r.peer, r.path, *why);
-      return fcoap::makeResponse(fcoap::code::kForbidden, *why);
+      auto refused = fcoap::makeResponse(fcoap::code::kForbidden, *why);
+      journalExchange(current->deviceId, transportOf(r.peer), r, refused);
+      return refused;
     }
   }
   auto request = lwm2m::parseUpdate(r.message, version);
   if (!request) {
     spdlog::info("lwm2m {}: Update refused: {}", r.peer, request.error().message());
-    return fcoap::makeResponse(request.error().code(), request.error().message());
+    auto refused = fcoap::makeResponse(request.error().code(), request.error().message());
+    if (current) journalExchange(current->deviceId, transportOf(r.peer), r, refused);
+    return refused;
   }
   bool moved = false;
   {
@@ -223,7 +241,9 @@ fcoap::Message Lwm2mServer::deregisterClient(const fcoap::IncomingRequest& r) {
   if (const auto current = clientAt(request->location))
     if (auto why = refusesSender(*current, r.peer)) {
       spdlog::info("lwm2m {}: De-register of /{} refused (4.03): {}", r.peer, r.path, *why);
-      return fcoap::makeResponse(fcoap::code::kForbidden, *why);
+      auto refused = fcoap::makeResponse(fcoap::code::kForbidden, *why);
+      journalExchange(current->deviceId, transportOf(r.peer), r, refused);
+      return refused;
     }
   const auto now = platform_.clock().now();
   std::optional<Lwm2mClient> client;
@@ -377,16 +397,34 @@ void Lwm2mServer::send(const Lwm2mClient& client, Downlink d) {
       platform_.journal(client.deviceId, "in", client.transport, topic, std::move(*bytes),
                         (notification ? "notification " : "") + summary(m, {}));
   };
+  // Which device a downlink went to, while it runs: cancel() journals the GET with Observe 1 there.
+  // The id is known once the request went out; the handlers below run later on the same strand.
+  auto id = std::make_shared<std::optional<fcoap::Endpoint::RequestId>>();
+  auto track = [this, client, id](const Expected<CoapServer::StartedRequest, fcoap::RequestError>& s) {
+    if (!s) return;
+    *id = s->id;
+    std::lock_guard lock(mutex_);
+    sentTo_[s->id] = client;
+  };
+  auto untrack = [this, id] {
+    if (!*id) return;
+    std::lock_guard lock(mutex_);
+    sentTo_.erase(**id);
+  };
   if (d.done) {
     // The endpoint drops `done` when it cannot start the request: keep a handle to report that.
     auto done = std::make_shared<fcoap::ResponseHandler>(std::move(d.done));
     coap_.request(
         client.peer, std::move(d.message),
-        [done, heard](Expected<fcoap::Message, std::error_code> r) {
+        [done, heard, untrack](Expected<fcoap::Message, std::error_code> r) {
+          untrack();
           if (r) heard(*r, false);
           (*done)(std::move(r));
         },
-        {}, [done, sent, started = std::move(d.started)](Expected<CoapServer::StartedRequest, fcoap::RequestError> s) {
+        {},
+        [done, sent, track,
+         started = std::move(d.started)](Expected<CoapServer::StartedRequest, fcoap::RequestError> s) {
+          track(s);
           if (started) started(s ? std::optional<fcoap::Endpoint::RequestId>(s->id) : std::nullopt);
           if (!s) return (*done)(Unexpected(make_error_code(s.error())));
           sent(s->sent);
@@ -396,16 +434,43 @@ void Lwm2mServer::send(const Lwm2mClient& client, Downlink d) {
     auto first = std::make_shared<bool>(true);
     coap_.observe(
         client.peer, std::move(d.message),
-        [notify, heard, first](Expected<fcoap::Message, std::error_code> r, bool last) {
+        [notify, heard, first, untrack](Expected<fcoap::Message, std::error_code> r, bool last) {
+          if (last) untrack();
           if (r) heard(*r, !std::exchange(*first, false));
           (*notify)(std::move(r), last);
         },
-        [notify, sent, started = std::move(d.started)](Expected<CoapServer::StartedRequest, fcoap::RequestError> s) {
-          if (s) sent(s->sent);
-          else (*notify)(Unexpected(make_error_code(s.error())), true);
+        [notify, sent, track,
+         started = std::move(d.started)](Expected<CoapServer::StartedRequest, fcoap::RequestError> s) {
+          track(s);
+          if (s)
+            sent(s->sent);
+          else
+            (*notify)(Unexpected(make_error_code(s.error())), true);
           if (started) started(s ? std::optional<fcoap::Endpoint::RequestId>(s->id) : std::nullopt);
         });
   }
+}
+
+void Lwm2mServer::cancel(fcoap::Endpoint::RequestId id, bool deregister) {
+  std::optional<Lwm2mClient> client;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = sentTo_.find(id); it != sentTo_.end()) client = it->second;
+  }
+  if (!client || !deregister) return coap_.cancel(id, deregister);
+  // RFC 7641 §3.6: the GET with Observe 1 and its answer are exchanges with the device like any other.
+  auto topic = std::make_shared<std::string>();  // set when the GET goes out, before any answer (one strand)
+  coap_.cancel(
+      id, true,
+      [this, client = *client, topic](const fcoap::Message& m) {
+        *topic = "/" + m.uriPath();
+        platform_.journal(client.deviceId, "out", client.transport, *topic, fcoap::encode(m), summary(m, m.uriPath()));
+      },
+      [this, client = *client, topic](Expected<fcoap::Message, std::error_code> r) {
+        if (!r) return;
+        heardFrom(client.deviceId);
+        platform_.journal(client.deviceId, "in", client.transport, *topic, fcoap::encode(*r), summary(*r, {}));
+      });
 }
 
 void Lwm2mServer::request(const std::string& deviceId, fcoap::Message request, fcoap::ResponseHandler done,

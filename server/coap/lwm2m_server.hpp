@@ -40,9 +40,15 @@ struct Lwm2mAdmission {
   std::string deviceId;
   std::string transport = "coap";  ///< "coap", or "coaps" for a DTLS peer
 };
-/// The dialect's decision on a Register: an admission, or why not (answered 4.03 and logged).
+/// Why a Register is refused (answered 4.03 and logged); `deviceId` names the device the endpoint
+/// belongs to when there is one (a wrong DTLS identity), so its journal shows the attempt.
+struct Lwm2mRefusal {
+  std::string reason;
+  std::string deviceId;  ///< empty: an unknown endpoint
+};
+/// The dialect's decision on a Register: an admission, or why not.
 using Lwm2mAuthorizer =
-    std::function<Expected<Lwm2mAdmission, std::string>(const std::string& endpoint, const fc::coap::PeerKey& peer)>;
+    std::function<Expected<Lwm2mAdmission, Lwm2mRefusal>(const std::string& endpoint, const fc::coap::PeerKey& peer)>;
 
 /// A registered client as the server knows it.
 struct Lwm2mClient {
@@ -109,7 +115,9 @@ class Lwm2mServer {
   /// has the error).
   void observe(const std::string& deviceId, fc::coap::Message request, fc::coap::NotificationHandler notify,
                Started started = {});
-  void cancel(fc::coap::Endpoint::RequestId id, bool deregister = false) { coap_.cancel(id, deregister); }
+  /// Ends a downlink. For an observation, `deregister` sends a GET with Observe 1 (RFC 7641 §3.6),
+  /// journaled with its answer like every downlink; otherwise the next notification gets RST.
+  void cancel(fc::coap::Endpoint::RequestId id, bool deregister = false);
 
  private:
   struct Downlink {
@@ -135,6 +143,8 @@ class Lwm2mServer {
   [[nodiscard]] std::optional<std::string> refusesSender(const Lwm2mClient& client, const fc::coap::PeerKey& peer) const;
   void journalExchange(const std::string& deviceId, const std::string& transport, const fc::coap::IncomingRequest& r,
                        const fc::coap::Message& response);
+  /// A refused Register whose endpoint names a device (known to the authorizer) goes to its journal.
+  fc::coap::Message refuseRegister(const fc::coap::IncomingRequest& r, fc::coap::Message response);
   /// The downlinks that may go now (under the lock), to be sent by send() after it is released.
   std::vector<std::pair<Lwm2mClient, Downlink>> takeSendable(const std::string& deviceId, core::TimePoint now);
   void send(const Lwm2mClient& client, Downlink d);
@@ -157,6 +167,7 @@ class Lwm2mServer {
   lwm2m::Registry registry_;
   std::map<std::string, Entry> byDevice_;                // device id → registration
   std::map<std::string, std::string, std::less<>> deviceOfEndpoint_;  // endpoint → device id
+  std::map<fc::coap::Endpoint::RequestId, Lwm2mClient> sentTo_;  // downlinks out, until they end (cancel's journal)
 };
 
 }  // namespace fc::server::coap

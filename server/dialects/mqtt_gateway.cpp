@@ -13,6 +13,7 @@ namespace {
 struct Summary {
   std::string topic;
   std::string text;
+  std::optional<mqtt::Packet> packet;  // decoded, for the access decision on what a device sent
 };
 
 /// One line for the journal: "PUBLISH qos=1 id=7 devices/x/telemetry (14 bytes)".
@@ -53,6 +54,7 @@ Summary summarize(const std::vector<std::uint8_t>& bytes) {
         }
       },
       decoded->value);
+  out.packet = std::move(decoded->value);
   return out;
 }
 
@@ -100,6 +102,8 @@ mqtt::ConnectReturn MqttGateway::authenticate(const broker::ClientIdentity& clie
     if (!dialect->verify(*login, client, password)) {
       spdlog::info("{}: device {} failed to sign in from {} (client id '{}')", dialect->name(), login->device.id,
                    client.remote, client.clientId);
+      std::lock_guard lock(mutex_);
+      refused_[client.clientId] = login->device.id;  // its CONNECT and CONNACK go to the device's journal
       return mqtt::ConnectReturn::BadUsernameOrPassword;
     }
     std::lock_guard lock(mutex_);
@@ -145,11 +149,45 @@ bool MqttGateway::clientConnected(const broker::ClientIdentity& client) {
   return true;  // a device: its packets go to the journal
 }
 
+void MqttGateway::clientRefused(const broker::ClientIdentity& client, const std::vector<std::uint8_t>& connect,
+                                const std::vector<std::uint8_t>& connack) {
+  std::string deviceId;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = refused_.find(client.clientId); it != refused_.end()) {
+      deviceId = it->second;
+      refused_.erase(it);
+    } else if (auto a = authenticated_.find(client.clientId); a != authenticated_.end()) {
+      deviceId = a->second.deviceId;  // signed in, but its will topic is not allowed
+      authenticated_.erase(a);
+    }
+  }
+  if (deviceId.empty()) return;  // not a device (the static policy refused it)
+  const std::string transport = client.tls ? "mqtts" : "mqtt";
+  for (const auto* bytes : {&connect, &connack}) {
+    auto summary = summarize(*bytes);
+    platform_.journal(deviceId, bytes == &connect ? "in" : "out", transport, "", *bytes, std::move(summary.text));
+  }
+}
+
 void MqttGateway::clientPacket(const broker::ClientIdentity& client, bool incoming,
                                const std::vector<std::uint8_t>& bytes) {
   auto b = binding(client.clientId);
   if (!b) return;
   auto summary = summarize(bytes);
+  // The broker asks this gateway whether to route a PUBLISH or grant a filter right after this
+  // trace: the journal says what it will answer, since a denied PUBLISH leaves nothing on the wire.
+  if (incoming && summary.packet) {
+    const auto device = platform_.device(b->deviceId);
+    if (const auto* p = std::get_if<mqtt::Publish>(&*summary.packet)) {
+      if (!device || !b->dialect->mayPublish(*device, p->topic)) summary.text += " denied (dropped)";
+    } else if (const auto* sub = std::get_if<mqtt::Subscribe>(&*summary.packet)) {
+      std::string denied;
+      for (const auto& s : sub->subscriptions)
+        if (!device || !b->dialect->maySubscribe(*device, s.filter)) denied += (denied.empty() ? "" : " ") + s.filter;
+      if (!denied.empty()) summary.text += " denied: " + denied;
+    }
+  }
   platform_.journal(b->deviceId, incoming ? "in" : "out", client.tls ? "mqtts" : "mqtt", std::move(summary.topic),
                     bytes, std::move(summary.text));
 }

@@ -41,7 +41,10 @@ class MqttGateway final : public broker::AccessPolicy,
 
   // broker::BrokerObserver (broker strand)
   bool clientConnected(const broker::ClientIdentity& client) override;
-  void clientPacket(const broker::ClientIdentity& client, bool incoming, const std::vector<std::uint8_t>& bytes) override;
+  void clientRefused(const broker::ClientIdentity& client, const std::vector<std::uint8_t>& connect,
+                     const std::vector<std::uint8_t>& connack) override;
+  void clientPacket(const broker::ClientIdentity& client, bool incoming,
+                    const std::vector<std::uint8_t>& bytes) override;
   void clientDisconnected(const broker::ClientIdentity& client) override;
   void clientSubscribed(const broker::ClientIdentity& client, const std::string& filter) override;
   void clientPublished(const broker::ClientIdentity& client, const mqtt::Publish& publish) override;
@@ -69,6 +72,7 @@ class MqttGateway final : public broker::AccessPolicy,
 
   mutable std::mutex mutex_;
   std::unordered_map<std::string, Binding> authenticated_;  // client id → device, between CONNECT and CONNACK
+  std::unordered_map<std::string, std::string> refused_;  // client id → device whose login failed, until its CONNACK
   std::unordered_map<std::string, Binding> connected_;      // client id → device, while connected
   std::unordered_map<std::string, std::string> clientOf_;   // device id → client id, while connected
   std::uint64_t nextTag_ = 1;

@@ -41,8 +41,9 @@ using tcp = net::ip::tcp;
 using error_code = boost::system::error_code;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
-ApiRequest toApiRequest(const bhttp::request<bhttp::string_body>& req) {
+ApiRequest toApiRequest(const bhttp::request<bhttp::string_body>& req, bool tls) {
   ApiRequest out;
+  out.tls = tls;
   out.method = std::string(req.method_string());
   const std::string target(req.target());
   const auto q = target.find('?');
@@ -194,7 +195,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     const bool keepAlive = req.keep_alive();
     const unsigned version = req.version();
     // The handler may answer later from another strand; the answer is written on ours.
-    router_->dispatch(toApiRequest(req), [self = shared_from_this(), head, keepAlive, version](ApiResponse r) {
+    router_->dispatch(toApiRequest(req, kTls), [self = shared_from_this(), head, keepAlive, version](ApiResponse r) {
       net::post(self->stream_.get_executor(), [self, r = std::move(r), head, keepAlive, version]() mutable {
         if (head) r.body.clear();
         self->respond(std::move(r), keepAlive, version);
@@ -203,7 +204,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void upgrade(bhttp::request<bhttp::string_body> req) {
-    auto api = toApiRequest(req);
+    auto api = toApiRequest(req, kTls);
     for (const auto& route : *webSockets_) {
       if (route.path != api.path) continue;
       if (auto refused = router_->admit(api)) return respond(std::move(*refused), false, req.version());

@@ -14,6 +14,7 @@
 
 #include "protocols/coap/link_format.hpp"
 #include "protocols/common/base64.hpp"
+#include "protocols/lwm2m/attributes.hpp"
 #include "protocols/lwm2m/content.hpp"
 #include "protocols/lwm2m/path.hpp"
 #include "protocols/lwm2m/senml.hpp"
@@ -124,7 +125,7 @@ Expected<Target, ApiResponse> target(core::Platform& platform, coap::Lwm2mServer
   std::string text;
   for (const char* name : {"object", "instance", "resource"})
     if (auto it = r.params.find(name); it != r.params.end()) text += "/" + it->second;
-  auto path = lwm2m::Path::parse(text);
+  auto path = lwm2m::Path::parse(text.empty() ? "/" : text);  // composite operations address the root
   if (!path)
     return Unexpected(errorResponse(422, "invalid", "object, instance and resource must be ids 0-65535: " +
                                                         make_error_code(path.error()).message()));
@@ -192,6 +193,79 @@ void discover(coap::Lwm2mServer& lwm2m, const Target& t, const Respond& respond)
     }
     respond(ok(200, body));
   });
+}
+
+/// The registration as the API shows it: what the client said in its Register (and Updates).
+json registrationJson(const coap::Lwm2mClient& c, bool awake) {
+  const auto& r = c.registration;
+  json objects = json::array();
+  for (const auto& o : r.objects.objects) {
+    json j = {{"id", o.id}, {"instances", o.instances}};
+    if (!o.version.empty()) j["version"] = o.version;
+    objects.push_back(std::move(j));
+  }
+  return {
+      {"deviceId", c.deviceId},
+      {"endpoint", r.endpoint},
+      {"location", std::string(lwm2m::kRegistrationPath) + "/" + r.location},
+      {"version", r.version},
+      {"binding", r.binding.toString()},
+      {"queueMode", r.binding.queue},
+      {"lifetime", r.lifetime},
+      {"sms", r.sms ? json(*r.sms) : json(nullptr)},
+      {"rootPath", r.objects.rootPath},
+      {"objects", objects},
+      {"transport", c.transport},
+      {"remoteAddress", c.peer.substr(c.peer.starts_with(coap::kDtlsPeerPrefix) ? coap::kDtlsPeerPrefix.size() : 0)},
+      {"registeredAt", core::isoTime(r.registeredAt)},
+      {"updatedAt", core::isoTime(r.updatedAt)},
+      {"expiresAt", core::isoTime(r.expiresAt)},
+      {"awake", awake}};
+}
+
+/// Composite operations are LwM2M 1.1 (OMA-TS-LightweightM2M_Core-V1_1 §5.4.7, §5.4.8): a 1.0 client
+/// would not understand FETCH and iPATCH on its root, so the API refuses before anything is sent.
+std::optional<ApiResponse> needsVersion11(const Target& t, std::string_view operation) {
+  if (t.client.registration.version != "1.0") return std::nullopt;
+  return errorResponse(409, "lwm2m_version",
+                       std::string(operation) + " is an LwM2M 1.1 operation; device '" + t.deviceId +
+                           "' registered with lwm2m=" + t.client.registration.version);
+}
+
+/// The Write-Attributes of a request: `?pmin=10&pmax=60&st` (as on the wire; a bare name removes) or
+/// the JSON body {"pmin": 10, "gt": 20.5, "st": null} (null removes).
+Expected<std::vector<lwm2m::AttributeSetting>, ApiResponse> attributesOf(const ApiRequest& r) {
+  if (!r.query.empty()) {
+    std::vector<std::string> items;
+    std::string_view rest = r.query;
+    while (!rest.empty()) {
+      const auto amp = rest.find('&');
+      items.push_back(percentDecode(rest.substr(0, amp), true));
+      if (amp == std::string_view::npos) break;
+      rest.remove_prefix(amp + 1);
+    }
+    std::vector<std::string_view> views(items.begin(), items.end());
+    auto parsed = lwm2m::parseAttributes(views);
+    if (!parsed) return Unexpected(errorResponse(422, "invalid", parsed.error().message()));
+    return *parsed;
+  }
+  const auto body = json::parse(r.body, nullptr, false);
+  if (!body.is_object())
+    return Unexpected(
+        errorResponse(400, "bad_json",
+                      "Write-Attributes takes ?pmin=…&pmax=… or a JSON object such as {\"pmin\": 10, \"st\": null}"));
+  std::vector<lwm2m::AttributeSetting> out;
+  for (const auto& [name, value] : body.items()) {
+    const auto attribute = lwm2m::attributeByName(name);
+    if (!attribute)
+      return Unexpected(
+          errorResponse(422, "invalid", "unknown attribute '" + name + "': pmin, pmax, gt, lt, st, epmin, epmax"));
+    if (!value.is_null() && !value.is_number())
+      return Unexpected(
+          errorResponse(422, "invalid", "attribute '" + name + "' must be a number, or null to remove it"));
+    out.push_back({*attribute, value.is_null() ? std::nullopt : std::optional<double>(value.get<double>())});
+  }
+  return out;
 }
 
 /// Observations started through the API, by device and path. Observing a path again replaces the
@@ -285,6 +359,128 @@ void addLwm2mRoutes(Router& router, core::Platform& platform, coap::Lwm2mServer&
       discover(*l, *t, respond);
     });
   }
+
+  // The registration: version, binding and objects as the client registered them.
+  router.add("GET", "/api/v1/devices/{id}/lwm2m", [p, l](const ApiRequest& r) {
+    const auto& id = r.params.at("id");
+    if (!p->device(id)) return errorResponse(404, "not_found", "no device '" + id + "'");
+    auto client = l->client(id);
+    if (!client) return errorResponse(409, "not_registered", "device '" + id + "' is not registered");
+    return ok(200, registrationJson(*client, l->awake(id)));
+  });
+
+  // Create (§5.4.6): POST on the object with the new instance as OMA TLV or SenML JSON; the client
+  // names the instance it made in Location-Path.
+  router.addAsync("POST", objectBase, [p, l](ApiRequest r, Respond respond) {
+    auto t = target(*p, *l, r);
+    if (!t) return respond(t.error());
+    const auto body = json::parse(r.body, nullptr, false);
+    if (!body.is_object())
+      return respond(errorResponse(400, "bad_json", "Create takes a JSON object: {\"tlvBase64\"} or {\"senml\"}"));
+    auto m = requestFor(*t, fcoap::code::kPost);
+    if (body.contains("senml")) {
+      const auto text = body["senml"].dump(-1, ' ', false, json::error_handler_t::replace);
+      if (auto records = lwm2m::decodeSenmlJson(text); !records)
+        return respond(errorResponse(422, "invalid", "senml: " + make_error_code(records.error()).message()));
+      m.setUint(fcoap::option::kContentFormat, fcoap::format::kSenmlJson);
+      m.setPayload(text);
+    } else if (body.contains("tlvBase64") && body["tlvBase64"].is_string()) {
+      auto bytes = base64Decode(body["tlvBase64"].get<std::string>());
+      if (!bytes) return respond(errorResponse(422, "invalid", "tlvBase64 is not valid base64"));
+      if (!lwm2m::decodeTlv(*bytes)) return respond(errorResponse(422, "invalid", "tlvBase64 is not OMA TLV"));
+      m.setUint(fcoap::option::kContentFormat, fcoap::format::kLwm2mTlv);
+      m.payload = std::move(*bytes);
+    } else {
+      return respond(errorResponse(422, "invalid", "Create needs \"tlvBase64\" (a string) or \"senml\" (an array)"));
+    }
+    const auto path = t->path.toString();
+    const auto root = t->client.registration.objects.rootPath;
+    l->request(t->deviceId, std::move(m), [path, root, respond](Expected<fcoap::Message, std::error_code> r) {
+      if (!r || r->code.codeClass() != 2) return respond(failure(path, r));
+      auto answer = responseJson(path, *r);
+      // Location-Path below the client's root path: "/19/0".
+      fcoap::Message located;
+      for (const auto& segment : r->getStrings(fcoap::option::kLocationPath))
+        located.addString(fcoap::option::kUriPath, segment);
+      if (auto where = lwm2m::Path::fromMessage(located, root); where && !where->isRoot())
+        answer["location"] = where->toString();
+      else
+        answer["location"] = nullptr;
+      respond(ok(201, answer));
+    });
+  });
+
+  // Delete (§5.4.7) of an object instance.
+  router.addAsync("DELETE", objectBase + "/{instance}", [p, l](ApiRequest r, Respond respond) {
+    auto t = target(*p, *l, r);
+    if (!t) return respond(t.error());
+    exchange(*l, *t, requestFor(*t, fcoap::code::kDelete), respond);
+  });
+
+  // Write-Attributes (§5.4.4): PUT with the attributes as Uri-Query options and no payload.
+  for (const auto& route : {objectBase, objectBase + "/{instance}", base}) {
+    router.addAsync("PUT", route + "/attributes", [p, l](ApiRequest r, Respond respond) {
+      auto t = target(*p, *l, r);
+      if (!t) return respond(t.error());
+      auto settings = attributesOf(r);
+      if (!settings) return respond(settings.error());
+      if (auto bad = lwm2m::checkAttributes(*settings, t->path, t->client.registration.version))
+        return respond(errorResponse(422, "invalid", bad->message()));
+      auto m = requestFor(*t, fcoap::code::kPut);
+      for (const auto& q : lwm2m::attributeQuery(*settings)) m.addString(fcoap::option::kUriQuery, q);
+      exchange(*l, *t, std::move(m), respond);
+    });
+  }
+
+  // Read-Composite (LwM2M 1.1 §5.4.7): FETCH on the root with the paths as SenML JSON names.
+  router.addAsync("POST", "/api/v1/devices/{id}/lwm2m/composite/read", [p, l](ApiRequest r, Respond respond) {
+    auto t = target(*p, *l, r);
+    if (!t) return respond(t.error());
+    if (auto refused = needsVersion11(*t, "Read-Composite")) return respond(*refused);
+    const auto body = json::parse(r.body, nullptr, false);
+    if (!body.is_object() || !body.contains("paths") || !body["paths"].is_array() || body["paths"].empty())
+      return respond(errorResponse(422, "invalid", "Read-Composite needs {\"paths\": [\"/3/0/0\", …]}"));
+    std::vector<lwm2m::SenmlRecord> records;
+    for (const auto& item : body["paths"]) {
+      const auto path = item.is_string()
+                            ? lwm2m::Path::parse(item.get<std::string>())
+                            : Expected<lwm2m::Path, lwm2m::PathError>(Unexpected(lwm2m::PathError::NotAbsolute));
+      if (!path || path->isRoot())
+        return respond(
+            errorResponse(422, "invalid", "paths: " + item.dump() + " is not an LwM2M path such as \"/3/0/0\""));
+      records.push_back({path->toString(), std::nullopt, "", std::monostate{}});
+    }
+    auto m = requestFor(*t, fcoap::code::kFetch);
+    m.setUint(fcoap::option::kContentFormat, fcoap::format::kSenmlJson);
+    m.setUint(fcoap::option::kAccept, fcoap::format::kSenmlJson);
+    m.setPayload(lwm2m::encodeSenmlJson(records));
+    exchange(*l, *t, std::move(m), respond);
+  });
+
+  // Write-Composite (LwM2M 1.1 §5.4.8): iPATCH on the root with SenML JSON records.
+  router.addAsync("POST", "/api/v1/devices/{id}/lwm2m/composite/write", [p, l](ApiRequest r, Respond respond) {
+    auto t = target(*p, *l, r);
+    if (!t) return respond(t.error());
+    if (auto refused = needsVersion11(*t, "Write-Composite")) return respond(*refused);
+    const auto body = json::parse(r.body, nullptr, false);
+    if (!body.is_object() || !body.contains("senml"))
+      return respond(errorResponse(422, "invalid",
+                                   "Write-Composite needs {\"senml\": [{\"n\": \"/3/0/14\", \"vs\": \"+02\"}, …]}"));
+    const auto text = body["senml"].dump(-1, ' ', false, json::error_handler_t::replace);
+    auto records = lwm2m::decodeSenmlJson(text);
+    if (!records) return respond(errorResponse(422, "invalid", "senml: " + make_error_code(records.error()).message()));
+    for (const auto& record : *records) {
+      auto path = lwm2m::Path::parse(record.name);
+      if (!path || path->depth() < 3 || std::holds_alternative<std::monostate>(record.value))
+        return respond(errorResponse(
+            422, "invalid",
+            "senml: every record names a resource (\"/3/0/14\") and carries a value; " + record.name + " does not"));
+    }
+    auto m = requestFor(*t, fcoap::code::kIPatch);
+    m.setUint(fcoap::option::kContentFormat, fcoap::format::kSenmlJson);
+    m.setPayload(text);
+    exchange(*l, *t, std::move(m), respond);
+  });
 
   // Observe (§5.5.1) and its cancel, of an object, an instance or a resource.
   for (const auto& route : {objectBase, objectBase + "/{instance}", base}) {

@@ -37,6 +37,40 @@ int hexValue(char c) {
   return -1;
 }
 
+/// RFC 9110 §15's reason phrases of the statuses the API answers with.
+std::string_view reasonPhrase(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Content Too Large";
+    case 422:
+      return "Unprocessable Content";
+    case 500:
+      return "Internal Server Error";
+    default:
+      return "";
+  }
+}
+
 }  // namespace
 
 std::string percentDecode(std::string_view s, bool plusIsSpace) {
@@ -75,6 +109,22 @@ ApiResponse errorResponse(int status, const std::string& code, const std::string
 }
 
 ApiResponse jsonResponse(int status, const std::string& json) { return {status, "application/json", json}; }
+
+std::vector<std::uint8_t> wireBytes(const ApiRequest& request) {
+  std::string text =
+      request.method + " " + request.path + (request.query.empty() ? "" : "?" + request.query) + " HTTP/1.1\r\n";
+  for (const auto& [name, value] : request.headers) text += name + ": " + value + "\r\n";
+  text += "\r\n" + request.body;
+  return {text.begin(), text.end()};
+}
+
+std::vector<std::uint8_t> wireBytes(const ApiResponse& response) {
+  std::string text = "HTTP/1.1 " + std::to_string(response.status) + " " + std::string(reasonPhrase(response.status)) +
+                     "\r\ncontent-type: " + response.contentType + "\r\n";
+  for (const auto& [name, value] : response.headers) text += name + ": " + value + "\r\n";
+  text += "content-length: " + std::to_string(response.body.size()) + "\r\n\r\n" + response.body;
+  return {text.begin(), text.end()};
+}
 
 void Router::add(std::string method, std::string pattern, Handler handler) {
   addAsync(std::move(method), std::move(pattern),

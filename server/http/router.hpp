@@ -4,6 +4,7 @@
 // synchronously or later through a Respond callback (when the work runs on another strand).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -21,6 +22,7 @@ struct ApiRequest {
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
   std::map<std::string, std::string> params;   // bound `{name}` segments, percent-decoded
+  bool tls = false;                            // came over the HTTPS listener
 
   /// A query parameter, percent-decoded ("a=1&b=x%20y" → queryParam("b") == "x y").
   std::optional<std::string> queryParam(std::string_view name) const;
@@ -36,6 +38,13 @@ struct ApiResponse {
 /// `{"error":{"code":…,"message":…}}` with the given status.
 ApiResponse errorResponse(int status, const std::string& code, const std::string& message);
 ApiResponse jsonResponse(int status, const std::string& json);
+
+/// The request as HTTP/1.1 text, rebuilt from the parsed fields for a device's journal: request
+/// line, headers (lower-case names, in name order, as they are kept), empty line, body.
+std::vector<std::uint8_t> wireBytes(const ApiRequest& request);
+/// The response likewise: status line, content-type, the handler's headers, content-length, body
+/// (the listener adds `Server` and the connection headers when it writes it).
+std::vector<std::uint8_t> wireBytes(const ApiResponse& response);
 
 /// Decodes %XX and '+' (as space, in queries only); malformed escapes are kept as they are.
 std::string percentDecode(std::string_view s, bool plusIsSpace);

@@ -50,3 +50,20 @@ grep -q '4\.01' "$WORK/forged.out" || fail "a forged token was not refused with 
 echo "ok - forged token refused with 4.01"
 count=$(curl -sf "$API/api/v1/devices/lamp/messages" | grep -o '"transport":"coap"' | wc -l)
 expect_eq "uplinks after the forged publish" 1 "$count"
+
+# LwM2M: a refused Register is in the journal of the device its ep names (4.12 for lwm2m=1.2), and
+# an accepted one shows the version and binding the client used (LwM2M 1.1: b=U plus the bare Q).
+curl -sf -XPOST "$API/api/v1/products" -d '{"id":"meter","dialect":"oceanconnect"}' >/dev/null || fail "create meter product"
+curl -sf -XPOST "$API/api/v1/devices" -d '{"id":"meter-1","productId":"meter"}' >/dev/null || fail "create meter-1"
+coap -m post -t 40 -e '</3/0>' "$COAP/rd?ep=meter-1&lwm2m=1.2" >"$WORK/rd12.out" 2>&1 || true
+grep -q '4\.12' "$WORK/rd12.out" || fail "lwm2m=1.2 was not refused with 4.12: $(cat "$WORK/rd12.out")"
+journal=$(curl -sf "$API/api/v1/devices/meter-1/journal")
+[[ $journal == *'POST /rd?ep=meter-1&lwm2m=1.2'* && $journal == *'4.12 Precondition Failed'* ]] \
+  || fail "the refused Register is not in meter-1's journal: $journal"
+echo "ok - the refused Register (4.12) is journaled"
+coap -m post -t 40 -e '</3/0>' "$COAP/rd?ep=meter-1&lwm2m=1.1&b=U&Q&lt=300" >"$WORK/rd11.out" 2>&1 \
+  || fail "Register with lwm2m=1.1 failed: $(cat "$WORK/rd11.out")"
+registration=$(curl -sf "$API/api/v1/devices/meter-1/lwm2m") || fail "no registration for meter-1"
+[[ $registration == *'"version":"1.1"'* && $registration == *'"binding":"UQ"'* && $registration == *'"queueMode":true'* \
+   && $registration == *'"lifetime":300'* ]] || fail "the registration does not show what the client sent: $registration"
+echo "ok - the registration shows lwm2m=1.1, b=U with Q, lt=300"

@@ -12,6 +12,14 @@
 //                           it is observed and notifyResource() sends the value; an instance, or
 //                           Accept 11542, as OMA TLV; another Accept 4.06), PUT writes it,
 //                           POST executes (recorded); unknown paths 4.04
+//   POST /{o} (TLV or SenML JSON) → Create (OMA-TS-LightweightM2M-V1_0 §5.4.6): the resources go into
+//                           the table; 2.01 with Location-Path o/i; an instance that exists 4.00;
+//                           then an Update with the new object links, as a client must (§5.3.2)
+//   DELETE /{o}/{i}       → Delete (§5.4.7): the instance's resources leave the table; 2.02; then an Update
+//   PUT with Uri-Query, no payload → Write-Attributes (§5.4.4): kept per path (attributes()), shown by
+//                           Discover; an unknown attribute or bad value 4.00, an unknown path 4.04
+//   FETCH / (SenML JSON names) → Read-Composite (LwM2M 1.1 §5.4.7): the values as SenML JSON
+//   iPATCH / (SenML JSON)  → Write-Composite (LwM2M 1.1 §5.4.8): like a SenML PUT
 #pragma once
 
 #include <chrono>
@@ -42,6 +50,7 @@ struct OceanConnectDeviceOptions {
   std::uint32_t lifetime = 86400;         ///< "lt", seconds
   std::string binding = "U";              ///< "b": U, or UQ for queue mode
   std::string objects = kLiteOsObjects;   ///< the link-format payload
+  std::string version = "1.0";            ///< "lwm2m": 1.0 (LiteOS), or 1.1
 };
 
 class OceanConnectDevice {
@@ -80,6 +89,12 @@ class OceanConnectDevice {
   bool waitResourceObserved(const std::string& path, bool want, std::chrono::milliseconds timeout = kCoapTimeout);
   /// Paths the server executed (POST), in order.
   [[nodiscard]] std::vector<std::string> executed() const;
+  /// The attributes the server wrote on `path` ("3/0/0" → {"pmin": "10", "gt": "20.5"}).
+  [[nodiscard]] std::map<std::string, std::string> attributes(const std::string& path) const;
+  /// The object links the device registered last (Register, or the Update after a Create or Delete).
+  [[nodiscard]] std::string objectLinks() const;
+  /// Waits until the server has answered `updates` Updates that followed a Create or Delete.
+  bool waitUpdated(std::size_t updates, std::chrono::milliseconds timeout = kCoapTimeout);
 
   [[nodiscard]] SyncCoapClient& coap() noexcept { return *coap_; }
 
@@ -91,6 +106,13 @@ class OceanConnectDevice {
   fc::coap::Message readSenml(const std::string& path) const;
   fc::coap::Message writeSenml(const fc::coap::Message& request);
   fc::coap::Message readTlv(const std::string& path) const;
+  fc::coap::Message create(const fc::coap::Message& request, const std::string& path);
+  fc::coap::Message deleteInstance(const std::string& path);
+  fc::coap::Message writeAttributes(const fc::coap::Message& request, const std::string& path);
+  fc::coap::Message readComposite(const fc::coap::Message& request) const;
+  [[nodiscard]] bool exists(const std::string& path) const;
+  /// Sends an Update with the current object links; called under the mutex, sends asynchronously.
+  void sendObjectsUpdate();
 
   OceanConnectDeviceOptions options_;
   std::shared_ptr<State> state_;

@@ -396,8 +396,8 @@ std::string AliyunDialect::issueHttpToken(const std::string& deviceId) {
   return platform_.issueDeviceToken(kHttpTokenKind, deviceId, kTokenLifetime).token;
 }
 
-std::optional<std::string> AliyunDialect::httpTokenDevice(const std::string& token) const {
-  auto t = platform_.deviceToken(kHttpTokenKind, token);
+std::optional<std::string> AliyunDialect::httpTokenDevice(const std::string& token, bool evenExpired) const {
+  auto t = platform_.deviceToken(kHttpTokenKind, token, evenExpired);
   if (!t) return std::nullopt;
   return t->deviceId;
 }
@@ -406,8 +406,8 @@ std::string AliyunDialect::issueCoapToken(const std::string& deviceId) {
   return platform_.issueDeviceToken(kCoapTokenKind, deviceId, kTokenLifetime).token;
 }
 
-std::optional<std::string> AliyunDialect::coapTokenDevice(const std::string& token) const {
-  auto t = platform_.deviceToken(kCoapTokenKind, token);
+std::optional<std::string> AliyunDialect::coapTokenDevice(const std::string& token, bool evenExpired) const {
+  auto t = platform_.deviceToken(kCoapTokenKind, token, evenExpired);
   if (!t) return std::nullopt;
   return t->deviceId;
 }

@@ -92,12 +92,12 @@ class AliyunDialect final : public MqttDialect {
 
   // --- tokens for the HTTP channel and the MQTT pre-step ---
   std::string issueHttpToken(const std::string& deviceId);
-  /// The device the token belongs to, if it is known and not expired.
-  std::optional<std::string> httpTokenDevice(const std::string& token) const;
+  /// The device the token belongs to, if it is known and not expired (or, with `evenExpired`, has).
+  std::optional<std::string> httpTokenDevice(const std::string& token, bool evenExpired = false) const;
   /// The CoAP channel's tokens: apart from the HTTP channel's, so signing in on one channel does
   /// not sign the device out of the other.
   std::string issueCoapToken(const std::string& deviceId);
-  std::optional<std::string> coapTokenDevice(const std::string& token) const;
+  std::optional<std::string> coapTokenDevice(const std::string& token, bool evenExpired = false) const;
   struct IotToken {
     std::string iotId;
     std::string iotToken;

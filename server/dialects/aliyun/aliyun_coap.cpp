@@ -76,7 +76,11 @@ coap::Message topic(core::Platform& platform, AliyunDialect& aliyun, const coap:
   const auto t = device ? aliyun.triplet(*device) : std::nullopt;
   if (!t) {
     spdlog::info("aliyun coap {}: POST /{} with an unknown or expired token", r.peer, r.path);
-    return coap::makeResponse(coap::code::kUnauthorized, "token is expired or invalid");
+    auto refused = coap::makeResponse(coap::code::kUnauthorized, "token is expired or invalid");
+    // An expired token still names its device, whose journal shows why it must sign in again.
+    if (auto expired = aliyun.coapTokenDevice(std::string(*token), true))
+      journalExchange(platform, *expired, r, refused);
+    return refused;
   }
   const auto name = "/" + r.subpath;
   if (r.subpath.empty() || !mqtt::validTopicName(name) || !mqtt::validUtf8(name) ||

@@ -36,8 +36,23 @@ std::string field(const json& body, const char* key) {
   return body.contains(key) && body[key].is_string() ? body[key].get<std::string>() : std::string{};
 }
 
+/// Journals a known device's request and the answer it gets, as HTTP/1.1 text (transport "http",
+/// or "https" from the HTTPS listener): "POST /auth (180 bytes)", then "200 code=0 success".
+void journalExchange(core::Platform& platform, const std::string& deviceId, const ApiRequest& r,
+                     const ApiResponse& answer, const std::string& topic) {
+  const std::string transport = r.tls ? "https" : "http";
+  platform.journal(deviceId, "in", transport, topic, http::wireBytes(r),
+                   r.method + " " + r.path + " (" + std::to_string(r.body.size()) + " bytes)");
+  std::string summary = std::to_string(answer.status);
+  if (const auto body = json::parse(answer.body, nullptr, false); body.is_object()) {
+    if (body.contains("code")) summary += " code=" + body["code"].dump();
+    summary += " " + field(body, "message");
+  }
+  platform.journal(deviceId, "out", transport, topic, http::wireBytes(answer), std::move(summary));
+}
+
 // POST /auth — {"version","clientId","signmethod","sign","productKey","deviceName"[,"timestamp"]}
-ApiResponse httpAuth(AliyunDialect& aliyun, const ApiRequest& r) {
+ApiResponse httpAuth(core::Platform& platform, AliyunDialect& aliyun, const ApiRequest& r) {
   const auto body = json::parse(r.body, nullptr, false);
   if (!body.is_object()) {
     spdlog::info("aliyun http: /auth body is not a JSON object");
@@ -50,11 +65,14 @@ ApiResponse httpAuth(AliyunDialect& aliyun, const ApiRequest& r) {
   auto t = aliyunCheckSign(aliyun, pk, dn, clientId, field(body, "timestamp"), field(body, "signmethod"), sign);
   if (!t) {
     spdlog::info("aliyun http: /auth of {}/{} refused: {}", pk, dn, t.error());
-    return channelError(kHttpAuthCheckError, "auth check error");
+    auto refused = channelError(kHttpAuthCheckError, "auth check error");
+    if (auto device = aliyun.findDevice(pk, dn)) journalExchange(platform, device->device.id, r, refused, r.path);
+    return refused;
   }
-  return deviceAnswer({{"code", kHttpSuccess},
-                       {"message", "success"},
-                       {"info", {{"token", aliyun.issueHttpToken(t->device.id)}}}});
+  auto answer = deviceAnswer(
+      {{"code", kHttpSuccess}, {"message", "success"}, {"info", {{"token", aliyun.issueHttpToken(t->device.id)}}}});
+  journalExchange(platform, t->device.id, r, answer, r.path);
+  return answer;
 }
 
 // POST /topic/{topic…} with header `password:{token}`
@@ -65,7 +83,11 @@ ApiResponse httpTopic(AliyunDialect& aliyun, core::Platform& platform, const Api
   auto deviceId = aliyun.httpTokenDevice(header->second);
   if (!deviceId) {
     spdlog::info("aliyun http: POST {} with an unknown or expired token", r.path);
-    return channelError(kHttpTokenExpired, "token is expired or invalid");
+    auto refused = channelError(kHttpTokenExpired, "token is expired or invalid");
+    // An expired token still names its device, whose journal shows why it must sign in again.
+    if (auto expired = aliyun.httpTokenDevice(header->second, true))
+      journalExchange(platform, *expired, r, refused, topic);
+    return refused;
   }
   auto device = platform.device(*deviceId);
   auto t = device ? aliyun.triplet(*device) : std::nullopt;
@@ -73,17 +95,23 @@ ApiResponse httpTopic(AliyunDialect& aliyun, core::Platform& platform, const Api
   if (!mqtt::validTopicName(topic) || !mqtt::validUtf8(topic) ||
       !aliyunMayPublish(t->productKey, t->deviceName, topic)) {
     spdlog::info("aliyun http: device {} may not publish to {}", t->device.id, topic);
-    return channelError(kHttpPublishError, "no permission to publish to " + r.path.substr(6));
+    auto refused = channelError(kHttpPublishError, "no permission to publish to " + r.path.substr(6));
+    journalExchange(platform, t->device.id, r, refused, topic);
+    return refused;
   }
   std::vector<std::uint8_t> payload(r.body.begin(), r.body.end());
   // iotkit-embedded sends strlen(payload) + 1 bytes: the C string's terminator is not data.
   if (!payload.empty() && payload.back() == 0) payload.pop_back();
+  auto answer =
+      deviceAnswer({{"code", kHttpSuccess}, {"message", "success"}, {"info", {{"messageId", aliyun.nextMessageId()}}}});
+  // Journaled before the uplink is handled, so the journal shows the request before the replies it causes.
+  journalExchange(platform, t->device.id, r, answer, topic);
   aliyun.httpUplink(*t, topic, payload);
-  return deviceAnswer({{"code", kHttpSuccess}, {"message", "success"}, {"info", {{"messageId", aliyun.nextMessageId()}}}});
+  return answer;
 }
 
 // POST /auth/devicename — form productKey, deviceName, sign, signmethod, clientId, timestamp, version, resources
-ApiResponse preAuth(AliyunDialect& aliyun, const ApiRequest& r) {
+ApiResponse preAuth(core::Platform& platform, AliyunDialect& aliyun, const ApiRequest& r) {
   ApiRequest form;
   form.query = r.body;  // application/x-www-form-urlencoded is a query string
   const auto get = [&form](const char* name) { return form.queryParam(name).value_or(""); };
@@ -94,7 +122,9 @@ ApiResponse preAuth(AliyunDialect& aliyun, const ApiRequest& r) {
   auto t = aliyunCheckSign(aliyun, pk, dn, clientId, get("timestamp"), get("signmethod"), sign);
   if (!t) {
     spdlog::info("aliyun: pre-step (/auth/devicename) of {}/{} refused: {}", pk, dn, t.error());
-    return deviceAnswer({{"code", 401}, {"message", "authentication failed"}});
+    auto refused = deviceAnswer({{"code", 401}, {"message", "authentication failed"}});
+    if (auto device = aliyun.findDevice(pk, dn)) journalExchange(platform, device->device.id, r, refused, r.path);
+    return refused;
   }
   std::string host = "127.0.0.1";
   if (auto h = r.headers.find("host"); h != r.headers.end() && !h->second.empty()) {
@@ -104,12 +134,14 @@ ApiResponse preAuth(AliyunDialect& aliyun, const ApiRequest& r) {
     if (host.empty()) host = "127.0.0.1";
   }
   const auto token = aliyun.issueIotToken(t->device.id);
-  return deviceAnswer({{"code", 200},
-                       {"data",
-                        {{"iotId", token.iotId},
-                         {"iotToken", token.iotToken},
-                         {"resources", {{"mqtt", {{"host", host}, {"port", aliyun.mqttPort()}}}}}}},
-                       {"message", "success"}});
+  auto answer = deviceAnswer({{"code", 200},
+                              {"data",
+                               {{"iotId", token.iotId},
+                                {"iotToken", token.iotToken},
+                                {"resources", {{"mqtt", {{"host", host}, {"port", aliyun.mqttPort()}}}}}}},
+                              {"message", "success"}});
+  journalExchange(platform, t->device.id, r, answer, r.path);
+  return answer;
 }
 
 // POST /api/v1/devices/{id}/rrpc — {"payload": JSON | "payloadBase64": "…", "timeoutMs"?: 5000}
@@ -180,11 +212,13 @@ void addAliyunRoutes(http::Router& router, core::Platform& platform, AliyunDiale
   const auto afterCommit = [p](ApiResponse out, http::Respond respond) {
     p->whenCommitted([out = std::move(out), respond = std::move(respond)]() mutable { respond(std::move(out)); });
   };
-  router.addAsync("POST", "/auth",
-                  [a, afterCommit](ApiRequest r, http::Respond respond) { afterCommit(httpAuth(*a, r), std::move(respond)); });
+  router.addAsync("POST", "/auth", [a, p, afterCommit](ApiRequest r, http::Respond respond) {
+    afterCommit(httpAuth(*p, *a, r), std::move(respond));
+  });
   router.add("POST", "/topic/{topic*}", [a, p](const ApiRequest& r) { return httpTopic(*a, *p, r); });
-  router.addAsync("POST", "/auth/devicename",
-                  [a, afterCommit](ApiRequest r, http::Respond respond) { afterCommit(preAuth(*a, r), std::move(respond)); });
+  router.addAsync("POST", "/auth/devicename", [a, p, afterCommit](ApiRequest r, http::Respond respond) {
+    afterCommit(preAuth(*p, *a, r), std::move(respond));
+  });
   router.addAsync("POST", "/api/v1/devices/{id}/rrpc",
                   [a](ApiRequest r, http::Respond respond) { postRrpc(*a, r, respond); });
 }

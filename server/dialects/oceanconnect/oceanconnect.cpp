@@ -32,15 +32,17 @@ OceanConnectDialect::OceanConnectDialect(core::Platform& platform, coap::Lwm2mSe
   lwm2m_.setListener(this);
 }
 
-Expected<coap::Lwm2mAdmission, std::string> OceanConnectDialect::admit(const std::string& endpoint,
-                                                                      const fcoap::PeerKey& peer) const {
+Expected<coap::Lwm2mAdmission, coap::Lwm2mRefusal> OceanConnectDialect::admit(const std::string& endpoint,
+                                                                              const fcoap::PeerKey& peer) const {
   auto device = findOceanConnectDevice(platform_, endpoint);
-  if (!device) return Unexpected("no oceanconnect device has nodeId '" + endpoint + "'");
+  if (!device) return Unexpected(coap::Lwm2mRefusal{"no oceanconnect device has nodeId '" + endpoint + "'", {}});
   const auto security = peerLookup_ ? peerLookup_(peer) : std::nullopt;
   if (!security) return coap::Lwm2mAdmission{device->id, "coap"};
   if (security->deviceId != device->id)
-    return Unexpected("the DTLS session (PSK identity '" + security->identity + "') belongs to device '" +
-                      security->deviceId + "', not to '" + device->id + "' (nodeId '" + endpoint + "')");
+    return Unexpected(coap::Lwm2mRefusal{"the DTLS session (PSK identity '" + security->identity +
+                                             "') belongs to device '" + security->deviceId + "', not to '" +
+                                             device->id + "' (nodeId '" + endpoint + "')",
+                                         device->id});
   return coap::Lwm2mAdmission{device->id, "coaps"};
 }
 

@@ -40,7 +40,8 @@ class OceanConnectDialect final : public core::CommandSender, public coap::Lwm2m
   void setPeerLookup(OceanConnectPeerLookup lookup) { peerLookup_ = std::move(lookup); }
 
   /// The Register decision (see the top of this file).
-  Expected<coap::Lwm2mAdmission, std::string> admit(const std::string& endpoint, const fc::coap::PeerKey& peer) const;
+  Expected<coap::Lwm2mAdmission, coap::Lwm2mRefusal> admit(const std::string& endpoint,
+                                                           const fc::coap::PeerKey& peer) const;
 
   // core::CommandSender (any thread)
   void sendCommand(const core::Device& device, const core::Product& product, const core::Command& command) override;

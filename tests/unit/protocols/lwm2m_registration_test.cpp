@@ -282,4 +282,18 @@ TEST(Lwm2mRegistration, Classify) {
   EXPECT_EQ(lwm2m::classify(request(coap::code::kPost, "rd/a/b", {})), lwm2m::RegistrationOp::Invalid);
 }
 
+// The journal names the device a refused Register was for (lwm2m_server.cpp); kills: a "return
+// std::nullopt" for a valid ep, accepting two ep options, accepting an over-long or empty one.
+TEST(Lwm2mRegister, EndpointOfARefusedRegister) {
+  const auto refused = request(coap::code::kPost, "rd", {"ep=node-1", "lwm2m=1.2"}, kLiteOsPayload);
+  ASSERT_FALSE(lwm2m::parseRegister(refused));
+  EXPECT_EQ(lwm2m::registerEndpoint(refused), "node-1");
+  EXPECT_EQ(lwm2m::registerEndpoint(request(coap::code::kPost, "rd", {"lt=abc", "ep=x"})), "x");
+  EXPECT_FALSE(lwm2m::registerEndpoint(request(coap::code::kPost, "rd", {"lt=1"})));
+  EXPECT_FALSE(lwm2m::registerEndpoint(request(coap::code::kPost, "rd", {"ep="})));
+  EXPECT_FALSE(lwm2m::registerEndpoint(request(coap::code::kPost, "rd", {"ep=a", "ep=b"}))) << "which one is a guess";
+  const std::string tooLong = "ep=" + std::string(lwm2m::kMaxEndpointLength + 1, 'a');
+  EXPECT_FALSE(lwm2m::registerEndpoint(request(coap::code::kPost, "rd", {tooLong})));
+}
+
 }  // namespace

@@ -39,12 +39,14 @@ class OceanConnectDialectTest : public ::testing::Test {
 
 TEST_F(OceanConnectDialectTest, PlainPeersRegisterByNodeIdOfAnOceanConnectDevice) {
   auto a = dialect_.admit("node-1", "127.0.0.1:5000");
-  ASSERT_TRUE(a) << a.error();
+  ASSERT_TRUE(a) << a.error().reason;
   EXPECT_EQ(a->deviceId, "lamp-1");
   EXPECT_EQ(a->transport, "coap");
   EXPECT_FALSE(dialect_.admit("node-3", "127.0.0.1:5000")) << "a generic device's nodeId does not count";
   EXPECT_FALSE(dialect_.admit("lamp-1", "127.0.0.1:5000")) << "the device id is not the endpoint name";
-  EXPECT_FALSE(dialect_.admit("nobody", "127.0.0.1:5000"));
+  auto nobody = dialect_.admit("nobody", "127.0.0.1:5000");
+  ASSERT_FALSE(nobody);
+  EXPECT_EQ(nobody.error().deviceId, "") << "an unknown endpoint names no device";
 }
 
 TEST_F(OceanConnectDialectTest, ADtlsSessionAdmitsOnlyItsOwnDevice) {
@@ -53,12 +55,13 @@ TEST_F(OceanConnectDialectTest, ADtlsSessionAdmitsOnlyItsOwnDevice) {
     return std::nullopt;
   });
   auto own = dialect_.admit("node-1", "coaps:127.0.0.1:6000");
-  ASSERT_TRUE(own) << own.error();
+  ASSERT_TRUE(own) << own.error().reason;
   EXPECT_EQ(own->deviceId, "lamp-1");
   EXPECT_EQ(own->transport, "coaps");
   auto other = dialect_.admit("node-2", "coaps:127.0.0.1:6000");
   ASSERT_FALSE(other) << "lamp-1's session cannot register lamp-2";
-  EXPECT_NE(other.error().find("id-1"), std::string::npos) << other.error();
+  EXPECT_NE(other.error().reason.find("id-1"), std::string::npos) << other.error().reason;
+  EXPECT_EQ(other.error().deviceId, "lamp-2") << "the refusal names the endpoint's device, for its journal";
   auto plain = dialect_.admit("node-2", "127.0.0.1:5000");
   ASSERT_TRUE(plain);
   EXPECT_EQ(plain->transport, "coap") << "peers the lookup does not know are plain UDP";
