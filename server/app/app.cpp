@@ -23,14 +23,12 @@
 #include "server/coap/coap_server.hpp"
 #include "server/coap/lwm2m_server.hpp"
 #include "server/core/platform.hpp"
-#include "server/dialects/aliyun/aliyun.hpp"
-#include "server/dialects/aliyun/aliyun_coap.hpp"
-#include "server/dialects/aliyun/aliyun_http.hpp"
-#include "server/dialects/generic/generic.hpp"
+#include "server/dialects/aliyun/module.hpp"
 #include "server/dialects/command_router.hpp"
-#include "server/dialects/oceanconnect/oceanconnect_iocm.hpp"
+#include "server/dialects/generic/module.hpp"
 #include "server/dialects/mqtt_gateway.hpp"
-#include "server/dialects/oceanconnect/oceanconnect.hpp"
+#include "server/dialects/oceanconnect/module.hpp"
+#include "server/dialects/registry.hpp"
 #include "server/core/random.hpp"
 #include "server/http/api_auth.hpp"
 #include "server/http/http_server.hpp"
@@ -161,10 +159,43 @@ int runServer(const Config& config) {
   platform.load(platformSnapshot);
   platformSnapshot = {};
   platform.tick();  // commands that expired or timed out while the server was down
+  // The dialects, asked by the MQTT gateway, the command router, the REST validation and the
+  // OpenAPI document.
+  dialects::DialectRegistry dialectRegistry;
+  broker::StaticAccessPolicy staticAccess(config.mqtt);
+  dialects::MqttGateway gateway(platform, dialectRegistry, staticAccess);
+  coap::CoapServer coapServer(ioc, config.coap, clock);
+  coap::Lwm2mServer lwm2m(platform, coapServer);
+  http::WebhookSender webhooks(ioc, tlsFiles.caFile);
+  const dialects::DialectContext context{platform, gateway, coapServer, lwm2m,
+                                         [&webhooks](const std::string& url, const std::string& json) {
+                                           webhooks.post(url, json);
+                                         }};
+  // One line per dialect (docs/architecture.md, "Adding a dialect"); the gateway asks their MQTT
+  // parts in this order who a CONNECT is.
+  dialectRegistry.add(std::make_unique<dialects::GenericModule>());
+  dialectRegistry.add(std::make_unique<dialects::AliyunModule>(context));
+  dialectRegistry.add(std::make_unique<dialects::OceanConnectModule>(context));
+  // The dialects hold on to the gateway, the CoAP and LwM2M servers and the webhook sender: they go
+  // before those do (and after everything declared below, which may still call into them).
+  struct ClearDialects {
+    dialects::DialectRegistry& registry;
+    ~ClearDialects() { registry.clear(); }
+  } clearDialects{dialectRegistry};
+
+  broker::MqttServer mqtt(ioc, config.mqtt, gateway, store.get(), &gateway);
+  gateway.setServer(&mqtt);
+  mqtt.restore(snapshot);
+  snapshot = {};
+  dialectRegistry.addCoapResources(coapServer);
+  coapServer.addResource(lwm2m.resource());
+  dialects::CommandRouter commandRouter(dialectRegistry, gateway);  // a dialect's own sender, else MQTT
+  platform.setCommandSender(&commandRouter);
+
   if (!config.fixtures.empty()) {
     const auto text = readFile(config.fixtures);
     const auto fixtures = nlohmann::json::parse(text, nullptr, false, true);
-    const auto report = http::loadFixtures(platform, fixtures.is_discarded() ? nlohmann::json() : fixtures);
+    const auto report = http::loadFixtures(platform, dialectRegistry, fixtures.is_discarded() ? nlohmann::json() : fixtures);
     if (fixtures.is_discarded() || !report.errors.empty()) {
       spdlog::critical("fixtures {}: {}", config.fixtures,
                        fixtures.is_discarded() ? std::string("not valid JSON (or unreadable)") : report.errors.front());
@@ -174,38 +205,11 @@ int runServer(const Config& config) {
                  report.devices, report.existing);
   }
 
-  broker::StaticAccessPolicy staticAccess(config.mqtt);
-  dialects::MqttGateway gateway(platform, staticAccess);
-  gateway.addDialect(std::make_unique<dialects::GenericDialect>());
-  auto aliyunOwned = std::make_unique<dialects::AliyunDialect>(platform, gateway);
-  auto& aliyun = *aliyunOwned;
-  gateway.addDialect(std::move(aliyunOwned));
-  broker::MqttServer mqtt(ioc, config.mqtt, gateway, store.get(), &gateway);
-  gateway.setServer(&mqtt);
-  mqtt.restore(snapshot);
-  snapshot = {};
-  coap::CoapServer coapServer(ioc, config.coap, clock);
-  for (auto& resource : dialects::aliyunCoapResources(platform, aliyun)) coapServer.addResource(std::move(resource));
-  coapServer.recognizeOption(dialects::kAliyunCoapTokenOptionOld);
-  coap::Lwm2mServer lwm2m(platform, coapServer);
-  dialects::OceanConnectDialect oceanconnect(platform, lwm2m);
-  oceanconnect.setPeerLookup([&coapServer](const fc::coap::PeerKey& peer) { return coapServer.dtlsPeer(peer); });
-  coapServer.addResource(lwm2m.resource());
-  dialects::CommandRouter commandRouter(gateway);  // MQTT dialects, unless the product's dialect is routed
-  commandRouter.route("oceanconnect", oceanconnect);
-  platform.setCommandSender(&commandRouter);
-
   // A command's status changes go to its callbackUrl, as the event stream shows them.
-  http::WebhookSender webhooks(ioc, tlsFiles.caFile);
   platform.subscribe([&webhooks](const core::PlatformEvent& e) {
     if (e.type != "command.status") return;
     if (const auto url = e.data.find("callbackUrl"); url != e.data.end() && url->is_string())
       webhooks.post(url->get<std::string>(), core::toJson(e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-  });
-
-  // OceanConnect's northbound IoCM API: its callbacks and notifications go out as webhooks too.
-  dialects::IocmService iocm(platform, [&webhooks](const std::string& url, const std::string& json) {
-    webhooks.post(url, json);
   });
 
   // Platform timers follow the platform clock, which the admin API may move; a short real-time
@@ -216,10 +220,9 @@ int runServer(const Config& config) {
     scheduler.async_wait([&](const boost::system::error_code& ec) {
       if (ec) return;
       platform.tick();
-      aliyun.tick();      // RRPC timeouts (real time)
       coapServer.tick();  // CoAP retransmissions and expiries (platform time)
       lwm2m.tick();       // LwM2M registration lifetimes (platform time)
-      iocm.tick();        // deviceCredentials timeouts (platform time)
+      dialectRegistry.tick();  // the dialects' timers (IoCM activations, aliyun RRPC timeouts …)
       scheduleTick();
     });
   };
@@ -228,16 +231,16 @@ int runServer(const Config& config) {
   std::atomic<bool> ready{false};
   const std::string caPem = readFile(tlsFiles.caFile);
   auto router = std::make_shared<http::Router>();
-  http::addSystemRoutes(*router, [&ready] { return ready.load(); }, caPem);
+  http::addSystemRoutes(*router, [&ready] { return ready.load(); }, caPem, dialectRegistry.openApi());
   http::PlatformApiHooks hooks;
-  hooks.onReset = [&mqtt, &lwm2m, &iocm] {
+  hooks.onReset = [&mqtt, &lwm2m, &dialectRegistry] {
     mqtt.reset();
     lwm2m.reset();
-    iocm.reset();
+    dialectRegistry.reset();
   };
-  hooks.onClockChanged = [&lwm2m, &iocm] {
+  hooks.onClockChanged = [&lwm2m, &dialectRegistry] {
     lwm2m.tick();
-    iocm.tick();
+    dialectRegistry.tick();
   };
   hooks.publish = [&mqtt](std::string topic, std::vector<std::uint8_t> payload, int qos, bool retain) {
     mqtt.publish(std::move(topic), std::move(payload), static_cast<mqtt::QoS>(qos), retain);
@@ -255,10 +258,9 @@ int runServer(const Config& config) {
             {"publishesDenied", s.publishesDenied}});
     });
   };
-  http::addPlatformRoutes(*router, platform, clock, std::move(hooks));
-  dialects::addAliyunRoutes(*router, platform, aliyun);
+  http::addPlatformRoutes(*router, platform, clock, dialectRegistry, std::move(hooks));
+  dialectRegistry.addRoutes(*router);
   http::addLwm2mRoutes(*router, platform, lwm2m);
-  dialects::addIocmRoutes(*router, iocm);
   std::string apiToken = config.apiToken;
   if (apiToken.empty() && !http::isLoopbackAddress(config.bind)) apiToken = core::randomAlnum(32);
   if (!apiToken.empty()) router->setGuard(http::bearerTokenGuard(apiToken));
@@ -268,7 +270,6 @@ int runServer(const Config& config) {
   nlohmann::json ports;
   try {
     ports["mqtt"] = mqtt.listenTcp(config.bind, config.ports.mqtt);
-    aliyun.setMqttPort(ports["mqtt"].get<std::uint16_t>());  // where the pre-step sends devices
     // Only the mutual-TLS port asks for client certificates: a CertificateRequest breaks stacks
     // such as iotkit-embedded v2.x (mbedTLS answers it with a malformed empty Certificate), and
     // the real clouds do not send one on their plain TLS endpoints.
@@ -281,6 +282,9 @@ int runServer(const Config& config) {
     ports["https"] = httpServer.listenTls(config.bind, config.ports.https, serverOnlyTls);  // the API takes tokens
     ports["coap"] = coapServer.listenUdp(config.bind, config.ports.coap);
     ports["coaps"] = coapServer.listenDtls(config.bind, config.ports.coaps, coap::platformPskLookup(platform));
+    dialectRegistry.serving({ports["mqtt"].get<std::uint16_t>(), ports["mqtts"].get<std::uint16_t>(),
+                      ports["http"].get<std::uint16_t>(), ports["https"].get<std::uint16_t>(),
+                      ports["coap"].get<std::uint16_t>(), ports["coaps"].get<std::uint16_t>()});
     if (!config.portsFile.empty()) writePortsFile(config.portsFile, ports);
   } catch (const std::exception& e) {
     spdlog::critical("start-up failed: {}", e.what());

@@ -1,11 +1,15 @@
 // Per-dialect command dispatch; see command_router.hpp.
 #include "server/dialects/command_router.hpp"
 
+#include "server/dialects/registry.hpp"
+
 namespace fc::server::dialects {
 
-void CommandRouter::sendCommand(const core::Device& device, const core::Product& product, const core::Command& command) {
-  auto it = byDialect_.find(product.dialect);
-  (it == byDialect_.end() ? fallback_ : *it->second).sendCommand(device, product, command);
+void CommandRouter::sendCommand(const core::Device& device, const core::Product& product,
+                                const core::Command& command) {
+  auto* dialect = dialects_.find(product.dialect);
+  auto* sender = dialect ? dialect->commandSender() : nullptr;
+  (sender ? *sender : fallback_).sendCommand(device, product, command);
 }
 
 }  // namespace fc::server::dialects

@@ -5,6 +5,7 @@
 
 #include "protocols/mqtt/codec.hpp"
 #include "server/broker/mqtt_server.hpp"
+#include "server/dialects/registry.hpp"
 
 namespace fc::server::dialects {
 
@@ -60,8 +61,8 @@ Summary summarize(const std::vector<std::uint8_t>& bytes) {
 
 }  // namespace
 
-MqttGateway::MqttGateway(core::Platform& platform, broker::AccessPolicy& fallback)
-    : platform_(platform), fallback_(fallback) {
+MqttGateway::MqttGateway(core::Platform& platform, const DialectRegistry& dialects, broker::AccessPolicy& fallback)
+    : platform_(platform), fallback_(fallback), dialects_(dialects) {
   platformSubscription_ = platform_.subscribe([this](const core::PlatformEvent& event) {
     if (event.type != "command.status") return;
     const auto status = event.data.value("status", "");
@@ -79,14 +80,6 @@ void MqttGateway::forgetTags(const std::string& commandId) {
   tagsOfCommand_.erase(it);
 }
 
-void MqttGateway::addDialect(std::unique_ptr<MqttDialect> dialect) { dialects_.push_back(std::move(dialect)); }
-
-const MqttDialect* MqttGateway::dialectFor(const std::string& name) const {
-  for (const auto& d : dialects_)
-    if (d->name() == name) return d.get();
-  return nullptr;
-}
-
 std::optional<MqttGateway::Binding> MqttGateway::binding(const std::string& clientId) const {
   std::lock_guard lock(mutex_);
   if (auto it = connected_.find(clientId); it != connected_.end()) return it->second;
@@ -96,7 +89,7 @@ std::optional<MqttGateway::Binding> MqttGateway::binding(const std::string& clie
 
 mqtt::ConnectReturn MqttGateway::authenticate(const broker::ClientIdentity& client,
                                               const std::optional<std::vector<std::uint8_t>>& password) {
-  for (const auto& dialect : dialects_) {
+  for (const MqttDialect* dialect : dialects_.mqttDialects()) {
     auto login = dialect->identify(platform_, client);
     if (!login) continue;
     if (!dialect->verify(*login, client, password)) {
@@ -107,10 +100,10 @@ mqtt::ConnectReturn MqttGateway::authenticate(const broker::ClientIdentity& clie
       return mqtt::ConnectReturn::BadUsernameOrPassword;
     }
     std::lock_guard lock(mutex_);
-    authenticated_[client.clientId] = Binding{login->device.id, dialect.get()};
+    authenticated_[client.clientId] = Binding{login->device.id, dialect};
     return mqtt::ConnectReturn::Accepted;
   }
-  for (const auto& dialect : dialects_) {
+  for (const MqttDialect* dialect : dialects_.mqttDialects()) {
     auto refusal = dialect->refuse(platform_, client);
     if (!refusal) continue;
     spdlog::info("{}: refused the login of client id '{}' from {}: {}", dialect->name(), client.clientId,
@@ -239,7 +232,7 @@ void MqttGateway::tagDelivered(const std::string&, std::uint64_t tag) {
 }
 
 void MqttGateway::sendCommand(const core::Device& device, const core::Product& product, const core::Command& command) {
-  const MqttDialect* dialect = dialectFor(product.dialect);
+  const MqttDialect* dialect = dialects_.mqtt(product.dialect);
   if (!dialect || !server_) return;
   auto downlink = dialect->encodeCommand(device, command);
   // A command whose topic or payload the MQTT wire cannot carry fails now, with the reason, rather

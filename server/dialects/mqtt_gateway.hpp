@@ -20,16 +20,18 @@ class MqttServer;
 
 namespace fc::server::dialects {
 
+class DialectRegistry;
+
 class MqttGateway final : public broker::AccessPolicy,
                           public broker::BrokerObserver,
                           public core::CommandSender,
                           public MqttPublisher {
  public:
-  MqttGateway(core::Platform& platform, broker::AccessPolicy& fallback);
+  /// Asks `dialects` (their MQTT parts, in registration order) who a CONNECT is.
+  MqttGateway(core::Platform& platform, const DialectRegistry& dialects, broker::AccessPolicy& fallback);
   ~MqttGateway() override;
   MqttGateway(const MqttGateway&) = delete;
   MqttGateway& operator=(const MqttGateway&) = delete;
-  void addDialect(std::unique_ptr<MqttDialect> dialect);
   /// The server that carries commands; set before listening.
   void setServer(broker::MqttServer* server) { server_ = server; }
 
@@ -61,14 +63,13 @@ class MqttGateway final : public broker::AccessPolicy,
     std::string deviceId;
     const MqttDialect* dialect = nullptr;
   };
-  const MqttDialect* dialectFor(const std::string& name) const;
   std::optional<Binding> binding(const std::string& clientId) const;
   void forgetTags(const std::string& commandId);
 
   core::Platform& platform_;
   broker::AccessPolicy& fallback_;
   broker::MqttServer* server_ = nullptr;
-  std::vector<std::unique_ptr<MqttDialect>> dialects_;
+  const DialectRegistry& dialects_;
 
   mutable std::mutex mutex_;
   std::unordered_map<std::string, Binding> authenticated_;  // client id → device, between CONNECT and CONNACK

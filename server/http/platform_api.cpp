@@ -9,12 +9,8 @@
 #include <charconv>
 
 #include "protocols/common/base64.hpp"
-#include "server/core/random.hpp"
 #include "protocols/mqtt/topic.hpp"
-#include "protocols/dialects/aliyun/alink.hpp"
-#include "protocols/dialects/aliyun/sign.hpp"
 #include "protocols/mqtt/codec.hpp"
-#include "server/dialects/oceanconnect/oceanconnect_devices.hpp"
 
 namespace fc::server::http {
 namespace {
@@ -81,47 +77,23 @@ ApiResponse page(const ApiRequest& r, const std::vector<T>& all) {
   return ok(200, {{"items", items}, {"total", all.size()}, {"offset", offset}, {"limit", limit}});
 }
 
-std::string stringKey(const json& object, const char* key) {
-  return object.contains(key) && object[key].is_string() ? object[key].get<std::string>() : std::string{};
+/// A product's dialect must be one this server runs: else 422, naming the ones it does.
+ApiResponse unknownDialect(const core::DialectCatalog& dialects, const std::string& name) {
+  const auto names = dialects.names();
+  std::string list;
+  for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+  json body = {{"error",
+                {{"code", "invalid"},
+                 {"message", "unknown dialect '" + name + "'; this server runs: " + list},
+                 {"dialects", names}}}};
+  return ok(422, body);
 }
-
-/// An aliyun product needs a productKey unique among aliyun products: given, or generated like
-/// Alibaba's ("a1" + 9 letters and digits).
-std::optional<ApiResponse> prepareAliyunProduct(const core::Platform& platform, core::Product& p) {
-  if (!p.keys.contains("productKey")) p.keys["productKey"] = "a1" + core::randomAlnum(9);
-  const auto pk = stringKey(p.keys, "productKey");
-  if (!fc::aliyun::validName(pk))
-    return errorResponse(422, "invalid", "keys.productKey must be 1-64 characters without / + # & | or controls");
-  for (const auto& other : platform.products())
-    if (other.dialect == "aliyun" && stringKey(other.keys, "productKey") == pk)
-      return errorResponse(409, "conflict", "productKey '" + pk + "' is used by product '" + other.id + "'");
-  return std::nullopt;
-}
-
-/// An aliyun device needs identifiers.deviceName (default: its id), unique in its product, and
-/// secrets.deviceSecret (generated: 32 letters and digits, like Alibaba's).
-std::optional<ApiResponse> prepareAliyunDevice(const core::Platform& platform, core::Device& d) {
-  if (!d.identifiers.contains("deviceName")) {
-    if (d.id.empty()) return errorResponse(422, "invalid", "an aliyun device needs identifiers.deviceName or an id");
-    d.identifiers["deviceName"] = d.id;
-  }
-  const auto dn = stringKey(d.identifiers, "deviceName");
-  if (!fc::aliyun::validName(dn))
-    return errorResponse(422, "invalid", "identifiers.deviceName must be 1-64 characters without / + # & | or controls");
-  if (auto other = platform.findDevice(d.productId, "deviceName", dn))
-    return errorResponse(409, "conflict", "deviceName '" + dn + "' is used by device '" + other->id + "'");
-  if (!d.secrets.contains("deviceSecret")) d.secrets["deviceSecret"] = core::randomAlnum(32);
-  if (stringKey(d.secrets, "deviceSecret").empty())
-    return errorResponse(422, "invalid", "secrets.deviceSecret must be a non-empty string");
-  return std::nullopt;
-}
-
-const std::vector<std::string> kDialects = {"generic", "aliyun", "oceanconnect", "rtthread", "wmiot", "gizwits"};
 
 // --- products ---
 
 /// A product from its JSON form, or the 422 that says what is wrong.
-Expected<core::Product, ApiResponse> productFromJson(const core::Platform& platform, const json& body) {
+Expected<core::Product, ApiResponse> productFromJson(const core::Platform& platform, const core::DialectCatalog& dialects,
+                                                     const json& body) {
   auto id = field<std::string>(body, "id");
   auto name = field<std::string>(body, "name");
   auto dialect = field<std::string>(body, "dialect");
@@ -129,8 +101,8 @@ Expected<core::Product, ApiResponse> productFromJson(const core::Platform& platf
   if (!name) return Unexpected(name.error());
   if (!dialect) return Unexpected(dialect.error());
   const auto d = dialect->value_or("generic");
-  if (std::find(kDialects.begin(), kDialects.end(), d) == kDialects.end())
-    return Unexpected(errorResponse(422, "invalid", "unknown dialect '" + d + "'"));
+  const auto* rules = dialects.rules(d);
+  if (!rules) return Unexpected(unknownDialect(dialects, d));
   core::Product p;
   p.id = id->value_or("");
   p.name = name->value_or("");
@@ -139,17 +111,14 @@ Expected<core::Product, ApiResponse> productFromJson(const core::Platform& platf
     if (!body["keys"].is_object()) return Unexpected(errorResponse(422, "invalid", "field 'keys' must be an object"));
     p.keys = body["keys"];
   }
-  if (d == "aliyun")
-    if (auto bad = prepareAliyunProduct(platform, p)) return Unexpected(std::move(*bad));
-  if (d == dialects::kOceanConnectDialect)
-    if (auto bad = dialects::prepareOceanConnectProduct(p)) return Unexpected(fail(*bad));
+  if (auto bad = rules->prepareProduct(platform, p)) return Unexpected(fail(*bad));
   return p;
 }
 
-ApiResponse createProduct(core::Platform& platform, const ApiRequest& r) {
+ApiResponse createProduct(core::Platform& platform, const core::DialectCatalog& dialects, const ApiRequest& r) {
   auto body = objectBody(r);
   if (!body) return body.error();
-  auto p = productFromJson(platform, *body);
+  auto p = productFromJson(platform, dialects, *body);
   if (!p) return p.error();
   auto created = platform.createProduct(std::move(*p));
   return created ? ok(201, core::toJson(*created)) : fail(created.error());
@@ -158,7 +127,8 @@ ApiResponse createProduct(core::Platform& platform, const ApiRequest& r) {
 // --- devices ---
 
 /// A device from its JSON form (its product must exist), or the 422 that says what is wrong.
-Expected<core::Device, ApiResponse> deviceFromJson(const core::Platform& platform, const json& body) {
+Expected<core::Device, ApiResponse> deviceFromJson(const core::Platform& platform, const core::DialectCatalog& dialects,
+                                                   const json& body) {
   auto id = field<std::string>(body, "id");
   auto productId = field<std::string>(body, "productId");
   auto name = field<std::string>(body, "name");
@@ -181,24 +151,21 @@ Expected<core::Device, ApiResponse> deviceFromJson(const core::Platform& platfor
       return Unexpected(errorResponse(422, "invalid", std::string("field '") + key + "' must be an object"));
     (key == std::string("identifiers") ? d.identifiers : d.secrets) = body[key];
   }
-  if (product->dialect == "generic" && !d.secrets.contains("secret")) d.secrets["secret"] = core::randomHex(16);
-  if (product->dialect == "aliyun")
-    if (auto bad = prepareAliyunDevice(platform, d)) return Unexpected(std::move(*bad));
-  if (product->dialect == dialects::kOceanConnectDialect)
-    if (auto bad = dialects::prepareOceanConnectDevice(platform, d)) return Unexpected(fail(*bad));
+  if (const auto* rules = dialects.rules(product->dialect))
+    if (auto bad = rules->prepareDevice(platform, d, core::DeviceChange::Create)) return Unexpected(fail(*bad));
   return d;
 }
 
-ApiResponse createDevice(core::Platform& platform, const ApiRequest& r) {
+ApiResponse createDevice(core::Platform& platform, const core::DialectCatalog& dialects, const ApiRequest& r) {
   auto body = objectBody(r);
   if (!body) return body.error();
-  auto d = deviceFromJson(platform, *body);
+  auto d = deviceFromJson(platform, dialects, *body);
   if (!d) return d.error();
   auto created = platform.createDevice(std::move(*d));
   return created ? ok(201, core::toJson(*created)) : fail(created.error());
 }
 
-ApiResponse patchDevice(core::Platform& platform, const ApiRequest& r) {
+ApiResponse patchDevice(core::Platform& platform, const core::DialectCatalog& dialects, const ApiRequest& r) {
   auto body = objectBody(r);
   if (!body) return body.error();
   for (const auto& [key, value] : body->items()) {
@@ -210,14 +177,15 @@ ApiResponse patchDevice(core::Platform& platform, const ApiRequest& r) {
       return errorResponse(422, "invalid", "field '" + key + "' cannot be changed");
     }
   }
-  // An oceanconnect device keeps its rules (unique nodeId, hex PSK) through a change, defaults included.
+  // The device keeps its dialect's rules through a change (oceanconnect: unique nodeId, hex PSK),
+  // defaults included.
   if (auto current = platform.device(r.params.at("id"))) {
     auto product = platform.product(current->productId);
-    if (product && product->dialect == dialects::kOceanConnectDialect) {
+    if (const auto* rules = product ? dialects.rules(product->dialect) : nullptr) {
       core::Device changed = *current;
       if (body->contains("identifiers")) changed.identifiers = (*body)["identifiers"];
       if (body->contains("secrets")) changed.secrets = (*body)["secrets"];
-      if (auto bad = dialects::prepareOceanConnectDevice(platform, changed)) return fail(*bad);
+      if (auto bad = rules->prepareDevice(platform, changed, core::DeviceChange::Update)) return fail(*bad);
       (*body)["identifiers"] = changed.identifiers;
       (*body)["secrets"] = changed.secrets;
     }
@@ -228,7 +196,8 @@ ApiResponse patchDevice(core::Platform& platform, const ApiRequest& r) {
 
 // --- commands ---
 
-void postCommand(core::Platform& platform, const ApiRequest& r, const Respond& respond) {
+void postCommand(core::Platform& platform, const core::DialectCatalog& dialects, const ApiRequest& r,
+                 const Respond& respond) {
   auto body = objectBody(r);
   if (!body) return respond(body.error());
   core::CommandSpec spec;
@@ -244,12 +213,6 @@ void postCommand(core::Platform& platform, const ApiRequest& r, const Respond& r
                           callback ? nullptr : &callback.error(), base64 ? nullptr : &base64.error()})
     if (bad) return respond(*bad);
   spec.name = name->value_or("");
-  if (auto device = platform.device(spec.deviceId); device && !spec.name.empty()) {
-    auto product = platform.product(device->productId);
-    if (product && product->dialect == "aliyun" && !fc::aliyun::validServiceName(spec.name))
-      return respond(errorResponse(422, "invalid",
-                                   "an aliyun command name is a service identifier (letters, digits, _) or property.set"));
-  }
   spec.expireSeconds = expire->value_or(core::kDefaultExpireSeconds);
   if (spec.expireSeconds < 0) return respond(errorResponse(422, "invalid", "expireTime must be 0 or more seconds"));
   const auto maxRetransmit = retransmit->value_or(3);
@@ -272,6 +235,11 @@ void postCommand(core::Platform& platform, const ApiRequest& r, const Respond& r
   } else {
     return respond(errorResponse(422, "invalid", "a command needs 'payload' (JSON) or 'payloadBase64'"));
   }
+  // The device's dialect must be able to put the command on the wire (aliyun: a service name).
+  if (auto device = platform.device(spec.deviceId))
+    if (auto product = platform.product(device->productId))
+      if (const auto* rules = dialects.rules(product->dialect))
+        if (auto bad = rules->checkCommand(*product, spec)) return respond(fail(*bad));
   auto created = platform.sendCommand(std::move(spec));
   if (!created) return respond(fail(created.error()));
   // Answer 201 only once the command is committed: it then survives a restart or a SIGKILL.
@@ -390,7 +358,7 @@ WebSocketRoute eventStreamRoute(core::Platform& platform) {
   return route;
 }
 
-FixtureReport loadFixtures(core::Platform& platform, const nlohmann::json& fixtures) {
+FixtureReport loadFixtures(core::Platform& platform, const core::DialectCatalog& dialects, const nlohmann::json& fixtures) {
   FixtureReport report;
   if (!fixtures.is_object()) {
     report.errors.push_back("fixtures must be a JSON object with \"products\" and \"devices\" arrays");
@@ -414,7 +382,7 @@ FixtureReport loadFixtures(core::Platform& platform, const nlohmann::json& fixtu
         report.errors.push_back(where + "must be an object");
         continue;
       }
-      auto p = productFromJson(platform, item);
+      auto p = productFromJson(platform, dialects, item);
       if (!p) {
         report.errors.push_back(where + errorMessage(p.error()));
       } else if (!p->id.empty() && platform.product(p->id)) {
@@ -434,7 +402,7 @@ FixtureReport loadFixtures(core::Platform& platform, const nlohmann::json& fixtu
         report.errors.push_back(where + "must be an object");
         continue;
       }
-      auto d = deviceFromJson(platform, item);
+      auto d = deviceFromJson(platform, dialects, item);
       if (!d) {
         report.errors.push_back(where + errorMessage(d.error()));
       } else if (!d->id.empty() && platform.device(d->id)) {
@@ -453,10 +421,12 @@ nlohmann::json toJson(const FixtureReport& r) {
   return {{"products", r.products}, {"devices", r.devices}, {"existing", r.existing}, {"errors", r.errors}};
 }
 
-void addPlatformRoutes(Router& router, core::Platform& platform, core::PlatformClock& clock, PlatformApiHooks hooks) {
+void addPlatformRoutes(Router& router, core::Platform& platform, core::PlatformClock& clock,
+                       const core::DialectCatalog& dialects, PlatformApiHooks hooks) {
   auto& p = platform;
+  const auto* d = &dialects;
   router.add("GET", "/api/v1/products", [&p](const ApiRequest& r) { return page(r, p.products()); });
-  router.add("POST", "/api/v1/products", [&p](const ApiRequest& r) { return createProduct(p, r); });
+  router.add("POST", "/api/v1/products", [&p, d](const ApiRequest& r) { return createProduct(p, *d, r); });
   router.add("GET", "/api/v1/products/{id}", [&p](const ApiRequest& r) {
     auto product = p.product(r.params.at("id"));
     return product ? ok(200, core::toJson(*product))
@@ -468,13 +438,13 @@ void addPlatformRoutes(Router& router, core::Platform& platform, core::PlatformC
   });
 
   router.add("GET", "/api/v1/devices", [&p](const ApiRequest& r) { return page(r, p.devices(r.queryParam("productId"))); });
-  router.add("POST", "/api/v1/devices", [&p](const ApiRequest& r) { return createDevice(p, r); });
+  router.add("POST", "/api/v1/devices", [&p, d](const ApiRequest& r) { return createDevice(p, *d, r); });
   router.add("GET", "/api/v1/devices/{id}", [&p](const ApiRequest& r) {
     auto device = p.device(r.params.at("id"));
     return device ? ok(200, core::toJson(*device))
                   : errorResponse(404, "not_found", "no device '" + r.params.at("id") + "'");
   });
-  router.add("PATCH", "/api/v1/devices/{id}", [&p](const ApiRequest& r) { return patchDevice(p, r); });
+  router.add("PATCH", "/api/v1/devices/{id}", [&p, d](const ApiRequest& r) { return patchDevice(p, *d, r); });
   router.add("DELETE", "/api/v1/devices/{id}", [&p](const ApiRequest& r) {
     auto removed = p.deleteDevice(r.params.at("id"));
     return removed ? ok(200, core::toJson(*removed)) : fail(removed.error());
@@ -500,7 +470,7 @@ void addPlatformRoutes(Router& router, core::Platform& platform, core::PlatformC
   });
 
   router.addAsync("POST", "/api/v1/devices/{id}/commands",
-                  [&p](ApiRequest r, Respond respond) { postCommand(p, r, respond); });
+                  [&p, d](ApiRequest r, Respond respond) { postCommand(p, *d, r, respond); });
   router.add("GET", "/api/v1/devices/{id}/commands", [&p](const ApiRequest& r) { return listCommands(p, r); });
   router.add("GET", "/api/v1/commands/{id}", [&p](const ApiRequest& r) {
     auto c = p.command(r.params.at("id"));
@@ -512,10 +482,10 @@ void addPlatformRoutes(Router& router, core::Platform& platform, core::PlatformC
     p.whenCommitted([respond, body = core::toJson(*c)] { respond(ok(200, body)); });
   });
 
-  router.addAsync("POST", "/api/v1/admin/fixtures", [&p](ApiRequest r, Respond respond) {
+  router.addAsync("POST", "/api/v1/admin/fixtures", [&p, d](ApiRequest r, Respond respond) {
     auto body = objectBody(r);
     if (!body) return respond(body.error());
-    auto report = loadFixtures(p, *body);
+    auto report = loadFixtures(p, *d, *body);
     const int status = report.errors.empty() ? 200 : 422;
     p.whenCommitted([respond, status, body = toJson(report)] { respond(ok(status, body)); });
   });

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/core/clock.hpp"
+#include "server/core/dialect_rules.hpp"
 #include "server/core/platform.hpp"
 #include "server/http/http_server.hpp"
 #include "server/http/router.hpp"
@@ -36,8 +37,9 @@ struct FixtureReport {
   std::vector<std::string> errors;
 };
 
-/// Loads `{"products":[…], "devices":[…]}` (each item as POST /products and POST /devices take it).
-FixtureReport loadFixtures(core::Platform& platform, const nlohmann::json& fixtures);
+/// Loads `{"products":[…], "devices":[…]}` (each item as POST /products and POST /devices take it,
+/// checked by the rules of its product's dialect in `dialects`).
+FixtureReport loadFixtures(core::Platform& platform, const core::DialectCatalog& dialects, const nlohmann::json& fixtures);
 nlohmann::json toJson(const FixtureReport& report);
 
 /// The platform's event stream for HttpServer::addWebSocket at /api/v1/events: one JSON text frame
@@ -45,6 +47,9 @@ nlohmann::json toJson(const FixtureReport& report);
 /// type prefixes, e.g. "command,device.online").
 WebSocketRoute eventStreamRoute(core::Platform& platform);
 
-void addPlatformRoutes(Router& router, core::Platform& platform, core::PlatformClock& clock, PlatformApiHooks hooks);
+/// The products, devices, commands, history and admin routes. A product's dialect must be one of
+/// `dialects` (else 422 naming them); products, devices and commands of a dialect pass its rules.
+void addPlatformRoutes(Router& router, core::Platform& platform, core::PlatformClock& clock,
+                       const core::DialectCatalog& dialects, PlatformApiHooks hooks);
 
 }  // namespace fc::server::http

@@ -1,5 +1,6 @@
 // The system routes and the OpenAPI document. The document is built from one table, one row per
-// route, so that a test can hold it against the router's own list (tests/unit/server/openapi_test.cpp).
+// route, plus each registered dialect's fragment (its routes and schemas), so that a test can hold
+// it against the router's own list (tests/unit/server/openapi_test.cpp).
 #include "server/http/system_api.hpp"
 
 #include <nlohmann/json.hpp>
@@ -7,19 +8,34 @@
 #include <vector>
 
 namespace fc::server::http {
+
+namespace openapi {
+
+using nlohmann::json;
+
+json object(std::initializer_list<std::pair<const char*, json>> properties, std::vector<std::string> required) {
+  json props = json::object();
+  for (const auto& [name, schema] : properties) props[name] = schema;
+  json out = {{"type", "object"}, {"properties", props}};
+  if (!required.empty()) out["required"] = required;
+  return out;
+}
+
+json ref(const char* name) { return {{"$ref", std::string("#/components/schemas/") + name}}; }
+json str() { return {{"type", "string"}}; }
+json integer() { return {{"type", "integer"}}; }
+json boolean() { return {{"type", "boolean"}}; }
+json any() { return json::object(); }
+json arrayOf(const char* name) { return {{"type", "array"}, {"items", ref(name)}}; }
+
+}  // namespace openapi
+
 namespace {
 
 using nlohmann::json;
 
-struct Operation {
-  const char* method;
-  const char* path;
-  const char* summary;
-  const char* requestSchema;   // component name, or nullptr
-  const char* responseSchema;  // component name for the success body, or nullptr for free-form
-  std::vector<int> statuses;   // success status first
-  std::vector<const char*> query = {};
-};
+using Operation = OpenApiOperation;
+using namespace openapi;
 
 const std::vector<Operation>& operations() {
   static const std::vector<Operation> kOperations = {
@@ -46,8 +62,6 @@ const std::vector<Operation>& operations() {
        {200, 404}},
       {"PUT", "/api/v1/devices/{id}/shadow", "Set desired state (pushed to aliyun devices as a control message)",
        "ShadowInput", "Shadow", {200, 400, 404, 409, 422}},
-      {"POST", "/api/v1/devices/{id}/rrpc", "aliyun RRPC: send a request and wait for the device's answer",
-       "RrpcInput", "RrpcReply", {200, 400, 404, 409, 422, 504}},
       {"POST", "/api/v1/devices/{id}/commands", "Send a command (201 once committed)", "CommandInput", "Command",
        {201, 400, 404, 422, 429}},
       {"GET", "/api/v1/devices/{id}/commands", "A device's commands in creation order", nullptr, "CommandPage",
@@ -126,43 +140,6 @@ const std::vector<Operation>& operations() {
        "Platform events over WebSocket (device.created, device.deleted, device.online, device.offline, uplink, "
        "command.status, journal, shadow.updated), filtered by deviceId and type prefixes; a plain GET answers 426",
        nullptr, nullptr, {101, 404, 426}, {"deviceId", "type"}},
-      {"POST", "/auth", "aliyun device channel: HTTP sign-in, answered {code, message, info{token}}", nullptr, nullptr,
-       {200}},
-      {"POST", "/auth/devicename",
-       "aliyun pre-step for securemode -1/0 (form-encoded): answered {code, data{iotId, iotToken, resources}}",
-       nullptr, nullptr, {200}},
-      {"POST", "/topic/{topic}", "aliyun device channel: publish to /{topic} with the token in the password header",
-       nullptr, nullptr, {200}},
-      {"POST", "/iocm/app/sec/v1.1.0/login",
-       "OceanConnect IoCM: application login (form appId, secret); errors are {error_code, error_desc}", nullptr,
-       "IocmTokens", {200, 400}},
-      {"POST", "/iocm/app/sec/v1.1.0/refreshToken", "OceanConnect IoCM: new tokens for a refresh token",
-       "IocmRefreshInput", "IocmTokens", {200, 400, 401}},
-      {"POST", "/iocm/app/reg/v1.1.0/deviceCredentials",
-       "OceanConnect IoCM: register a device (nodeId, verifyCode, psk) in the app's product", "IocmDeviceInput",
-       "IocmDeviceCredentials", {200, 400, 401}},
-      {"POST", "/iocm/app/cmd/v1.4.0/deviceCommands", "OceanConnect IoCM: create a device command",
-       "IocmCommandInput", "IocmCommand", {201, 400, 401, 429}},
-      {"GET", "/iocm/app/cmd/v1.4.0/deviceCommands", "OceanConnect IoCM: the app's commands, paged", nullptr,
-       "IocmCommandPage", {200, 400, 401}, {"pageNo", "pageSize", "deviceId", "startTime", "endTime"}},
-      {"PUT", "/iocm/app/cmd/v1.4.0/deviceCommands/{id}", "OceanConnect IoCM: cancel a PENDING command",
-       "IocmCommandUpdate", "IocmCommand", {200, 400, 401, 404}},
-      {"POST", "/iocm/app/sub/v1.2.0/subscriptions", "OceanConnect IoCM: subscribe to notifications",
-       "IocmSubscriptionInput", "IocmSubscription", {201, 400, 401}},
-      {"GET", "/iocm/app/sub/v1.2.0/subscriptions", "OceanConnect IoCM: the app's subscriptions", nullptr,
-       "IocmSubscriptionPage", {200, 400, 401}, {"notifyType", "pageNo", "pageSize"}},
-      {"GET", "/iocm/app/sub/v1.2.0/subscriptions/{id}", "OceanConnect IoCM: one subscription", nullptr,
-       "IocmSubscription", {200, 401, 404}},
-      {"DELETE", "/iocm/app/sub/v1.2.0/subscriptions/{id}", "OceanConnect IoCM: unsubscribe (204)", nullptr, nullptr,
-       {204, 401, 404}},
-      {"GET", "/iocm/app/dm/v1.4.0/devices", "OceanConnect IoCM: the app's devices, paged", nullptr, "IocmDevicePage",
-       {200, 400, 401}, {"pageNo", "pageSize"}},
-      {"GET", "/iocm/app/dm/v1.4.0/devices/{id}", "OceanConnect IoCM: one device", nullptr, "IocmDevice",
-       {200, 401, 404}},
-      {"DELETE", "/iocm/app/dm/v1.4.0/devices/{id}", "OceanConnect IoCM: delete a device (204)", nullptr, nullptr,
-       {204, 401, 404}},
-      {"GET", "/iocm/app/data/v1.1.0/deviceDataHistory", "OceanConnect IoCM: a device's decoded reports, newest first",
-       nullptr, "IocmDataHistory", {200, 400, 401}, {"deviceId", "gatewayId", "serviceId", "pageNo", "pageSize", "startTime", "endTime"}},
       {"POST", "/api/v1/mqtt/publish", "Publish an MQTT message as the platform", "PublishInput", nullptr,
        {202, 400, 422}},
       {"GET", "/api/v1/admin/clock", "The platform clock", nullptr, "Clock", {200}},
@@ -176,33 +153,19 @@ const std::vector<Operation>& operations() {
   return kOperations;
 }
 
-json object(std::initializer_list<std::pair<const char*, json>> properties, std::vector<std::string> required = {}) {
-  json props = json::object();
-  for (const auto& [name, schema] : properties) props[name] = schema;
-  json out = {{"type", "object"}, {"properties", props}};
-  if (!required.empty()) out["required"] = required;
-  return out;
-}
-
-json ref(const char* name) { return {{"$ref", std::string("#/components/schemas/") + name}}; }
-json str() { return {{"type", "string"}}; }
-json integer() { return {{"type", "integer"}}; }
-json boolean() { return {{"type", "boolean"}}; }
-json any() { return json::object(); }
 json nullableTime() { return {{"type", "string"}, {"format", "date-time"}, {"nullable", true}}; }
-json arrayOf(const char* name) { return {{"type", "array"}, {"items", ref(name)}}; }
 json page(const char* item) {
   return object({{"items", arrayOf(item)}, {"total", integer()}, {"offset", integer()}, {"limit", integer()}});
 }
 
-json schemas() {
+json schemas(const std::vector<std::string>& dialects) {
   return {
       {"Error", object({{"error", object({{"code", str()}, {"message", str()}}, {"code", "message"})}}, {"error"})},
       {"Status", object({{"status", str()}})},
       {"ProductInput", object({{"id", str()},
                                {"name", str()},
                                {"dialect", {{"type", "string"},
-                                            {"enum", {"generic", "aliyun", "oceanconnect", "rtthread", "wmiot", "gizwits"}}}},
+                                            {"enum", dialects}}},
                                {"keys", {{"type", "object"}}}})},
       {"Product", object({{"id", str()}, {"name", str()}, {"dialect", str()}, {"keys", {{"type", "object"}}},
                           {"createdAt", str()}})},
@@ -246,54 +209,6 @@ json schemas() {
       {"Shadow", object({{"deviceId", str()}, {"reported", {{"type", "object"}}}, {"desired", {{"type", "object"}}},
                          {"version", integer()}, {"updatedAt", nullableTime()}})},
       {"ShadowInput", object({{"desired", {{"type", "object"}}}, {"version", integer()}})},
-      {"RrpcInput", object({{"payload", any()}, {"payloadBase64", str()}, {"timeoutMs", integer()}})},
-      {"RrpcReply", object({{"msgId", str()}, {"payload", any()}, {"payloadBase64", str()}})},
-      {"IocmError", object({{"error_code", str()}, {"error_desc", str()}}, {"error_code", "error_desc"})},
-      {"IocmTokens", object({{"scope", str()}, {"tokenType", str()}, {"expiresIn", integer()}, {"accessToken", str()},
-                             {"refreshToken", str()}})},
-      {"IocmRefreshInput", object({{"appId", str()}, {"secret", str()}, {"refreshToken", str()}},
-                                  {"appId", "secret", "refreshToken"})},
-      {"IocmDeviceInput", object({{"nodeId", str()}, {"verifyCode", str()}, {"psk", str()}, {"timeout", integer()},
-                                  {"endUserId", str()}, {"deviceInfo", {{"type", "object"}}}},
-                                 {"nodeId"})},
-      {"IocmDeviceCredentials", object({{"deviceId", str()}, {"verifyCode", str()}, {"timeout", integer()},
-                                        {"psk", str()}})},
-      {"IocmCommandBody", object({{"serviceId", str()}, {"method", str()}, {"paras", {{"type", "object"}}}},
-                                 {"serviceId", "method"})},
-      {"IocmCommandInput", object({{"deviceId", str()}, {"command", ref("IocmCommandBody")}, {"callbackUrl", str()},
-                                   {"expireTime", {{"type", "integer"}, {"minimum", 0}, {"default", 172800}}},
-                                   {"maxRetransmit", {{"type", "integer"}, {"minimum", 0}, {"maximum", 3}}}},
-                                  {"deviceId", "command"})},
-      {"IocmCommand", object({{"commandId", str()}, {"appId", str()}, {"deviceId", str()},
-                              {"command", ref("IocmCommandBody")}, {"callbackUrl", {{"type", "string"}, {"nullable", true}}},
-                              {"expireTime", integer()}, {"status", str()}, {"result", any()},
-                              {"creationTime", str()}, {"executeTime", {{"type", "string"}, {"nullable", true}}},
-                              {"platformIssuedTime", {{"type", "string"}, {"nullable", true}}},
-                              {"deliveredTime", {{"type", "string"}, {"nullable", true}}}, {"issuedTimes", integer()},
-                              {"maxRetransmit", integer()}})},
-      {"IocmCommandPage", object({{"pagination", object({{"pageNo", integer()}, {"pageSize", integer()},
-                                                         {"totalSize", integer()}})},
-                                  {"data", arrayOf("IocmCommand")}})},
-      {"IocmCommandUpdate", object({{"status", {{"type", "string"}, {"enum", {"CANCELED"}}}}}, {"status"})},
-      {"IocmSubscriptionInput",
-       object({{"notifyType", {{"type", "string"},
-                               {"enum", {"deviceAdded", "deviceInfoChanged", "deviceDataChanged", "deviceDeleted",
-                                         "commandRsp"}}}},
-               {"callbackUrl", str()}},
-              {"notifyType", "callbackUrl"})},
-      {"IocmSubscription", object({{"subscriptionId", str()}, {"notifyType", str()}, {"callbackUrl", str()}})},
-      {"IocmSubscriptionPage", object({{"totalCount", integer()}, {"pageNo", integer()}, {"pageSize", integer()},
-                                       {"subscriptions", arrayOf("IocmSubscription")}})},
-      {"IocmDevice", object({{"deviceId", str()}, {"gatewayId", str()}, {"nodeType", str()}, {"createTime", str()},
-                             {"lastModifiedTime", str()}, {"deviceInfo", {{"type", "object"}}}})},
-      {"IocmDevicePage", object({{"totalCount", integer()}, {"pageNo", integer()}, {"pageSize", integer()},
-                                 {"devices", arrayOf("IocmDevice")}})},
-      {"IocmDataHistory",
-       object({{"totalCount", integer()}, {"pageNo", integer()}, {"pageSize", integer()},
-               {"deviceDataHistoryDTOs",
-                {{"type", "array"},
-                 {"items", object({{"deviceId", str()}, {"gatewayId", str()}, {"appId", str()}, {"serviceId", str()},
-                                   {"data", {{"type", "object"}}}, {"timestamp", str()}})}}}})},
       {"Clock", object({{"now", str()}, {"nowMs", integer()}, {"frozen", boolean()}, {"offsetMs", integer()}})},
       {"ClockInput", object({{"action", {{"type", "string"}, {"enum", {"freeze", "resume", "advance", "set", "reset"}}}},
                              {"seconds", {{"type", "number"}}}, {"ms", integer()}, {"timeMs", integer()}},
@@ -323,8 +238,7 @@ json operationJson(const Operation& op) {
   for (std::size_t i = 0; i < op.statuses.size(); ++i) {
     const int status = op.statuses[i];
     const bool success = status < 400 && !(status == 503);
-    const char* error = path.rfind("/iocm/", 0) == 0 ? "IocmError" : "Error";  // Huawei's {error_code, error_desc}
-    json schema = success ? (op.responseSchema ? ref(op.responseSchema) : json({{"type", "object"}})) : ref(error);
+    json schema = success ? (op.responseSchema ? ref(op.responseSchema) : json({{"type", "object"}})) : ref(op.errorSchema);
     responses[std::to_string(status)] = {{"description", success ? "OK" : "Error"},
                                          {"content", {{"application/json", {{"schema", schema}}}}}};
   }
@@ -340,12 +254,18 @@ json operationJson(const Operation& op) {
 
 }  // namespace
 
-std::string openApiDocument() {
+std::string openApiDocument(const OpenApiParts& parts) {
   json paths = json::object();
-  for (const auto& op : operations()) {
+  auto schemasOf = schemas(parts.dialects);
+  const auto add = [&paths](const Operation& op) {
     std::string method = op.method;
     for (auto& c : method) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     paths[op.path][method] = operationJson(op);
+  };
+  for (const auto& op : operations()) add(op);
+  for (const auto& fragment : parts.fragments) {
+    for (const auto& op : fragment.operations) add(op);
+    for (const auto& [name, schema] : fragment.schemas.items()) schemasOf[name] = schema;
   }
   json doc = {{"openapi", "3.0.3"},
               {"info",
@@ -354,12 +274,12 @@ std::string openApiDocument() {
                 {"description", "A mock IoT cloud for device integration tests: northbound and admin API."}}},
               {"paths", paths},
               {"components",
-               {{"schemas", schemas()},
+               {{"schemas", schemasOf},
                 {"securitySchemes", {{"bearerAuth", {{"type", "http"}, {"scheme", "bearer"}}}}}}}};
   return doc.dump(2);
 }
 
-void addSystemRoutes(Router& router, std::function<bool()> ready, std::string caPem) {
+void addSystemRoutes(Router& router, std::function<bool()> ready, std::string caPem, const OpenApiParts& parts) {
   router.add("GET", "/healthz", [](const ApiRequest&) { return jsonResponse(200, R"({"status":"ok"})"); });
   router.add("GET", "/readyz", [ready = std::move(ready)](const ApiRequest&) {
     return ready() ? jsonResponse(200, R"({"status":"ready"})")
@@ -368,7 +288,7 @@ void addSystemRoutes(Router& router, std::function<bool()> ready, std::string ca
   router.add("GET", "/api/v1/ca.pem", [caPem = std::move(caPem)](const ApiRequest&) {
     return ApiResponse{200, "application/x-pem-file", caPem};
   });
-  router.add("GET", "/api/openapi.json", [document = openApiDocument()](const ApiRequest&) {
+  router.add("GET", "/api/openapi.json", [document = openApiDocument(parts)](const ApiRequest&) {
     return jsonResponse(200, document);
   });
 }

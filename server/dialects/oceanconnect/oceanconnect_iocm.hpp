@@ -28,59 +28,41 @@
 #include <vector>
 
 #include "protocols/common/expected.hpp"
+#include "protocols/dialects/oceanconnect/iocm.hpp"
 #include "server/core/platform.hpp"
 #include "server/http/router.hpp"
 
 namespace fc::server::dialects {
 
-// --- pure mapping (unit-tested in tests/unit/server/iocm_test.cpp) ---
+// --- the IoCM shapes of the platform's devices and commands (the pure mapping underneath is
+// protocols/dialects/oceanconnect/iocm.hpp) ---
 
-/// Huawei's timestamps: UTC as yyyyMMdd'T'HHmmss'Z', e.g. "20261203T064000Z".
-std::string iocmTime(core::TimePoint t);
-/// The reverse; nullopt unless exactly that shape with a valid date and time.
-std::optional<core::TimePoint> parseIocmTime(std::string_view text);
+using fc::oceanconnect::IocmPage;
+using fc::oceanconnect::iocmCommandCallback;
+using fc::oceanconnect::iocmTime;
+using fc::oceanconnect::kIocmNotifyTypes;
+using fc::oceanconnect::pageRange;
+using fc::oceanconnect::parseIocmPage;
+using fc::oceanconnect::parseIocmTime;
 
 /// IoCM's command status names (the platform's are OceanConnect's already, so they are the same words).
 std::string iocmStatus(core::CommandStatus s);
-
-/// A page request: pageNo counts from 0; pageSize 1..maxPageSize.
-struct IocmPage {
-  std::size_t pageNo = 0;
-  std::size_t pageSize = 0;
-};
-/// pageNo / pageSize query values (absent: 0 and `defaultSize`); the error says which is wrong.
-Expected<IocmPage, std::string> parseIocmPage(const std::optional<std::string>& pageNo,
-                                              const std::optional<std::string>& pageSize, std::size_t defaultSize,
-                                              std::size_t maxPageSize);
-/// The [first, last) indexes of `page` in a list of `total` items (empty past the end).
-std::pair<std::size_t, std::size_t> pageRange(const IocmPage& page, std::size_t total);
-
-/// A command's `command` object {serviceId, method, paras}: from its JSON payload, or
-/// {serviceId:"RawData", method:"RawData", paras:{rawData:<base64>}} for raw bytes.
+/// A command's `command` object {serviceId, method, paras} (fc::oceanconnect::iocmCommandBody).
 nlohmann::json iocmCommandBody(const core::Command& c);
 /// The DeviceCommandResp form of a command (create, list, cancel answers).
 nlohmann::json iocmCommandJson(const core::Command& c, const std::string& appId);
-/// What a command's callbackUrl receives on each status change, from the command's JSON as a
-/// command.status event carries it (core::toJson): {deviceId, commandId, result{resultCode,
-/// resultDetail}}, resultDetail being the device's result, else why it failed, else null.
-nlohmann::json iocmCommandCallback(const nlohmann::json& command);
 
 /// The QueryDeviceDTO form of a device: {deviceId, gatewayId, nodeType, createTime, deviceInfo{nodeId,
 /// name, status ONLINE|OFFLINE, manufacturerId, …}}.
 nlohmann::json iocmDeviceJson(const core::Device& d);
 
-/// The deviceDataChanged notifications for one uplink on /19/0/0 of `device` (`payload` raw):
-/// one per service decoded with the product's keys.codecProfile, or one RawData service with
-/// base64 rawData without a profile. Empty for a command response (that is a commandRsp) and
-/// for bytes the profile cannot decode (logged).
+/// The deviceDataChanged notifications for one uplink on /19/0/0 of `device` (`payload` raw),
+/// decoded with the product's keys.codecProfile (fc::oceanconnect::iocmDataChanged); bytes the
+/// profile cannot decode are logged and notify nothing.
 std::vector<nlohmann::json> iocmDataChanged(const core::Device& device, const core::Product& product,
                                             const std::vector<std::uint8_t>& payload, core::TimePoint time);
 
 // --- the service ---
-
-/// The notification types one can subscribe to.
-inline const std::vector<std::string> kIocmNotifyTypes = {"deviceAdded", "deviceInfoChanged", "deviceDataChanged",
-                                                          "deviceDeleted", "commandRsp"};
 
 class IocmService {
  public:

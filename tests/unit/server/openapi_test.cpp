@@ -5,27 +5,16 @@
 
 #include <set>
 
-#include <boost/asio/io_context.hpp>
-
-#include "server/coap/coap_server.hpp"
-#include "server/coap/lwm2m_server.hpp"
-#include "server/core/platform.hpp"
 #include "server/http/lwm2m_api.hpp"
 #include "server/http/platform_api.hpp"
 #include "server/http/system_api.hpp"
-#include "server/dialects/aliyun/aliyun.hpp"
-#include "server/dialects/aliyun/aliyun_http.hpp"
-#include "server/dialects/oceanconnect/oceanconnect_iocm.hpp"
+#include "tests/unit/dialects/server_dialects.hpp"
 
 namespace fc::server::http {
 namespace {
 
-struct StubPublisher final : dialects::MqttPublisher {
-  void publish(std::string, std::vector<std::uint8_t>, mqtt::QoS) override {}
-};
-
-std::set<std::pair<std::string, std::string>> documented() {
-  const auto doc = nlohmann::json::parse(openApiDocument());
+std::set<std::pair<std::string, std::string>> documented(const OpenApiParts& parts) {
+  const auto doc = nlohmann::json::parse(openApiDocument(parts));
   std::set<std::pair<std::string, std::string>> out;
   for (const auto& [path, methods] : doc["paths"].items())
     for (const auto& [method, _] : methods.items()) {
@@ -37,27 +26,20 @@ std::set<std::pair<std::string, std::string>> documented() {
 }
 
 TEST(OpenApi, EveryRouteIsDocumentedAndEveryDocumentedRouteExists) {
-  core::PlatformClock clock;
-  core::Platform platform(clock, nullptr);
+  test::ServerDialects d;
+  const auto parts = d.registry.openApi();
   Router router;
-  addSystemRoutes(router, [] { return true; }, "pem");
-  addPlatformRoutes(router, platform, clock, {});
-  StubPublisher publisher;
-  dialects::AliyunDialect aliyun(platform, publisher);
-  dialects::addAliyunRoutes(router, platform, aliyun);
-  boost::asio::io_context ioc;
-  coap::CoapServer coapServer(ioc, CoapConfig{}, clock);
-  coap::Lwm2mServer lwm2m(platform, coapServer);
-  addLwm2mRoutes(router, platform, lwm2m);
-  dialects::IocmService iocm(platform, [](const std::string&, const std::string&) {});
-  dialects::addIocmRoutes(router, iocm);
+  addSystemRoutes(router, [] { return true; }, "pem", parts);
+  addPlatformRoutes(router, d.platform, d.clock, d.registry, {});
+  d.registry.addRoutes(router);
+  addLwm2mRoutes(router, d.platform, d.lwm2m);
   std::set<std::pair<std::string, std::string>> served;
   for (auto r : router.routes()) {
     // A rest-of-path parameter "{name*}" is "{name}" in OpenAPI.
     if (auto star = r.pattern.find("*}"); star != std::string::npos) r.pattern.erase(star, 1);
     served.emplace(r.method, r.pattern);
   }
-  const auto doc = documented();
+  const auto doc = documented(parts);
   for (const auto& route : served)
     EXPECT_TRUE(doc.contains(route)) << route.first << " " << route.second << " is missing from the OpenAPI document";
   for (const auto& route : doc)
@@ -65,7 +47,8 @@ TEST(OpenApi, EveryRouteIsDocumentedAndEveryDocumentedRouteExists) {
 }
 
 TEST(OpenApi, IsOpenApi3WithSchemasForEveryReference) {
-  const auto doc = nlohmann::json::parse(openApiDocument());
+  test::ServerDialects d;
+  const auto doc = nlohmann::json::parse(openApiDocument(d.registry.openApi()));
   EXPECT_EQ(doc["openapi"].get<std::string>().substr(0, 2), "3.");
   const auto text = doc.dump();
   const std::string marker = "#/components/schemas/";
@@ -74,6 +57,19 @@ TEST(OpenApi, IsOpenApi3WithSchemasForEveryReference) {
     const auto name = text.substr(at + marker.size(), end - at - marker.size());
     EXPECT_TRUE(doc["components"]["schemas"].contains(name)) << "dangling $ref " << name;
   }
+}
+
+TEST(OpenApi, DialectsAreTheRegisteredOnesAndIocmErrorsAreHuaweis) {
+  test::ServerDialects d;
+  const auto doc = nlohmann::json::parse(openApiDocument(d.registry.openApi()));
+  EXPECT_EQ(doc["components"]["schemas"]["ProductInput"]["properties"]["dialect"]["enum"],
+            nlohmann::json({"generic", "aliyun", "oceanconnect"}));
+  EXPECT_EQ(doc["paths"]["/iocm/app/dm/v1.4.0/devices/{id}"]["get"]["responses"]["404"]["content"]["application/json"]
+               ["schema"]["$ref"],
+            "#/components/schemas/IocmError");
+  EXPECT_EQ(doc["paths"]["/api/v1/devices/{id}/rrpc"]["post"]["responses"]["404"]["content"]["application/json"]
+               ["schema"]["$ref"],
+            "#/components/schemas/Error");
 }
 
 }  // namespace

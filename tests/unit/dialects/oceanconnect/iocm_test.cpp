@@ -1,6 +1,7 @@
-// The OceanConnect IoCM northbound API without sockets: the pure mappings (time format, status
-// names, paging, command and notification shapes) and the routes driven through the Router over an
-// in-memory platform, with webhook posts recorded instead of sent.
+// The OceanConnect IoCM northbound API without sockets: the IoCM shapes of the platform's commands,
+// devices and events (the pure mapping underneath is tested in iocm_mapping_test.cpp) and the
+// routes driven through the Router over an in-memory platform, with webhook posts recorded instead
+// of sent.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -37,21 +38,7 @@ core::TimePoint at(int y, unsigned mo, unsigned d, int h, int mi, int s) {
                          std::chrono::hours(h) + std::chrono::minutes(mi) + std::chrono::seconds(s));
 }
 
-// --- pure mappings ---
-
-TEST(IocmTime, FormatsUtcAsHuaweiDoes) {
-  EXPECT_EQ(iocmTime(at(2026, 12, 3, 6, 40, 5)), "20261203T064005Z");
-  EXPECT_EQ(iocmTime(at(1999, 1, 31, 23, 59, 59) + 999ms), "19990131T235959Z") << "milliseconds are cut, not rounded";
-}
-
-TEST(IocmTime, ParsesWhatItFormatsAndRefusesAnythingElse) {
-  const auto t = at(2024, 2, 29, 12, 0, 1);
-  EXPECT_EQ(parseIocmTime(iocmTime(t)), t);
-  for (const char* bad : {"", "20240229T120001", "20240229 120001Z", "2024-02-29T12:00:01Z", "20230229T120001Z",
-                          "20241301T000000Z", "20240229T240000Z", "20240229T126000Z", "2024022xT120001Z",
-                          "20240229T120001ZZ"})
-    EXPECT_FALSE(parseIocmTime(bad)) << bad;
-}
+// --- the platform in IoCM shapes ---
 
 TEST(IocmStatus, NamesEveryPlatformStatusAsIocmDoes) {
   const std::vector<std::pair<core::CommandStatus, std::string>> expected = {
@@ -60,44 +47,6 @@ TEST(IocmStatus, NamesEveryPlatformStatusAsIocmDoes) {
       {core::CommandStatus::Failed, "FAILED"},         {core::CommandStatus::Timeout, "TIMEOUT"},
       {core::CommandStatus::Expired, "EXPIRED"},       {core::CommandStatus::Canceled, "CANCELED"}};
   for (const auto& [status, name] : expected) EXPECT_EQ(iocmStatus(status), name);
-}
-
-TEST(IocmPage, DefaultsAndLimits) {
-  auto p = parseIocmPage(std::nullopt, std::nullopt, 1000, 1000);
-  ASSERT_TRUE(p);
-  EXPECT_EQ(p->pageNo, 0u);
-  EXPECT_EQ(p->pageSize, 1000u);
-  p = parseIocmPage("2", "25", 1000, 1000);
-  ASSERT_TRUE(p);
-  EXPECT_EQ(p->pageNo, 2u);
-  EXPECT_EQ(p->pageSize, 25u);
-  for (const auto& [no, size] : std::vector<std::pair<std::string, std::string>>{
-           {"-1", "10"}, {"x", "10"}, {"1.5", "10"}, {"0", "0"}, {"0", "1001"}, {"0", "ten"}}) {
-    auto bad = parseIocmPage(no, size, 1000, 1000);
-    EXPECT_FALSE(bad) << no << " " << size;
-  }
-}
-
-TEST(IocmPage, RangeOfEachPage) {
-  using R = std::pair<std::size_t, std::size_t>;
-  EXPECT_EQ(pageRange({0, 10}, 25), R(0, 10));
-  EXPECT_EQ(pageRange({2, 10}, 25), R(20, 25));
-  EXPECT_EQ(pageRange({3, 10}, 25), R(25, 25)) << "past the end: empty";
-  EXPECT_EQ(pageRange({0, 10}, 0), R(0, 0));
-  EXPECT_EQ(pageRange({SIZE_MAX / 2, 1000}, 25), R(25, 25)) << "no overflow for absurd page numbers";
-}
-
-TEST(IocmCommand, BodyFromJsonPayloadRawBytesOrOtherJson) {
-  core::Command c;
-  c.spec.payload = R"({"serviceId":"LightControl","method":"SET_LIGHT","paras":{"light":1}})";
-  EXPECT_EQ(iocmCommandBody(c), json::parse(R"({"serviceId":"LightControl","method":"SET_LIGHT","paras":{"light":1}})"));
-  c.spec.binary = true;
-  c.spec.payload = std::string("\x01\x02", 2);
-  EXPECT_EQ(iocmCommandBody(c), json::parse(R"({"serviceId":"RawData","method":"RawData","paras":{"rawData":"AQI="}})"));
-  c.spec.binary = false;
-  c.spec.name = "reboot";
-  c.spec.payload = R"({"delay":5})";
-  EXPECT_EQ(iocmCommandBody(c), json::parse(R"({"serviceId":null,"method":"reboot","paras":{"delay":5}})"));
 }
 
 TEST(IocmCommand, DeviceCommandRespFields) {
