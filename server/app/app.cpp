@@ -23,13 +23,13 @@
 #include "server/coap/coap_server.hpp"
 #include "server/coap/lwm2m_server.hpp"
 #include "server/core/platform.hpp"
+#include "server/core/random.hpp"
 #include "server/dialects/aliyun/module.hpp"
 #include "server/dialects/command_router.hpp"
 #include "server/dialects/generic/module.hpp"
 #include "server/dialects/mqtt_gateway.hpp"
 #include "server/dialects/oceanconnect/module.hpp"
 #include "server/dialects/registry.hpp"
-#include "server/core/random.hpp"
 #include "server/http/api_auth.hpp"
 #include "server/http/http_server.hpp"
 #include "server/http/lwm2m_api.hpp"
@@ -167,10 +167,9 @@ int runServer(const Config& config) {
   coap::CoapServer coapServer(ioc, config.coap, clock);
   coap::Lwm2mServer lwm2m(platform, coapServer);
   http::WebhookSender webhooks(ioc, tlsFiles.caFile);
-  const dialects::DialectContext context{platform, gateway, coapServer, lwm2m,
-                                         [&webhooks](const std::string& url, const std::string& json) {
-                                           webhooks.post(url, json);
-                                         }};
+  const dialects::DialectContext context{
+      platform, gateway, coapServer, lwm2m,
+      [&webhooks](const std::string& url, const std::string& json) { webhooks.post(url, json); }};
   // One line per dialect (docs/architecture.md, "Adding a dialect"); the gateway asks their MQTT
   // parts in this order who a CONNECT is.
   dialectRegistry.add(std::make_unique<dialects::GenericModule>());
@@ -195,7 +194,8 @@ int runServer(const Config& config) {
   if (!config.fixtures.empty()) {
     const auto text = readFile(config.fixtures);
     const auto fixtures = nlohmann::json::parse(text, nullptr, false, true);
-    const auto report = http::loadFixtures(platform, dialectRegistry, fixtures.is_discarded() ? nlohmann::json() : fixtures);
+    const auto report =
+        http::loadFixtures(platform, dialectRegistry, fixtures.is_discarded() ? nlohmann::json() : fixtures);
     if (fixtures.is_discarded() || !report.errors.empty()) {
       spdlog::critical("fixtures {}: {}", config.fixtures,
                        fixtures.is_discarded() ? std::string("not valid JSON (or unreadable)") : report.errors.front());
@@ -231,7 +231,8 @@ int runServer(const Config& config) {
   std::atomic<bool> ready{false};
   const std::string caPem = readFile(tlsFiles.caFile);
   auto router = std::make_shared<http::Router>();
-  http::addSystemRoutes(*router, [&ready] { return ready.load(); }, caPem, dialectRegistry.openApi());
+  http::addSystemRoutes(
+      *router, [&ready] { return ready.load(); }, caPem, dialectRegistry.openApi());
   http::PlatformApiHooks hooks;
   hooks.onReset = [&mqtt, &lwm2m, &dialectRegistry] {
     mqtt.reset();
@@ -283,8 +284,8 @@ int runServer(const Config& config) {
     ports["coap"] = coapServer.listenUdp(config.bind, config.ports.coap);
     ports["coaps"] = coapServer.listenDtls(config.bind, config.ports.coaps, coap::platformPskLookup(platform));
     dialectRegistry.serving({ports["mqtt"].get<std::uint16_t>(), ports["mqtts"].get<std::uint16_t>(),
-                      ports["http"].get<std::uint16_t>(), ports["https"].get<std::uint16_t>(),
-                      ports["coap"].get<std::uint16_t>(), ports["coaps"].get<std::uint16_t>()});
+                             ports["http"].get<std::uint16_t>(), ports["https"].get<std::uint16_t>(),
+                             ports["coap"].get<std::uint16_t>(), ports["coaps"].get<std::uint16_t>()});
     if (!config.portsFile.empty()) writePortsFile(config.portsFile, ports);
   } catch (const std::exception& e) {
     spdlog::critical("start-up failed: {}", e.what());

@@ -92,8 +92,8 @@ ApiResponse unknownDialect(const core::DialectCatalog& dialects, const std::stri
 // --- products ---
 
 /// A product from its JSON form, or the 422 that says what is wrong.
-Expected<core::Product, ApiResponse> productFromJson(const core::Platform& platform, const core::DialectCatalog& dialects,
-                                                     const json& body) {
+Expected<core::Product, ApiResponse> productFromJson(const core::Platform& platform,
+                                                     const core::DialectCatalog& dialects, const json& body) {
   auto id = field<std::string>(body, "id");
   auto name = field<std::string>(body, "name");
   auto dialect = field<std::string>(body, "dialect");
@@ -358,7 +358,8 @@ WebSocketRoute eventStreamRoute(core::Platform& platform) {
   return route;
 }
 
-FixtureReport loadFixtures(core::Platform& platform, const core::DialectCatalog& dialects, const nlohmann::json& fixtures) {
+FixtureReport loadFixtures(core::Platform& platform, const core::DialectCatalog& dialects,
+                           const nlohmann::json& fixtures) {
   FixtureReport report;
   if (!fixtures.is_object()) {
     report.errors.push_back("fixtures must be a JSON object with \"products\" and \"devices\" arrays");

@@ -39,7 +39,8 @@ struct FixtureReport {
 
 /// Loads `{"products":[…], "devices":[…]}` (each item as POST /products and POST /devices take it,
 /// checked by the rules of its product's dialect in `dialects`).
-FixtureReport loadFixtures(core::Platform& platform, const core::DialectCatalog& dialects, const nlohmann::json& fixtures);
+FixtureReport loadFixtures(core::Platform& platform, const core::DialectCatalog& dialects,
+                           const nlohmann::json& fixtures);
 nlohmann::json toJson(const FixtureReport& report);
 
 /// The platform's event stream for HttpServer::addWebSocket at /api/v1/events: one JSON text frame

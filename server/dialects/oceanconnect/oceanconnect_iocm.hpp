@@ -37,8 +37,8 @@ namespace fc::server::dialects {
 // --- the IoCM shapes of the platform's devices and commands (the pure mapping underneath is
 // protocols/dialects/oceanconnect/iocm.hpp) ---
 
-using fc::oceanconnect::IocmPage;
 using fc::oceanconnect::iocmCommandCallback;
+using fc::oceanconnect::IocmPage;
 using fc::oceanconnect::iocmTime;
 using fc::oceanconnect::kIocmNotifyTypes;
 using fc::oceanconnect::pageRange;

@@ -29,7 +29,8 @@ TEST(OpenApi, EveryRouteIsDocumentedAndEveryDocumentedRouteExists) {
   test::ServerDialects d;
   const auto parts = d.registry.openApi();
   Router router;
-  addSystemRoutes(router, [] { return true; }, "pem", parts);
+  addSystemRoutes(
+      router, [] { return true; }, "pem", parts);
   addPlatformRoutes(router, d.platform, d.clock, d.registry, {});
   d.registry.addRoutes(router);
   addLwm2mRoutes(router, d.platform, d.lwm2m);
