@@ -36,8 +36,8 @@ struct Message {
   std::vector<std::uint8_t> payload;
   QoS qos = QoS::AtMostOnce;
   bool retain = false;
-  std::string tagTarget;  // the client whose acknowledgement is reported, with `tag`
-  std::uint64_t tag = 0;
+  std::string ackClient;  // the client whose acknowledgement `ack` is told of
+  AckToken ack;
   // The retain 0, dup 0 wire form at each QoS (QoS 1/2 with packet id 0, overwritten per
   // subscriber by Frame::withPacketId), encoded on first use and shared by every subscriber.
   mutable std::array<std::vector<std::uint8_t>, 3> wire;
@@ -101,7 +101,7 @@ struct OutMessage {
   bool retain = false;
   std::uint16_t packetId = 0;
   MessageState state = MessageState::Queued;
-  std::uint64_t tag = 0;  // reported to the observer on acknowledgement
+  bool reportAck = false;  // tell msg->ack when the client acknowledges this copy
 };
 
 struct Session {
@@ -204,11 +204,8 @@ struct Broker::Impl {
     wroteStore = true;
   }
 
-  void trace(Session& s, bool incoming, const std::vector<std::uint8_t>& bytes) {
-    if (s.traced && observer) observer->clientPacket(s.identity, incoming, bytes);
-  }
   void send(Session& s, Frame frame) {
-    if (s.traced) trace(s, false, frame.bytes());
+    if (s.traced && observer) observer->clientPacket(s.identity, false, nullptr, frame.bytes());
     s.port->send(std::move(frame));
   }
 
@@ -289,8 +286,8 @@ struct Broker::Impl {
       ++counters.messagesDropped;  // QoS 0 is not queued for offline clients
       return;
     }
-    OutMessage out{qos == QoS::AtMostOnce ? 0 : nextSeq++, msg, qos, retainFlag, 0, MessageState::Queued, 0};
-    if (msg->tag != 0 && msg->tagTarget == s.id()) out.tag = msg->tag;
+    OutMessage out{qos == QoS::AtMostOnce ? 0 : nextSeq++, msg, qos, retainFlag, 0, MessageState::Queued, false};
+    if (msg->ack && msg->ackClient == s.id()) out.reportAck = true;
     if (s.canSend() && s.queue.empty() && (qos == QoS::AtMostOnce || s.inflight.size() < options.maxInflight)) {
       transmit(s, std::move(out), false);
       return;
@@ -398,7 +395,8 @@ struct Broker::Impl {
     return id;
   }
 
-  void connect(ConnectionId id, std::shared_ptr<ConnectionPort> port, mqtt::Connect c, ConnectionInfo info) {
+  void connect(ConnectionId id, std::shared_ptr<ConnectionPort> port, mqtt::Connect c, ConnectionInfo info,
+               std::span<const std::uint8_t> bytes) {
     // Kept whole for the observer's trace: the fields below are moved into the session.
     std::optional<mqtt::Connect> connectPacket;
     if (observer) connectPacket = c;
@@ -422,7 +420,7 @@ struct Broker::Impl {
       spdlog::info("mqtt: refused {} from {} (user '{}'): CONNACK {}", c.clientId, info.remote, c.username.value_or(""),
                    static_cast<int>(rc));
       if (observer)
-        observer->clientRefused(identity, mqtt::encode(*connectPacket), mqtt::encode(mqtt::Connack{false, rc}));
+        if (auto connack = mqtt::encode(mqtt::Connack{false, rc})) observer->clientRefused(identity, bytes, *connack);
       refuse(id, *port, rc, "not authorised");
       return;
     }
@@ -461,8 +459,10 @@ struct Broker::Impl {
     s->traced = false;
     if (observer) {
       s->traced = observer->clientConnected(s->identity);
-      if (s->traced)
-        if (auto bytes = mqtt::encode(*connectPacket)) observer->clientPacket(s->identity, true, *bytes);
+      if (s->traced) {
+        const mqtt::Packet packet(std::move(*connectPacket));
+        observer->clientPacket(s->identity, true, &packet, bytes);
+      }
       for (const auto& [filter, _] : s->subscriptions) observer->clientSubscribed(s->identity, filter);
     }
     spdlog::debug("mqtt: {} connected from {} (level {}, clean {}, keepalive {})", s->id(), info.remote,
@@ -519,7 +519,7 @@ struct Broker::Impl {
   void complete(Session& s, std::uint16_t packetId) {
     auto it = s.inflightIds.find(packetId);
     const auto seq = it->second;
-    if (auto tag = s.inflight.at(seq).tag; tag != 0 && observer) observer->tagDelivered(s.id(), tag);
+    if (const auto& out = s.inflight.at(seq); out.reportAck) out.msg->ack->acknowledged();
     s.inflightIds.erase(it);
     s.inflight.erase(seq);
     if (s.persistent) persist([&](storage::BrokerStore& st) { st.removeMessage(s.id(), seq); });
@@ -638,12 +638,11 @@ struct Broker::Impl {
     reply(id, wire(mqtt::Unsuback{unsub.packetId}));
   }
 
-  void packet(ConnectionId id, mqtt::Packet p) {
+  void packet(ConnectionId id, mqtt::Packet&& p, std::span<const std::uint8_t> bytes) {
     auto it = links.find(id);
     if (it == links.end()) return;  // closed or refused meanwhile
     Session& s = *it->second.session;
-    if (s.traced)
-      if (auto bytes = mqtt::encode(p)) trace(s, true, *bytes);  // decoded, so it encodes
+    if (s.traced && observer) observer->clientPacket(s.identity, true, &p, bytes);
     if (it->second.held) {
       it->second.held->packets.push_back(std::move(p));  // after the SUBACK that is waiting
       return;
@@ -652,7 +651,7 @@ struct Broker::Impl {
   }
 
   /// `closing`: the connection is ending with this packet still unhandled (see detach).
-  void handle(ConnectionId id, Link& link, mqtt::Packet p, bool closing) {
+  void handle(ConnectionId id, Link& link, mqtt::Packet&& p, bool closing) {
     Session& s = *link.session;
     std::visit(
         [&](auto&& pkt) {
@@ -721,14 +720,14 @@ Broker::~Broker() = default;
 void Broker::restore(const storage::BrokerSnapshot& snapshot) { impl_->restore(snapshot); }
 
 void Broker::onConnect(ConnectionId id, std::shared_ptr<ConnectionPort> port, mqtt::Connect connect,
-                       ConnectionInfo info) {
+                       ConnectionInfo info, std::span<const std::uint8_t> bytes) {
   impl_->wroteStore = false;
-  impl_->connect(id, std::move(port), std::move(connect), std::move(info));
+  impl_->connect(id, std::move(port), std::move(connect), std::move(info), bytes);
 }
 
-void Broker::onPacket(ConnectionId id, mqtt::Packet packet) {
+void Broker::onPacket(ConnectionId id, mqtt::Packet&& packet, std::span<const std::uint8_t> bytes) {
   impl_->wroteStore = false;
-  impl_->packet(id, std::move(packet));
+  impl_->packet(id, std::move(packet), bytes);
 }
 
 void Broker::onClosed(ConnectionId id, const std::string& reason) {
@@ -760,16 +759,16 @@ void Broker::publish(std::string topic, std::vector<std::uint8_t> payload, mqtt:
   impl_->route(std::make_shared<Message>(Message{std::move(topic), std::move(payload), qos, retain}));
 }
 
-void Broker::publishTagged(std::string topic, std::vector<std::uint8_t> payload, mqtt::QoS qos,
-                           std::string targetClientId, std::uint64_t tag) {
+void Broker::publishFor(std::string topic, std::vector<std::uint8_t> payload, mqtt::QoS qos, std::string clientId,
+                        AckToken ack) {
   impl_->wroteStore = false;
   if (!fitsTheWire(topic, payload, qos)) {
     ++impl_->counters.messagesDropped;
     return;
   }
   auto msg = std::make_shared<Message>(Message{std::move(topic), std::move(payload), qos, false});
-  msg->tagTarget = std::move(targetClientId);
-  msg->tag = tag;
+  msg->ackClient = std::move(clientId);
+  msg->ack = std::move(ack);
   impl_->route(msg);
 }
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -37,6 +38,17 @@ class ConnectionPort {
   virtual std::size_t pendingBytes() const noexcept = 0;
 };
 
+/// Carried with a platform message meant for one client and told when that client acknowledges
+/// its copy (PUBACK for QoS 1, PUBCOMP for QoS 2). The broker does not look inside: what the
+/// acknowledgement means (a command delivered …) stays with whoever published. Called with the
+/// broker held, so it must be quick and must not call back into the Broker.
+class Acknowledgement {
+ public:
+  virtual ~Acknowledgement() = default;
+  virtual void acknowledged() = 0;
+};
+using AckToken = std::shared_ptr<Acknowledgement>;
+
 /// What the platform learns from the broker; called while the broker is held, so it must be quick
 /// and must not call back into the Broker (post instead).
 class BrokerObserver {
@@ -52,12 +64,13 @@ class BrokerObserver {
   virtual void clientPublished(const ClientIdentity& client, const mqtt::Publish& publish) = 0;
   /// A CONNECT the access policy refused (after authenticate(), or for its will topic), with the
   /// refusing CONNACK, both as on the wire: the observer may know the client from authenticate().
-  virtual void clientRefused(const ClientIdentity& /*client*/, const std::vector<std::uint8_t>& /*connect*/,
-                             const std::vector<std::uint8_t>& /*connack*/) {}
-  /// A packet to or from a client whose clientConnected returned true, as it is on the wire.
-  virtual void clientPacket(const ClientIdentity& client, bool incoming, const std::vector<std::uint8_t>& bytes) = 0;
-  /// The client acknowledged a message published with a tag (PUBACK for QoS 1, PUBCOMP for QoS 2).
-  virtual void tagDelivered(const std::string& clientId, std::uint64_t tag) = 0;
+  virtual void clientRefused(const ClientIdentity& /*client*/, std::span<const std::uint8_t> /*connect*/,
+                             std::span<const std::uint8_t> /*connack*/) {}
+  /// A packet to or from a client whose clientConnected returned true: `bytes` as it is on the
+  /// wire, and the decoded `packet` when the broker has it (every incoming packet; outgoing
+  /// ones are only bytes, since the broker encodes them without building a Packet).
+  virtual void clientPacket(const ClientIdentity& client, bool incoming, const mqtt::Packet* packet,
+                            std::span<const std::uint8_t> bytes) = 0;
 };
 
 struct BrokerOptions {
@@ -98,19 +111,24 @@ class Broker {
   /// Rebuilds persistent sessions and retained messages saved by an earlier run.
   void restore(const storage::BrokerSnapshot& snapshot);
 
-  /// A CONNECT arrived on a new connection. Answers CONNACK (or refuses and closes).
-  void onConnect(ConnectionId id, std::shared_ptr<ConnectionPort> port, mqtt::Connect connect, ConnectionInfo info);
-  /// Any later packet from that connection (PINGREQ is answered by the connection itself).
-  void onPacket(ConnectionId id, mqtt::Packet packet);
+  /// A CONNECT arrived on a new connection. Answers CONNACK (or refuses and closes). `bytes` is
+  /// the packet as it arrived, for BrokerObserver::clientPacket (only read during the call; may
+  /// be empty where nobody traces packets).
+  void onConnect(ConnectionId id, std::shared_ptr<ConnectionPort> port, mqtt::Connect connect, ConnectionInfo info,
+                 std::span<const std::uint8_t> bytes = {});
+  /// Any later packet from that connection (PINGREQ is answered by the connection itself), with
+  /// its bytes as for onConnect.
+  void onPacket(ConnectionId id, mqtt::Packet&& packet, std::span<const std::uint8_t> bytes = {});
   /// The connection is gone. Unless it ended with DISCONNECT, the will is published.
   void onClosed(ConnectionId id, const std::string& reason);
 
   /// Publishes as the platform (the API's mqtt/publish), bypassing the access policy.
   void publish(std::string topic, std::vector<std::uint8_t> payload, mqtt::QoS qos, bool retain);
-  /// Publishes as the platform and reports BrokerObserver::tagDelivered(targetClientId, tag) when
-  /// that client acknowledges its copy (a QoS 1/2 subscription of its own is needed for that).
-  void publishTagged(std::string topic, std::vector<std::uint8_t> payload, mqtt::QoS qos, std::string targetClientId,
-                     std::uint64_t tag);
+  /// Publishes as the platform (not retained) and tells `ack` when client `clientId` acknowledges
+  /// its copy (a QoS 1/2 subscription of its own is needed for that); other subscribers get
+  /// their copies as usual.
+  void publishFor(std::string topic, std::vector<std::uint8_t> payload, mqtt::QoS qos, std::string clientId,
+                  AckToken ack);
 
   /// Closes every connection and forgets every session, subscription and retained message
   /// (the admin API's reset; the store is cleared by whoever calls this). No will is published.

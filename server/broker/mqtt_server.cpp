@@ -1,5 +1,7 @@
 // MQTT connections and listeners on Asio. Each connection lives on its own strand, owns its
-// stream and frames incoming bytes with the codec.
+// stream and feeds what it reads to its mqtt::ServerSession (protocols/mqtt/server_session.hpp),
+// which frames it and applies the connection's rules (CONNECT first, PINGREQ, DISCONNECT,
+// connect timeout, keepalive); this file does the I/O those rules ask for.
 //
 // Memory per idle connection is what limits how many a test fleet can hold, so nothing is
 // allocated per connection until it is needed: a plain TCP connection waits for readability and
@@ -46,6 +48,7 @@
 #include <unordered_map>
 
 #include "protocols/mqtt/codec.hpp"
+#include "protocols/mqtt/server_session.hpp"
 #include "server/net/acceptor.hpp"
 #include "server/net/tls_context.hpp"
 
@@ -109,10 +112,17 @@ class HandlingScope {
   const ConnectionPort* previous_;
 };
 
+/// A decoded packet and the bytes it arrived as (a view into the connection's input, or into the
+/// batch's own copy once the batch leaves the reading thread).
+struct Inbound {
+  mqtt::Packet packet;
+  std::span<const std::uint8_t> bytes;
+};
+
 /// Per-thread scratch space, reused by whichever connection this thread is serving.
 struct ThreadScratch {
   std::vector<std::uint8_t> read = std::vector<std::uint8_t>(kReadChunk);
-  std::vector<mqtt::Packet> packets;
+  std::vector<Inbound> packets;
   std::vector<Frame> frames;
   std::vector<net::const_buffer> buffers;
 };
@@ -193,6 +203,7 @@ struct MqttServer::Impl : std::enable_shared_from_this<MqttServer::Impl> {
   std::unique_ptr<net::steady_timer> sweepTimer;  // armed by the first listener
   std::atomic<bool> stopping{false};
   LogLimiter acceptWarnings{std::chrono::seconds(5)};
+  mqtt::ServerSessionOptions sessionOptions;  // shared by every connection's ServerSession
 
   Impl(net::io_context& io, const MqttConfig& cfg, AccessPolicy& access, storage::BrokerStore* store,
        BrokerObserver* observer)
@@ -200,7 +211,10 @@ struct MqttServer::Impl : std::enable_shared_from_this<MqttServer::Impl> {
         config(cfg),
         strand(net::make_strand(io)),
         broker(BrokerOptions{cfg.maxInflight, cfg.maxQueued, cfg.maxOutboundBytes}, access, store,
-               [this](std::function<void()> fn) { onStrand(std::move(fn)); }, observer) {}
+               [this](std::function<void()> fn) { onStrand(std::move(fn)); }, observer) {
+    sessionOptions.connectTimeout = std::chrono::milliseconds(cfg.connectTimeoutMs);
+    sessionOptions.limits.maxPacket = cfg.maxPacketSize;
+  }
 
   /// Runs `fn` with the broker held, later, on the broker strand.
   void onStrand(std::function<void()> fn) {
@@ -284,7 +298,8 @@ class Connection final : public SweptConnection {
         id_(id),
         stream_(std::move(stream)),
         tls_(tls),
-        remote_(describe(lowest(stream_))) {}
+        remote_(describe(lowest(stream_))),
+        session_(server_->sessionOptions, Clock::now()) {}
 
   ~Connection() override {
     // Normally unlinked by finish(); not when the io_context is torn down with handlers pending.
@@ -382,7 +397,7 @@ class Connection final : public SweptConnection {
   std::shared_ptr<Connection> self() { return std::static_pointer_cast<Connection>(shared_from_this()); }
 
   void begin() {
-    setDeadline(Clock::now() + std::chrono::milliseconds(server_->config.connectTimeoutMs));
+    updateDeadline();
     if constexpr (kPlain) {
       // Reads happen after a readiness wait and must return would_block rather than wait.
       error_code ec;
@@ -451,8 +466,7 @@ class Connection final : public SweptConnection {
           readFailed(ec);
           break;
         }
-        received();
-        if (!consumePlain(std::span<const std::uint8_t>(buf.data(), n))) break;
+        if (!consumePlain(std::span<const std::uint8_t>(buf.data(), n), Clock::now())) break;
         if (n < buf.size() || closing_ || batchesInFlight_ >= kMaxBatchesInFlight) break;
       }
     }
@@ -460,15 +474,15 @@ class Connection final : public SweptConnection {
   }
 
   /// Frames what was read after the leftover of an incomplete packet; keeps the new leftover.
-  bool consumePlain(std::span<const std::uint8_t> bytes) {
+  bool consumePlain(std::span<const std::uint8_t> bytes, Clock::time_point now) {
     if (partial_.empty()) {
-      const std::size_t used = consume(bytes);
+      const std::size_t used = consume(bytes, now);
       if (used == kClosed) return false;
       if (used < bytes.size()) partial_.assign(bytes.begin() + static_cast<std::ptrdiff_t>(used), bytes.end());
       return true;
     }
     partial_.insert(partial_.end(), bytes.begin(), bytes.end());
-    const std::size_t used = consume(partial_);
+    const std::size_t used = consume(partial_, now);
     if (used == kClosed) return false;
     if (used == partial_.size()) std::vector<std::uint8_t>().swap(partial_);  // idle connections hold nothing
     else partial_.erase(partial_.begin(), partial_.begin() + static_cast<std::ptrdiff_t>(used));
@@ -484,10 +498,10 @@ class Connection final : public SweptConnection {
       return;
     }
     tlsBuf_.readLen += n;
-    received();
     {
       HandlingScope handling(this);
-      const std::size_t used = consume(std::span<const std::uint8_t>(tlsBuf_.read.data(), tlsBuf_.readLen));
+      const std::size_t used =
+          consume(std::span<const std::uint8_t>(tlsBuf_.read.data(), tlsBuf_.readLen), Clock::now());
       if (used != kClosed && used > 0) {
         std::memmove(tlsBuf_.read.data(), tlsBuf_.read.data() + used, tlsBuf_.readLen - used);
         tlsBuf_.readLen -= used;
@@ -507,49 +521,58 @@ class Connection final : public SweptConnection {
 
   static constexpr std::size_t kClosed = static_cast<std::size_t>(-1);
 
-  /// Decodes the whole packets at the front of `in` and hands them to the broker; returns the
-  /// bytes used, or kClosed when the connection was closed.
-  std::size_t consume(std::span<const std::uint8_t> in) {
-    auto& packets = scratch().packets;
-    packets.clear();
-    std::optional<mqtt::Connect> connect;
-    mqtt::Limits limits;
-    limits.maxPacket = server_->config.maxPacketSize;
-    std::size_t offset = 0;
-    while (!closing_) {
-      auto r = mqtt::decode(in.subspan(offset), limits);
-      if (!r) {
-        if (r.error() == mqtt::DecodeError::Incomplete) break;
-        forward(std::move(connect), packets);
-        closeNow(std::string("malformed packet: ") + mqtt::make_error_code(r.error()).message(), spdlog::level::warn);
-        return kClosed;
-      }
-      offset += r->consumed;
-      mqtt::Packet& p = r->value;
-      if (!connected_) {
-        if (!std::holds_alternative<mqtt::Connect>(p)) {
-          closeNow(std::string("first packet was ") + mqtt::packetName(p) + ", not CONNECT", spdlog::level::warn);
-          return kClosed;
-        }
-        connected_ = true;
-        auto& c = std::get<mqtt::Connect>(p);
-        clientId_ = c.clientId;
-        keepAlive_ = c.keepAlive;
-        received();
-        connect = std::move(c);
-      } else if (std::holds_alternative<mqtt::Pingreq>(p)) {
-        send(Frame::of(mqtt::Pingresp{}));
-      } else {
-        const bool disconnect = std::holds_alternative<mqtt::Disconnect>(p);
-        packets.push_back(std::move(p));
-        if (disconnect) {
-          closing_ = true;  // nothing after DISCONNECT is read [MQTT-3.14.4-1]
-          disconnected_ = true;
-        }
-      }
+  /// What the session asks for while it reads one batch of input (or on a timer).
+  class SessionOutput final : public mqtt::ServerSessionHandler {
+   public:
+    SessionOutput(Connection& c, std::vector<Inbound>& batch) : c_(c), batch_(batch) {}
+    void deliver(mqtt::Packet&& packet, std::span<const std::uint8_t> bytes) override {
+      batch_.emplace_back(std::move(packet), bytes);
     }
-    forward(std::move(connect), packets);
-    return closed_ ? kClosed : offset;
+    void send(const mqtt::Packet& packet) override { c_.send(Frame::of(packet)); }
+    void close(mqtt::CloseReason reason, std::string_view message) override {
+      closed = true;
+      closeReason = reason;
+      closeMessage = message;
+    }
+
+    bool closed = false;
+    mqtt::CloseReason closeReason{};
+    std::string closeMessage;
+
+   private:
+    Connection& c_;
+    std::vector<Inbound>& batch_;
+  };
+
+  static spdlog::level::level_enum logLevel(mqtt::CloseReason reason) {
+    switch (reason) {
+      case mqtt::CloseReason::NotConnect:
+      case mqtt::CloseReason::Malformed:
+        return spdlog::level::warn;
+      case mqtt::CloseReason::ConnectTimeout:
+      case mqtt::CloseReason::KeepaliveTimeout:
+        break;
+    }
+    return spdlog::level::info;
+  }
+
+  /// Hands `in` (received at `now`) to the session and the packets it decodes to the broker;
+  /// returns the bytes used, or kClosed when the connection was closed.
+  std::size_t consume(std::span<const std::uint8_t> in, Clock::time_point now) {
+    if (closing_) return 0;
+    auto& batch = scratch().packets;
+    batch.clear();
+    const bool connectFirst = session_.state() == mqtt::ServerSession::State::AwaitingConnect;
+    SessionOutput out(*this, batch);
+    const std::size_t used = session_.onBytes(in, now, out);
+    if (session_.state() == mqtt::ServerSession::State::Disconnected) closing_ = true;  // reads nothing more
+    updateDeadline();
+    forward(connectFirst, batch);  // the packets before malformed bytes count
+    if (out.closed) {
+      closeNow(std::move(out.closeMessage), logLevel(out.closeReason));
+      return kClosed;
+    }
+    return closed_ ? kClosed : used;
   }
 
   std::string certSubject() const {
@@ -557,36 +580,46 @@ class Connection final : public SweptConnection {
     else return tlsBuf_.certSubject;
   }
 
-  void toBroker(std::optional<mqtt::Connect>& connect, std::vector<mqtt::Packet>& packets) {
+  /// `connectFirst`: the batch's first packet is the session's CONNECT.
+  void toBroker(bool connectFirst, std::vector<Inbound>& batch) {
     auto& broker = server_->broker;
-    if (connect)
-      broker.onConnect(id_, self(), std::move(*connect),
-                       ConnectionInfo{remote_, tls_, certSubject()});
-    for (auto& p : packets) broker.onPacket(id_, std::move(p));
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      Inbound& in = batch[i];
+      if (i == 0 && connectFirst)
+        broker.onConnect(id_, self(), std::get<mqtt::Connect>(std::move(in.packet)),
+                         ConnectionInfo{remote_, tls_, certSubject()}, in.bytes);
+      else
+        broker.onPacket(id_, std::move(in.packet), in.bytes);
+    }
   }
 
   /// Hands a batch to the broker: at once when it is free and none of our batches waits on its
   /// strand, else through the strand (reading pauses while too many batches wait there).
-  void forward(std::optional<mqtt::Connect> connect, std::vector<mqtt::Packet>& packets) {
-    if (!connect && packets.empty()) return;
+  void forward(bool connectFirst, std::vector<Inbound>& batch) {
+    if (batch.empty()) return;
     if (batchesInFlight_ == 0 && server_->brokerMutex.try_lock()) {
       DirectWrites direct;  // writes to the connections the broker sent to, once the lock is released
       std::lock_guard lock(server_->brokerMutex, std::adopt_lock);
-      toBroker(connect, packets);
-      packets.clear();
+      toBroker(connectFirst, batch);
+      batch.clear();
       return;
     }
     ++batchesInFlight_;
-    net::post(server_->strand, [self = self(), connect = std::move(connect),
-                                packets = std::move(packets)]() mutable {
+    // The packets' bytes are views into the input, which the next read reuses: the batch takes
+    // one copy of the stretch they lie in (consecutive packets of one buffer).
+    const std::uint8_t* base = batch.front().bytes.data();
+    std::vector<std::uint8_t> bytes(base, batch.back().bytes.data() + batch.back().bytes.size());
+    for (auto& in : batch) in.bytes = {bytes.data() + (in.bytes.data() - base), in.bytes.size()};
+    net::post(server_->strand, [self = self(), connectFirst, batch = std::move(batch),
+                                bytes = std::move(bytes)]() mutable {
       {
         DirectWrites direct;
         std::lock_guard lock(self->server_->brokerMutex);
-        self->toBroker(connect, packets);
+        self->toBroker(connectFirst, batch);
       }
       net::post(self->stream_.get_executor(), [self] { self->onBatchDone(); });
     });
-    packets = {};
+    batch = {};
   }
 
   void onBatchDone() {
@@ -596,31 +629,21 @@ class Connection final : public SweptConnection {
 
   // --- timers ---
 
-  void setDeadline(Clock::time_point t) { deadline.store(t.time_since_epoch().count(), std::memory_order_relaxed); }
-
-  /// Bytes arrived: the keepalive deadline moves.
-  void received() {
-    lastReceived_ = Clock::now();
-    // [MQTT-3.1.2-24]: one and a half keepalive periods without a packet ends the connection.
-    if (connected_) {
-      if (keepAlive_ == 0) deadline.store(0, std::memory_order_relaxed);
-      else setDeadline(lastReceived_ + std::chrono::milliseconds(keepAlive_ * 1500));
-    }
+  /// Publishes the session's deadline to the sweep (0: none).
+  void updateDeadline() {
+    const auto d = session_.deadline();
+    deadline.store(d ? d->time_since_epoch().count() : 0, std::memory_order_relaxed);
   }
 
-  /// The sweep found the deadline passed; bytes may have arrived since, so check again here.
+  /// The sweep found the deadline passed; bytes may have arrived since, so the session checks again.
   void onExpired() {
     if (closed_) return;
-    if (!connected_) {
-      const auto limit = std::chrono::milliseconds(server_->config.connectTimeoutMs);
-      if (Clock::now() - started_ >= limit)
-        return closeNow("no CONNECT within the connect timeout", spdlog::level::info);
-      return setDeadline(started_ + limit);
-    }
-    if (keepAlive_ == 0) return;
-    const auto due = lastReceived_ + std::chrono::milliseconds(keepAlive_ * 1500);
-    if (Clock::now() >= due) return closeNow("keepalive timeout", spdlog::level::info);
-    setDeadline(due);
+    auto& batch = scratch().packets;
+    batch.clear();
+    SessionOutput out(*this, batch);
+    session_.onTimer(Clock::now(), out);
+    if (out.closed) return closeNow(std::move(out.closeMessage), logLevel(out.closeReason));
+    updateDeadline();
   }
 
   // --- writing ---
@@ -763,8 +786,10 @@ class Connection final : public SweptConnection {
     if (closed_) return;
     closed_ = true;
     // Logged before the socket closes, so whoever sees the close can already read why.
-    const std::string who = clientId_.empty() ? remote_ : "'" + clientId_ + "' (" + remote_ + ")";
-    const auto level = disconnected_ && logLevel_ == spdlog::level::info ? spdlog::level::debug : logLevel_;
+    const std::string& clientId = session_.clientId();
+    const std::string who = clientId.empty() ? remote_ : "'" + clientId + "' (" + remote_ + ")";
+    const bool disconnected = session_.state() == mqtt::ServerSession::State::Disconnected;
+    const auto level = disconnected && logLevel_ == spdlog::level::info ? spdlog::level::debug : logLevel_;
     spdlog::log(level, "mqtt: closed {}: {}", who, reason_);
     deadline.store(0, std::memory_order_relaxed);
     {
@@ -799,16 +824,12 @@ class Connection final : public SweptConnection {
   Stream stream_;
   bool tls_;
   std::string remote_;
-  std::string clientId_;
+  mqtt::ServerSession session_;  // strand only
 
   // Reading (strand only). Plain TCP: the leftover of an incomplete packet.
   std::vector<std::uint8_t> partial_;
   bool reading_ = false;
   int batchesInFlight_ = 0;
-  bool connected_ = false;
-  std::uint16_t keepAlive_ = 0;
-  Clock::time_point started_ = Clock::now();
-  Clock::time_point lastReceived_ = started_;
 
   // Writing. outbox_ and writeScheduled_ under sendMutex_: writeScheduled_ is true from the send
   // that found the queue idle until the flush that finds it empty, so only that send posts.
@@ -840,7 +861,6 @@ class Connection final : public SweptConnection {
 
   bool closing_ = false;
   bool closed_ = false;
-  bool disconnected_ = false;
   std::string reason_;
   spdlog::level::level_enum logLevel_ = spdlog::level::info;
 };
@@ -950,12 +970,12 @@ void MqttServer::reset() {
   });
 }
 
-void MqttServer::publishTagged(std::string topic, std::vector<std::uint8_t> payload, mqtt::QoS qos,
-                               std::string targetClientId, std::uint64_t tag) {
+void MqttServer::publishFor(std::string topic, std::vector<std::uint8_t> payload, mqtt::QoS qos, std::string clientId,
+                            AckToken ack) {
   net::post(impl_->strand, [impl = impl_, topic = std::move(topic), payload = std::move(payload), qos,
-                            target = std::move(targetClientId), tag]() mutable {
+                            clientId = std::move(clientId), ack = std::move(ack)]() mutable {
     std::lock_guard lock(impl->brokerMutex);
-    impl->broker.publishTagged(std::move(topic), std::move(payload), qos, std::move(target), tag);
+    impl->broker.publishFor(std::move(topic), std::move(payload), qos, std::move(clientId), std::move(ack));
   });
 }
 

@@ -48,9 +48,9 @@ class MqttServer {
   void stats(std::function<void(BrokerStats)> done);
   /// Broker::reset, from any thread.
   void reset();
-  /// Broker::publishTagged, from any thread.
-  void publishTagged(std::string topic, std::vector<std::uint8_t> payload, mqtt::QoS qos, std::string targetClientId,
-                     std::uint64_t tag);
+  /// Broker::publishFor, from any thread.
+  void publishFor(std::string topic, std::vector<std::uint8_t> payload, mqtt::QoS qos, std::string clientId,
+                  AckToken ack);
 
   struct Impl;  // the broker, its mutex and strand, and the listeners; shared with every connection
 

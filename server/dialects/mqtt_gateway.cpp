@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "protocols/mqtt/codec.hpp"
+#include "protocols/mqtt/describe.hpp"
 #include "server/broker/mqtt_server.hpp"
 #include "server/dialects/registry.hpp"
 
@@ -11,73 +12,36 @@ namespace fc::server::dialects {
 
 namespace {
 
-struct Summary {
-  std::string topic;
-  std::string text;
-  std::optional<mqtt::Packet> packet;  // decoded, for the access decision on what a device sent
-};
+/// One send of a command: its acknowledgement by the device is the command's delivery. Held by
+/// the broker with that copy of the message, so sends never acknowledged go with their messages.
+class CommandAck final : public broker::Acknowledgement {
+ public:
+  CommandAck(core::Platform& platform, std::string commandId) : platform_(platform), commandId_(std::move(commandId)) {}
+  void acknowledged() override {
+    if (auto delivered = platform_.commandDelivered(commandId_); !delivered)
+      spdlog::debug("gateway: acknowledgement of command {} ignored: {}", commandId_, delivered.error().message);
+  }
 
-/// One line for the journal: "PUBLISH qos=1 id=7 devices/x/telemetry (14 bytes)".
-Summary summarize(const std::vector<std::uint8_t>& bytes) {
-  mqtt::Limits unlimited;
-  unlimited.maxPacket = bytes.size() + 8;
-  auto decoded = mqtt::decode(bytes, unlimited);
-  if (!decoded) return {"", "undecodable (" + mqtt::make_error_code(decoded.error()).message() + ")"};
-  Summary out;
-  std::visit(
-      [&out](const auto& p) {
-        using T = std::decay_t<decltype(p)>;
-        out.text = mqtt::packetName(p);
-        if constexpr (std::is_same_v<T, mqtt::Connect>) {
-          out.text += " client=" + p.clientId + " level=" + std::to_string(p.protocolLevel) +
-                      " clean=" + std::to_string(p.cleanSession) + " keepalive=" + std::to_string(p.keepAlive);
-        } else if constexpr (std::is_same_v<T, mqtt::Connack>) {
-          out.text += " rc=" + std::to_string(static_cast<int>(p.returnCode)) +
-                      " sessionPresent=" + std::to_string(p.sessionPresent);
-        } else if constexpr (std::is_same_v<T, mqtt::Publish>) {
-          out.topic = p.topic;
-          out.text += " qos=" + std::to_string(static_cast<int>(p.qos)) +
-                      (p.qos != mqtt::QoS::AtMostOnce ? " id=" + std::to_string(p.packetId) : "") +
-                      (p.retain ? " retain" : "") + (p.dup ? " dup" : "") + " " + p.topic + " (" +
-                      std::to_string(p.payload.size()) + " bytes)";
-        } else if constexpr (std::is_same_v<T, mqtt::Subscribe>) {
-          out.text += " id=" + std::to_string(p.packetId);
-          for (const auto& s : p.subscriptions) out.text += " " + s.filter + "(" + std::to_string(static_cast<int>(s.qos)) + ")";
-          if (!p.subscriptions.empty()) out.topic = p.subscriptions.front().filter;
-        } else if constexpr (std::is_same_v<T, mqtt::Suback>) {
-          out.text += " id=" + std::to_string(p.packetId);
-          for (auto rc : p.returnCodes) out.text += " " + std::to_string(rc);
-        } else if constexpr (std::is_same_v<T, mqtt::Unsubscribe>) {
-          out.text += " id=" + std::to_string(p.packetId);
-          for (const auto& f : p.filters) out.text += " " + f;
-        } else if constexpr (requires { p.packetId; }) {
-          out.text += " id=" + std::to_string(p.packetId);
-        }
-      },
-      decoded->value);
-  out.packet = std::move(decoded->value);
-  return out;
-}
+ private:
+  core::Platform& platform_;
+  std::string commandId_;
+};
 
 }  // namespace
 
 MqttGateway::MqttGateway(core::Platform& platform, const DialectRegistry& dialects, broker::AccessPolicy& fallback)
     : platform_(platform), fallback_(fallback), dialects_(dialects) {
   platformSubscription_ = platform_.subscribe([this](const core::PlatformEvent& event) {
-    if (event.type != "command.status") return;
-    const auto status = event.data.value("status", "");
-    if (status != "PENDING" && status != "SENT") forgetTags(event.data.value("id", ""));
+    if (event.type != "device.deleted") return;
+    std::lock_guard lock(mutex_);
+    for (auto* bindings : {&authenticated_, &connected_})
+      for (auto& [_, b] : *bindings)
+        if (b.deviceId == event.deviceId) b.device.reset();
   });
 }
 
 MqttGateway::~MqttGateway() { platform_.unsubscribe(platformSubscription_); }
 
-void MqttGateway::forgetTags(const std::string& commandId) {
-  std::lock_guard lock(mutex_);
-  auto it = tagsOfCommand_.find(commandId);
-  if (it == tagsOfCommand_.end()) return;
-  for (auto tag : it->second) commandOfTag_.erase(tag);
-  tagsOfCommand_.erase(it);
 }
 
 std::optional<MqttGateway::Binding> MqttGateway::binding(const std::string& clientId) const {
@@ -100,7 +64,9 @@ mqtt::ConnectReturn MqttGateway::authenticate(const broker::ClientIdentity& clie
       return mqtt::ConnectReturn::BadUsernameOrPassword;
     }
     std::lock_guard lock(mutex_);
-    authenticated_[client.clientId] = Binding{login->device.id, dialect};
+    const std::string deviceId = login->device.id;
+    authenticated_[client.clientId] =
+        Binding{deviceId, dialect, std::make_shared<const core::Device>(std::move(login->device))};
     return mqtt::ConnectReturn::Accepted;
   }
   for (const MqttDialect* dialect : dialects_.mqttDialects()) {
@@ -116,15 +82,13 @@ mqtt::ConnectReturn MqttGateway::authenticate(const broker::ClientIdentity& clie
 bool MqttGateway::mayPublish(const broker::ClientIdentity& client, std::string_view topic) {
   auto b = binding(client.clientId);
   if (!b) return fallback_.mayPublish(client, topic);
-  auto device = platform_.device(b->deviceId);
-  return device && b->dialect->mayPublish(*device, topic);
+  return b->device && b->dialect->mayPublish(*b->device, topic);
 }
 
 bool MqttGateway::maySubscribe(const broker::ClientIdentity& client, std::string_view filter) {
   auto b = binding(client.clientId);
   if (!b) return fallback_.maySubscribe(client, filter);
-  auto device = platform_.device(b->deviceId);
-  return device && b->dialect->maySubscribe(*device, filter);
+  return b->device && b->dialect->maySubscribe(*b->device, filter);
 }
 
 bool MqttGateway::clientConnected(const broker::ClientIdentity& client) {
@@ -142,8 +106,8 @@ bool MqttGateway::clientConnected(const broker::ClientIdentity& client) {
   return true;  // a device: its packets go to the journal
 }
 
-void MqttGateway::clientRefused(const broker::ClientIdentity& client, const std::vector<std::uint8_t>& connect,
-                                const std::vector<std::uint8_t>& connack) {
+void MqttGateway::clientRefused(const broker::ClientIdentity& client, std::span<const std::uint8_t> connect,
+                                std::span<const std::uint8_t> connack) {
   std::string deviceId;
   {
     std::lock_guard lock(mutex_);
@@ -157,24 +121,25 @@ void MqttGateway::clientRefused(const broker::ClientIdentity& client, const std:
   }
   if (deviceId.empty()) return;  // not a device (the static policy refused it)
   const std::string transport = client.tls ? "mqtts" : "mqtt";
-  for (const auto* bytes : {&connect, &connack}) {
-    auto summary = summarize(*bytes);
-    platform_.journal(deviceId, bytes == &connect ? "in" : "out", transport, "", *bytes, std::move(summary.text));
+  for (const auto bytes : {connect, connack}) {
+    auto summary = mqtt::summarize(bytes);
+    platform_.journal(deviceId, bytes.data() == connect.data() ? "in" : "out", transport, "",
+                      std::vector<std::uint8_t>(bytes.begin(), bytes.end()), std::move(summary.text));
   }
 }
 
-void MqttGateway::clientPacket(const broker::ClientIdentity& client, bool incoming,
-                               const std::vector<std::uint8_t>& bytes) {
+void MqttGateway::clientPacket(const broker::ClientIdentity& client, bool incoming, const mqtt::Packet* packet,
+                               std::span<const std::uint8_t> bytes) {
   auto b = binding(client.clientId);
   if (!b) return;
-  auto summary = summarize(bytes);
+  auto summary = packet ? mqtt::summarize(*packet) : mqtt::summarize(bytes);
   // The broker asks this gateway whether to route a PUBLISH or grant a filter right after this
   // trace: the journal says what it will answer, since a denied PUBLISH leaves nothing on the wire.
-  if (incoming && summary.packet) {
-    const auto device = platform_.device(b->deviceId);
-    if (const auto* p = std::get_if<mqtt::Publish>(&*summary.packet)) {
+  if (incoming && packet) {
+    const core::Device* device = b->device.get();
+    if (const auto* p = std::get_if<mqtt::Publish>(packet)) {
       if (!device || !b->dialect->mayPublish(*device, p->topic)) summary.text += " denied (dropped)";
-    } else if (const auto* sub = std::get_if<mqtt::Subscribe>(&*summary.packet)) {
+    } else if (const auto* sub = std::get_if<mqtt::Subscribe>(packet)) {
       std::string denied;
       for (const auto& s : sub->subscriptions)
         if (!device || !b->dialect->maySubscribe(*device, s.filter)) denied += (denied.empty() ? "" : " ") + s.filter;
@@ -182,7 +147,7 @@ void MqttGateway::clientPacket(const broker::ClientIdentity& client, bool incomi
     }
   }
   platform_.journal(b->deviceId, incoming ? "in" : "out", client.tls ? "mqtts" : "mqtt", std::move(summary.topic),
-                    bytes, std::move(summary.text));
+                    std::vector<std::uint8_t>(bytes.begin(), bytes.end()), std::move(summary.text));
 }
 
 void MqttGateway::clientDisconnected(const broker::ClientIdentity& client) {
@@ -202,33 +167,19 @@ void MqttGateway::clientDisconnected(const broker::ClientIdentity& client) {
 void MqttGateway::clientSubscribed(const broker::ClientIdentity& client, const std::string& filter) {
   auto b = binding(client.clientId);
   if (!b) return;
-  auto device = platform_.device(b->deviceId);
   // Commands go out once the device can receive them: a command published before its
   // subscription exists would reach nobody.
-  if (device && b->dialect->receivesCommands(*device, filter)) platform_.deviceReachable(b->deviceId);
+  if (b->device && b->dialect->receivesCommands(*b->device, filter)) platform_.deviceReachable(b->deviceId);
 }
 
 void MqttGateway::clientPublished(const broker::ClientIdentity& client, const mqtt::Publish& publish) {
   auto b = binding(client.clientId);
   if (!b) return;
-  auto device = platform_.device(b->deviceId);
-  if (device) b->dialect->uplink(platform_, *device, publish, *this);
+  if (b->device) b->dialect->uplink(platform_, *b->device, publish, *this);
 }
 
 void MqttGateway::publish(std::string topic, std::vector<std::uint8_t> payload, mqtt::QoS qos) {
   if (server_) server_->publish(std::move(topic), std::move(payload), qos, /*retain=*/false);
-}
-
-void MqttGateway::tagDelivered(const std::string&, std::uint64_t tag) {
-  std::string commandId;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = commandOfTag_.find(tag);
-    if (it == commandOfTag_.end()) return;
-    commandId = it->second;
-  }
-  if (auto delivered = platform_.commandDelivered(commandId); !delivered)
-    spdlog::debug("gateway: acknowledgement of command {} ignored: {}", commandId, delivered.error().message);
 }
 
 void MqttGateway::sendCommand(const core::Device& device, const core::Product& product, const core::Command& command) {
@@ -245,19 +196,16 @@ void MqttGateway::sendCommand(const core::Device& device, const core::Product& p
     return;
   }
   std::string clientId;
-  std::uint64_t tag = 0;
   {
     std::lock_guard lock(mutex_);
     auto it = clientOf_.find(device.id);
     if (it == clientOf_.end()) return;  // not on MQTT now: the ack timeout decides
     clientId = it->second;
-    tag = nextTag_++;
-    commandOfTag_[tag] = command.id;
-    tagsOfCommand_[command.id].push_back(tag);
   }
   spdlog::debug("{}: command {} to {} on {} (send {})", dialect->name(), command.id, device.id, downlink.topic,
                 command.sends);
-  server_->publishTagged(std::move(downlink.topic), std::move(downlink.payload), downlink.qos, clientId, tag);
+  server_->publishFor(std::move(downlink.topic), std::move(downlink.payload), downlink.qos, std::move(clientId),
+                      std::make_shared<CommandAck>(platform_, command.id));
 }
 
 }  // namespace fc::server::dialects

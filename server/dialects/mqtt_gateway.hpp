@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -43,14 +44,13 @@ class MqttGateway final : public broker::AccessPolicy,
 
   // broker::BrokerObserver (broker strand)
   bool clientConnected(const broker::ClientIdentity& client) override;
-  void clientRefused(const broker::ClientIdentity& client, const std::vector<std::uint8_t>& connect,
-                     const std::vector<std::uint8_t>& connack) override;
-  void clientPacket(const broker::ClientIdentity& client, bool incoming,
-                    const std::vector<std::uint8_t>& bytes) override;
+  void clientRefused(const broker::ClientIdentity& client, std::span<const std::uint8_t> connect,
+                     std::span<const std::uint8_t> connack) override;
+  void clientPacket(const broker::ClientIdentity& client, bool incoming, const mqtt::Packet* packet,
+                    std::span<const std::uint8_t> bytes) override;
   void clientDisconnected(const broker::ClientIdentity& client) override;
   void clientSubscribed(const broker::ClientIdentity& client, const std::string& filter) override;
   void clientPublished(const broker::ClientIdentity& client, const mqtt::Publish& publish) override;
-  void tagDelivered(const std::string& clientId, std::uint64_t tag) override;
 
   // core::CommandSender (any thread)
   void sendCommand(const core::Device& device, const core::Product& product, const core::Command& command) override;
@@ -59,12 +59,14 @@ class MqttGateway final : public broker::AccessPolicy,
   void publish(std::string topic, std::vector<std::uint8_t> payload, mqtt::QoS qos) override;
 
  private:
+  /// What the dialect resolved at CONNECT, kept for the connection: the device as it logged in
+  /// (null once it is deleted: then it may do nothing more), so a PUBLISH does not look it up.
   struct Binding {
     std::string deviceId;
     const MqttDialect* dialect = nullptr;
+    std::shared_ptr<const core::Device> device;
   };
   std::optional<Binding> binding(const std::string& clientId) const;
-  void forgetTags(const std::string& commandId);
 
   core::Platform& platform_;
   broker::AccessPolicy& fallback_;
@@ -76,12 +78,7 @@ class MqttGateway final : public broker::AccessPolicy,
   std::unordered_map<std::string, std::string> refused_;  // client id → device whose login failed, until its CONNACK
   std::unordered_map<std::string, Binding> connected_;      // client id → device, while connected
   std::unordered_map<std::string, std::string> clientOf_;   // device id → client id, while connected
-  std::uint64_t nextTag_ = 1;
-  // Every send of a command carries a tag; the tags of a command are forgotten once it leaves
-  // SENT (delivered or final), so sends never acknowledged do not pile up.
-  std::unordered_map<std::uint64_t, std::string> commandOfTag_;
-  std::unordered_map<std::string, std::vector<std::uint64_t>> tagsOfCommand_;
-  std::uint64_t platformSubscription_ = 0;
+  std::uint64_t platformSubscription_ = 0;                   // device.deleted → forget the cached device
 };
 
 }  // namespace fc::server::dialects

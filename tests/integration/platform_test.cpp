@@ -8,6 +8,8 @@
 #include <thread>
 
 #include "client/sync_mqtt_client.hpp"
+#include "protocols/common/base64.hpp"
+#include "protocols/mqtt/codec.hpp"
 #include "tests/integration/server_process.hpp"
 #include "tests/integration/websocket_client.hpp"
 
@@ -236,6 +238,22 @@ TEST_F(Platform, PlainMqttClientsStillUseTheBroker) {
   EXPECT_EQ(text(m->payload), "42");
 }
 
+// The gateway keeps the device a login resolved for the whole connection; deleting the device
+// must still stop it at once (mutation meant to be killed: not forgetting the cached device).
+TEST_F(Platform, ADeviceDeletedWhileConnectedMayPublishNothingMore) {
+  SyncMqttClient plain(server_.mqtt("deletion-watcher"));
+  ASSERT_TRUE(plain.connect());
+  ASSERT_TRUE(plain.subscribe("devices/lamp-1/#", QoS::AtMostOnce));
+  auto dev = onlineDevice();
+  ASSERT_FALSE(dev->publish("devices/lamp-1/telemetry", "before", QoS::AtLeastOnce));
+  auto before = plain.receive();
+  ASSERT_TRUE(before);
+  EXPECT_EQ(text(before->payload), "before");
+  ASSERT_EQ(call(server_, "DELETE", "/api/v1/devices/lamp-1").status, 200);
+  ASSERT_FALSE(dev->publish("devices/lamp-1/telemetry", "after", QoS::AtLeastOnce));  // acknowledged, dropped
+  EXPECT_FALSE(plain.receive(300ms)) << "a deleted device's PUBLISH was routed";
+}
+
 TEST_F(Platform, ResetForgetsEverything) {
   send({{"payload", 1}});
   auto reset = call(server_, "POST", "/api/v1/admin/reset");
@@ -258,7 +276,10 @@ TEST_F(Platform, JournalKeepsEveryExchangeWithTheDevice) {
   EXPECT_EQ(summaries[3], "out SUBACK id=1 1");
   EXPECT_EQ(summaries[4], "in PUBLISH qos=1 id=2 devices/lamp-1/telemetry (2 bytes)");
   EXPECT_EQ(summaries[5], "out PUBACK id=2");
-  // Raw bytes as on the wire: PUBACK for packet id 2.
+  // Raw bytes as on the wire: the PUBLISH as the device sent it, and PUBACK for packet id 2.
+  EXPECT_EQ(journal.body["items"][4]["rawBase64"],
+            base64Encode(mqtt::encode(mqtt::Publish{"devices/lamp-1/telemetry", bytes("42"), QoS::AtLeastOnce, false,
+                                                    false, 2})));
   EXPECT_EQ(journal.body["items"][5]["rawBase64"], "QAIAAg==");
   EXPECT_EQ(call(server_, "GET", "/api/v1/devices/lamp-1/journal?limit=1").body["items"].size(), 1u);
 }

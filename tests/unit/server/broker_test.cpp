@@ -622,6 +622,49 @@ TEST_F(BrokerTest, RestoreRebuildsSessionsAndRetainedMessages) {
   EXPECT_EQ(r.qos, QoS::AtLeastOnce);
 }
 
+// --- acknowledgement tokens -----------------------------------------------------------------------
+
+/// Counts how often the broker told it of an acknowledgement.
+class CountingAck final : public Acknowledgement {
+ public:
+  void acknowledged() override { ++count; }
+  int count = 0;
+};
+
+// Mutations meant to be killed: reporting any subscriber's acknowledgement (not only the target's),
+// reporting on PUBREC instead of PUBCOMP, reporting a QoS 0 copy.
+TEST_F(BrokerTest, AnAckTokenIsToldWhenItsClientAcknowledgesItsCopyAndOnlyThen) {
+  auto target = connect("target");
+  auto other = connect("other");
+  subscribe(target, "cmd/q1", QoS::AtLeastOnce);
+  subscribe(other, "cmd/q1", QoS::AtLeastOnce);
+  auto ack = std::make_shared<CountingAck>();
+  broker().publishFor("cmd/q1", test::bytes("go"), QoS::AtLeastOnce, "target", ack);
+  const auto otherId = takePublishId(other);
+  send(other, mqtt::Puback{otherId});
+  EXPECT_EQ(ack->count, 0) << "another subscriber's PUBACK is not the target's";
+  send(target, mqtt::Puback{takePublishId(target)});
+  EXPECT_EQ(ack->count, 1);
+
+  subscribe(target, "cmd/q2", QoS::ExactlyOnce);
+  auto ack2 = std::make_shared<CountingAck>();
+  broker().publishFor("cmd/q2", test::bytes("go"), QoS::ExactlyOnce, "target", ack2);
+  const auto id = takePublishId(target);
+  send(target, mqtt::Pubrec{id});
+  EXPECT_EQ(target.port->take(), Packets{mqtt::Pubrel{id}});
+  EXPECT_EQ(ack2->count, 0) << "QoS 2 is delivered at PUBCOMP, not PUBREC";
+  send(target, mqtt::Pubcomp{id});
+  EXPECT_EQ(ack2->count, 1);
+
+  // Granted QoS 0: nothing will acknowledge it, and the token goes with the message.
+  subscribe(target, "cmd/q0", QoS::AtMostOnce);
+  auto ack0 = std::make_shared<CountingAck>();
+  std::weak_ptr<CountingAck> watch = ack0;
+  broker().publishFor("cmd/q0", test::bytes("go"), QoS::AtLeastOnce, "target", std::move(ack0));
+  EXPECT_EQ(target.port->take(), Packets{publish("cmd/q0", "go")});
+  EXPECT_TRUE(watch.expired()) << "an unacknowledgeable send must not keep its token";
+}
+
 // --- protocol violations --------------------------------------------------------------------------
 
 TEST_F(BrokerTest, SecondConnectClosesTheConnectionAndPublishesTheWill) {
