@@ -464,12 +464,14 @@ void Lwm2mServer::cancel(fcoap::Endpoint::RequestId id, bool deregister) {
       id, true,
       [this, client = *client, topic](const fcoap::Message& m) {
         *topic = "/" + m.uriPath();
-        platform_.journal(client.deviceId, "out", client.transport, *topic, fcoap::encode(m), summary(m, m.uriPath()));
+        if (auto bytes = fcoap::encode(m))  // it goes on the wire, so it encodes
+          platform_.journal(client.deviceId, "out", client.transport, *topic, std::move(*bytes), summary(m, m.uriPath()));
       },
       [this, client = *client, topic](Expected<fcoap::Message, std::error_code> r) {
         if (!r) return;
         heardFrom(client.deviceId);
-        platform_.journal(client.deviceId, "in", client.transport, *topic, fcoap::encode(*r), summary(*r, {}));
+        if (auto bytes = fcoap::encode(*r))  // decoded, so it encodes
+          platform_.journal(client.deviceId, "in", client.transport, *topic, std::move(*bytes), summary(*r, {}));
       });
 }
 

@@ -42,8 +42,6 @@ MqttGateway::MqttGateway(core::Platform& platform, const DialectRegistry& dialec
 
 MqttGateway::~MqttGateway() { platform_.unsubscribe(platformSubscription_); }
 
-}
-
 std::optional<MqttGateway::Binding> MqttGateway::binding(const std::string& clientId) const {
   std::lock_guard lock(mutex_);
   if (auto it = connected_.find(clientId); it != connected_.end()) return it->second;

@@ -17,7 +17,7 @@
 #include <algorithm>
 #include <thread>
 
-#include "client/oceanconnect_device.hpp"
+#include "client/dialects/oceanconnect/oceanconnect_device.hpp"
 #include "client/sync_mqtt_client.hpp"
 #include "protocols/common/base64.hpp"
 #include "protocols/dialects/aliyun/sign.hpp"

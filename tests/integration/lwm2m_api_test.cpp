@@ -16,7 +16,7 @@
 #include <map>
 #include <thread>
 
-#include "client/oceanconnect_device.hpp"
+#include "client/dialects/oceanconnect/oceanconnect_device.hpp"
 #include "protocols/common/base64.hpp"
 #include "protocols/lwm2m/tlv.hpp"
 #include "tests/integration/server_process.hpp"

@@ -192,12 +192,12 @@ TEST_P(SubackFirst, SubscribeAndPublishInOneWrite) {
   connect.clientId = clean ? "sf-clean" : "sf-kept";
   connect.cleanSession = clean;
   RawConnection raw(server.mqttPort());
-  ASSERT_TRUE(raw.send(mqtt::encode(connect)));
+  ASSERT_TRUE(raw.send(mqtt::encode(connect).value()));
   ASSERT_EQ(readPackets(raw, 1), (std::vector<mqtt::Packet>{mqtt::Connack{false, mqtt::ConnectReturn::Accepted}}));
 
   const std::uint16_t pubId = qos == QoS::AtMostOnce ? 0 : 2;
-  ASSERT_TRUE(raw.send(mqtt::encode(mqtt::Subscribe{1, {{"sf/own", qos}}}) +
-                       mqtt::encode(mqtt::Publish{"sf/own", bytes("first"), qos, false, false, pubId})));
+  ASSERT_TRUE(raw.send(mqtt::encode(mqtt::Subscribe{1, {{"sf/own", qos}}}).value() +
+                       mqtt::encode(mqtt::Publish{"sf/own", bytes("first"), qos, false, false, pubId}).value()));
   const std::size_t expected = qos == QoS::AtMostOnce ? 2 : 3;
   const auto got = readPackets(raw, expected);
   ASSERT_EQ(got.size(), expected);
@@ -230,15 +230,15 @@ TEST(SubackFirstKill, ASubscriptionWhoseSubackWasSentSurvivesASigkillRightAfterI
   connect.cleanSession = false;
   {
     RawConnection raw(server.mqttPort());
-    ASSERT_TRUE(raw.send(mqtt::encode(connect)));
+    ASSERT_TRUE(raw.send(mqtt::encode(connect).value()));
     ASSERT_EQ(readPackets(raw, 1).size(), 1u);
-    ASSERT_TRUE(raw.send(mqtt::encode(mqtt::Subscribe{1, {{"sf/kill", QoS::AtLeastOnce}}})));
+    ASSERT_TRUE(raw.send(mqtt::encode(mqtt::Subscribe{1, {{"sf/kill", QoS::AtLeastOnce}}}).value()));
     ASSERT_EQ(readPackets(raw, 1), (std::vector<mqtt::Packet>{mqtt::Suback{1, {1}}}));
     server.kill();  // at once: no graceful shutdown may have flushed anything
   }
   server.start();
   RawConnection raw(server.mqttPort());
-  ASSERT_TRUE(raw.send(mqtt::encode(connect)));
+  ASSERT_TRUE(raw.send(mqtt::encode(connect).value()));
   ASSERT_EQ(readPackets(raw, 1), (std::vector<mqtt::Packet>{mqtt::Connack{true, mqtt::ConnectReturn::Accepted}}));
   auto pub = connected(server.mqtt("sf-pub"));
   ASSERT_FALSE(pub->publish("sf/kill", "after the kill", QoS::AtLeastOnce));

@@ -279,7 +279,7 @@ TEST_F(Platform, JournalKeepsEveryExchangeWithTheDevice) {
   // Raw bytes as on the wire: the PUBLISH as the device sent it, and PUBACK for packet id 2.
   EXPECT_EQ(journal.body["items"][4]["rawBase64"],
             base64Encode(mqtt::encode(mqtt::Publish{"devices/lamp-1/telemetry", bytes("42"), QoS::AtLeastOnce, false,
-                                                    false, 2})));
+                                                    false, 2}).value()));
   EXPECT_EQ(journal.body["items"][5]["rawBase64"], "QAIAAg==");
   EXPECT_EQ(call(server_, "GET", "/api/v1/devices/lamp-1/journal?limit=1").body["items"].size(), 1u);
 }

@@ -40,7 +40,7 @@ TEST(MqttDescribe, EachKindNamesItsFields) {
 
 TEST(MqttDescribe, BytesAreDecodedWhateverTheirSizeOrSaidUndecodable) {
   const mqtt::Publish big{"t", std::vector<std::uint8_t>(300 * 1024, 'x'), mqtt::QoS::AtMostOnce, false, false, 0};
-  EXPECT_EQ(mqtt::summarize(mqtt::encode(big)).text, "PUBLISH qos=0 t (307200 bytes)");
+  EXPECT_EQ(mqtt::summarize(mqtt::encode(big).value()).text, "PUBLISH qos=0 t (307200 bytes)");
   const std::vector<std::uint8_t> qos3{0x36, 0x05, 0x00, 0x01, 'a', 0x00, 0x01};
   EXPECT_EQ(mqtt::summarize(qos3).text.rfind("undecodable (", 0), 0u);
 }

@@ -79,7 +79,7 @@ class ServerSessionTest : public ::testing::Test {
 
   /// A session that has had its CONNECT (keepalive `keepAlive` s) at `at`.
   void connectAt(TimePoint at, std::uint16_t keepAlive) {
-    const Bytes wire = mqtt::encode(connectWith(keepAlive));
+    const Bytes wire = mqtt::encode(connectWith(keepAlive)).value();
     ASSERT_EQ(session_.onBytes(wire, at, out_), wire.size());
     ASSERT_EQ(session_.state(), State::Connected);
     out_.delivered.clear();
@@ -91,7 +91,7 @@ class ServerSessionTest : public ::testing::Test {
 };
 
 TEST_F(ServerSessionTest, ConnectIsDeliveredWithTheBytesItArrivedAs) {
-  const Bytes wire = mqtt::encode(connectWith(30, "sensor-1"));
+  const Bytes wire = mqtt::encode(connectWith(30, "sensor-1")).value();
   EXPECT_EQ(session_.onBytes(wire, t0, out_), wire.size());
   ASSERT_EQ(out_.delivered.size(), 1u);
   EXPECT_EQ(out_.delivered[0].packet, mqtt::Packet(connectWith(30, "sensor-1")));
@@ -104,8 +104,8 @@ TEST_F(ServerSessionTest, ConnectIsDeliveredWithTheBytesItArrivedAs) {
 
 TEST_F(ServerSessionTest, EveryStrictPrefixUsesNothingAndTheRestCompletesIt) {
   const Bytes wire =
-      mqtt::encode(connectWith(30)) + mqtt::encode(mqtt::Subscribe{1, {{"a/#", mqtt::QoS::AtLeastOnce}}});
-  const std::size_t connectSize = mqtt::encode(connectWith(30)).size();
+      mqtt::encode(connectWith(30)).value() + mqtt::encode(mqtt::Subscribe{1, {{"a/#", mqtt::QoS::AtLeastOnce}}}).value();
+  const std::size_t connectSize = mqtt::encode(connectWith(30)).value().size();
   for (std::size_t n = 0; n < connectSize; ++n) {
     ServerSession fresh(options_, t0);
     Recorder out;
@@ -124,18 +124,18 @@ TEST_F(ServerSessionTest, EveryStrictPrefixUsesNothingAndTheRestCompletesIt) {
 TEST_F(ServerSessionTest, SeveralPacketsInOneReadAreDeliveredInOrderEachWithItsOwnBytes) {
   const mqtt::Subscribe sub{1, {{"own/t", mqtt::QoS::AtLeastOnce}}};
   const mqtt::Publish pub{"own/t", {'h', 'i'}, mqtt::QoS::AtLeastOnce, false, false, 2};
-  const Bytes wire = mqtt::encode(connectWith(0)) + mqtt::encode(sub) + mqtt::encode(pub);
+  const Bytes wire = mqtt::encode(connectWith(0)).value() + mqtt::encode(sub).value() + mqtt::encode(pub).value();
   EXPECT_EQ(session_.onBytes(wire, t0, out_), wire.size());
   ASSERT_EQ(out_.delivered.size(), 3u);
   EXPECT_EQ(out_.delivered[1].packet, mqtt::Packet(sub));
-  EXPECT_EQ(out_.delivered[1].bytes, mqtt::encode(sub));
+  EXPECT_EQ(out_.delivered[1].bytes, mqtt::encode(sub).value());
   EXPECT_EQ(out_.delivered[2].packet, mqtt::Packet(pub));
-  EXPECT_EQ(out_.delivered[2].bytes, mqtt::encode(pub));
+  EXPECT_EQ(out_.delivered[2].bytes, mqtt::encode(pub).value());
 }
 
 TEST_F(ServerSessionTest, AFirstPacketOtherThanConnectCloses) {
   // [MQTT-3.1.0-1]
-  const Bytes wire = mqtt::encode(mqtt::Pingreq{}) + mqtt::encode(connectWith(30));
+  const Bytes wire = mqtt::encode(mqtt::Pingreq{}).value() + mqtt::encode(connectWith(30)).value();
   session_.onBytes(wire, t0, out_);
   EXPECT_TRUE(out_.delivered.empty());
   EXPECT_TRUE(out_.sent.empty()) << "no PINGRESP before CONNECT";
@@ -143,12 +143,12 @@ TEST_F(ServerSessionTest, AFirstPacketOtherThanConnectCloses) {
   EXPECT_EQ(out_.closeMessage, "first packet was PINGREQ, not CONNECT");
   EXPECT_EQ(session_.state(), State::Closed);
   EXPECT_EQ(session_.deadline(), std::nullopt);
-  EXPECT_EQ(session_.onBytes(mqtt::encode(connectWith(30)), t0, out_), 0u) << "closed: nothing more is read";
+  EXPECT_EQ(session_.onBytes(mqtt::encode(connectWith(30)).value(), t0, out_), 0u) << "closed: nothing more is read";
 }
 
 TEST_F(ServerSessionTest, PingreqIsAnsweredHereAndNotDelivered) {
   connectAt(t0, 30);
-  const Bytes wire = mqtt::encode(mqtt::Pingreq{});
+  const Bytes wire = mqtt::encode(mqtt::Pingreq{}).value();
   EXPECT_EQ(session_.onBytes(wire, t0 + 1s, out_), wire.size());
   EXPECT_TRUE(out_.delivered.empty());
   EXPECT_EQ(out_.sent, std::vector<mqtt::Packet>{mqtt::Pingresp{}});  // [MQTT-3.12.4-1]
@@ -157,8 +157,8 @@ TEST_F(ServerSessionTest, PingreqIsAnsweredHereAndNotDelivered) {
 TEST_F(ServerSessionTest, NothingIsReadAfterDisconnect) {
   // [MQTT-3.14.4-1]: after DISCONNECT the server reads nothing more.
   connectAt(t0, 30);
-  const Bytes disconnect = mqtt::encode(mqtt::Disconnect{});
-  const Bytes wire = disconnect + mqtt::encode(mqtt::Publish{"t", {'x'}, mqtt::QoS::AtMostOnce, false, false, 0});
+  const Bytes disconnect = mqtt::encode(mqtt::Disconnect{}).value();
+  const Bytes wire = disconnect + mqtt::encode(mqtt::Publish{"t", {'x'}, mqtt::QoS::AtMostOnce, false, false, 0}).value();
   EXPECT_EQ(session_.onBytes(wire, t0, out_), disconnect.size());
   ASSERT_EQ(out_.delivered.size(), 1u);
   EXPECT_TRUE(std::holds_alternative<mqtt::Disconnect>(out_.delivered[0].packet));
@@ -172,7 +172,7 @@ TEST_F(ServerSessionTest, NothingIsReadAfterDisconnect) {
 
 TEST_F(ServerSessionTest, MalformedBytesCloseAfterThePacketsBeforeThem) {
   connectAt(t0, 30);
-  const Bytes good = mqtt::encode(mqtt::Publish{"t", {'x'}, mqtt::QoS::AtMostOnce, false, false, 0});
+  const Bytes good = mqtt::encode(mqtt::Publish{"t", {'x'}, mqtt::QoS::AtMostOnce, false, false, 0}).value();
   const Bytes qos3{0x36, 0x05, 0x00, 0x01, 'a', 0x00, 0x01};  // PUBLISH QoS 3 [MQTT-3.3.1-4]
   session_.onBytes(good + qos3, t0, out_);
   ASSERT_EQ(out_.delivered.size(), 1u);
@@ -185,7 +185,7 @@ TEST_F(ServerSessionTest, MalformedBytesCloseAfterThePacketsBeforeThem) {
 TEST_F(ServerSessionTest, PacketsLargerThanTheLimitAreMalformed) {
   options_.limits.maxPacket = 64;
   connectAt(t0, 30);
-  session_.onBytes(mqtt::encode(mqtt::Publish{"t", Bytes(100, 'x'), mqtt::QoS::AtMostOnce, false, false, 0}), t0, out_);
+  session_.onBytes(mqtt::encode(mqtt::Publish{"t", Bytes(100, 'x'), mqtt::QoS::AtMostOnce, false, false, 0}).value(), t0, out_);
   EXPECT_TRUE(out_.delivered.empty());
   EXPECT_EQ(out_.closes, std::vector<CloseReason>{CloseReason::Malformed});
 }
@@ -201,7 +201,7 @@ TEST_F(ServerSessionTest, ConnectTimeoutExpiresExactlyAtTheDeadline) {
 }
 
 TEST_F(ServerSessionTest, BytesBeforeConnectDoNotMoveTheConnectDeadline) {
-  const Bytes wire = mqtt::encode(connectWith(30));
+  const Bytes wire = mqtt::encode(connectWith(30)).value();
   session_.onBytes(std::span(wire).first(3), t0 + 1500ms, out_);  // a slow client trickles its CONNECT
   EXPECT_EQ(session_.deadline(), t0 + 2s);
   session_.onTimer(t0 + 2s, out_);
@@ -228,11 +228,11 @@ TEST_F(ServerSessionTest, KeepaliveIsOneAndAHalfPeriodsAndExpiresExactlyAtTheDea
 
 TEST_F(ServerSessionTest, AnyBytesMoveTheKeepaliveDeadline) {
   connectAt(t0, 10);
-  const Bytes ping = mqtt::encode(mqtt::Pingreq{});
+  const Bytes ping = mqtt::encode(mqtt::Pingreq{}).value();
   session_.onBytes(ping, t0 + 14s, out_);
   EXPECT_EQ(session_.deadline(), t0 + 29s);
   // Even the first byte of a packet that is not complete yet counts as activity.
-  const Bytes pub = mqtt::encode(mqtt::Publish{"t", {'x'}, mqtt::QoS::AtMostOnce, false, false, 0});
+  const Bytes pub = mqtt::encode(mqtt::Publish{"t", {'x'}, mqtt::QoS::AtMostOnce, false, false, 0}).value();
   EXPECT_EQ(session_.onBytes(std::span(pub).first(1), t0 + 28s, out_), 0u);
   EXPECT_EQ(session_.deadline(), t0 + 43s);
   session_.onTimer(t0 + 29s, out_);
