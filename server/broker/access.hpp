@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "protocols/mqtt/packet.hpp"
-#include "server/app/config.hpp"
+#include "server/broker/mqtt_options.hpp"
 
 namespace fc::server::broker {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "server/app/config.hpp"
+#include "server/broker/mqtt_options.hpp"
 #include "server/broker/broker.hpp"
 #include "server/net/tls_context.hpp"
 

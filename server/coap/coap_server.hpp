@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "protocols/coap/endpoint.hpp"
-#include "server/app/config.hpp"
+#include "server/coap/coap_options.hpp"
 #include "server/core/clock.hpp"
 
 namespace boost::asio {

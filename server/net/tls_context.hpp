@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "server/app/config.hpp"
+#include "server/net/tls_options.hpp"
 
 namespace boost::asio::ssl {
 class context;
