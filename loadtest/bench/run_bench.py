@@ -7,6 +7,8 @@ broker's RSS and CPU time, and prints the medians of every case for both brokers
 
     loadtest/bench/run_bench.py                      # everything, 3 repetitions (≈ 15 minutes)
     loadtest/bench/run_bench.py --cases a0,e --reps 1 --duration 3   # a quick look
+    loadtest/bench/run_bench.py --baseline OLD/server/fakecloud --cases a0,a1 --window 1
+                                 # this build against an earlier one instead of Mosquitto
 
 Cases (docs/benchmarks.md):
     a0/a1  point-to-point, 1000 publishers → 1000 subscribers, QoS 0 / QoS 1
@@ -124,11 +126,16 @@ class Broker:
     def start(self):
         run_dir = Path(tempfile.mkdtemp(prefix=f"{self.kind}-", dir=self.work))
         log = open(run_dir / "broker.log", "w")
-        if self.kind == "fakecloud":
+        if self.kind in ("fakecloud", "baseline"):
             ports = run_dir / "ports.json"
-            cmd = [self.args.fakecloud, "--data-dir", str(run_dir / "data"), "--db", ":memory:", "--mqtt-port", "0",
-                   "--mqtts-port", "0", "--mqtts-mtls-port", "0", "--http-port", "0", "--https-port", "0", "--coap-port", "0", "--coaps-port", "0", "--ports-file", str(ports), "--log-level", "warn",
+            binary = self.args.fakecloud if self.kind == "fakecloud" else self.args.baseline
+            cmd = [binary, "--data-dir", str(run_dir / "data"), "--db", ":memory:", "--mqtt-port", "0",
+                   "--mqtts-port", "0", "--http-port", "0", "--https-port", "0", "--coap-port", "0",
+                   "--coaps-port", "0", "--ports-file", str(ports), "--log-level", "warn",
                    "--mqtt-max-inflight", str(MAX_INFLIGHT), "--mqtt-max-queued", str(MAX_QUEUED)]
+            # Builds before the mutual-TLS port existed do not know its flag.
+            if "--mqtts-mtls-port" in subprocess.run([binary, "--help"], capture_output=True, text=True).stdout:
+                cmd += ["--mqtts-mtls-port", "0"]
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=log)
             deadline = time.time() + 20
             while not (ports.exists() and ports.stat().st_size > 0):
@@ -237,8 +244,14 @@ def fmt(v):
     return f"{v:,}" if isinstance(v, int) else str(v)
 
 
+def other_kind(results):
+    """What fakecloud was compared with: "mosquitto", or "baseline" (an earlier fakecloud build)."""
+    return "baseline" if any("baseline" in runs for runs in results.values()) else "mosquitto"
+
+
 def table(results, cases):
     rows = []
+    other = other_kind(results)
     for case in cases:
         runs = results.get(case)
         if not runs:
@@ -247,10 +260,10 @@ def table(results, cases):
         first = True
         for name in names:
             fc = statistics.median(metrics(case, r)[name] for r in runs["fakecloud"])
-            mq = statistics.median(metrics(case, r)[name] for r in runs["mosquitto"])
+            mq = statistics.median(metrics(case, r)[name] for r in runs[other])
             ratio = fc / mq if mq else None
             verdict = ""
-            if name in TARGETS:
+            if name in TARGETS and other == "mosquitto":
                 kind, ok, text = TARGETS[name]
                 judged = ratio if kind == "ratio" else fc
                 verdict = "—" if judged is None else ("met " if ok(judged) else "MISSED ") + f"({text})"
@@ -260,16 +273,17 @@ def table(results, cases):
     return rows
 
 
-def render_text(rows):
-    head = ("case", "metric (median)", "fakecloud", "mosquitto", "fc/mq", "target")
+def render_text(rows, other="mosquitto"):
+    head = ("case", "metric (median)", "fakecloud", other, "fc/mq" if other == "mosquitto" else "fc/base", "target")
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
     line = lambda r: "  ".join(str(c).ljust(w) if i < 2 or i == 5 else str(c).rjust(w)
                                for i, (c, w) in enumerate(zip(r, widths)))
     return "\n".join([line(head), line(tuple("-" * w for w in widths))] + [line(r) for r in rows])
 
 
-def render_markdown(rows):
-    out = ["| case | metric (median) | fakecloud | mosquitto | fc/mq | target |", "|---|---|--:|--:|--:|---|"]
+def render_markdown(rows, other="mosquitto"):
+    ratio = "fc/mq" if other == "mosquitto" else "fc/base"
+    out = [f"| case | metric (median) | fakecloud | {other} | {ratio} | target |", "|---|---|--:|--:|--:|---|"]
     out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
     return "\n".join(out)
 
@@ -280,6 +294,8 @@ def main():
     p.add_argument("--fakecloud", help="fakecloud binary (default: BUILD/server/fakecloud)")
     p.add_argument("--load", help="fakecloud-load binary (default: BUILD/loadtest/fakecloud-load)")
     p.add_argument("--mosquitto", default=shutil.which("mosquitto") or "/usr/sbin/mosquitto")
+    p.add_argument("--baseline", help="an earlier fakecloud binary to compare with instead of Mosquitto "
+                                      "(same settings, runs alternated)")
     p.add_argument("--cases", default=",".join(ALL_CASES), help="comma-separated: " + ",".join(ALL_CASES))
     p.add_argument("--reps", type=int, default=3, help="repetitions of each case and broker (median reported)")
     p.add_argument("--duration", type=float, default=10, help="publishing seconds per throughput run")
@@ -305,13 +321,14 @@ def main():
         for path in args.render:
             results.update(json.loads(Path(path).read_text())["runs"])
         rows = table(results, [c for c in ALL_CASES if c in results])
-        print(render_text(rows))
+        print(render_text(rows, other_kind(results)))
         if args.markdown:
-            Path(args.markdown).write_text(render_markdown(rows) + "\n")
+            Path(args.markdown).write_text(render_markdown(rows, other_kind(results)) + "\n")
         return
     args.fakecloud = args.fakecloud or str(Path(args.build_dir) / "server" / "fakecloud")
     args.load = args.load or str(Path(args.build_dir) / "loadtest" / "fakecloud-load")
-    for binary in (args.fakecloud, args.load, args.mosquitto):
+    other = "baseline" if args.baseline else "mosquitto"
+    for binary in (args.fakecloud, args.load, args.baseline or args.mosquitto):
         if not os.access(binary, os.X_OK):
             sys.exit(f"run_bench: {binary} is missing (build with: cmake --build {args.build_dir} "
                      f"--target fakecloud fakecloud-load; apt-get install mosquitto)")
@@ -325,10 +342,10 @@ def main():
     started = time.time()
     try:
         for case in cases:
-            results[case] = {"fakecloud": [], "mosquitto": []}
+            results[case] = {"fakecloud": [], other: []}
             for rep in range(args.reps):
                 # Alternate who goes first, so a drift in the machine's state does not favour one.
-                order = ["fakecloud", "mosquitto"] if rep % 2 == 0 else ["mosquitto", "fakecloud"]
+                order = ["fakecloud", other] if rep % 2 == 0 else [other, "fakecloud"]
                 for kind in order:
                     for attempt in range(1, args.attempts + 1):
                         wait_quiet(args)
@@ -349,7 +366,7 @@ def main():
 
     rows = table(results, cases)
     print()
-    print(render_text(rows))
+    print(render_text(rows, other))
     cpu = (os.popen("lscpu | sed -n 's/^Model name:\\s*//p'").read().strip() or "?")
     print(f"\n{os.cpu_count()} CPUs ({cpu}); fakecloud-load with {args.load_threads} threads on the same machine; "
           f"{args.reps} runs per case and broker; {args.duration:g} s per throughput run, window {args.window}.")
@@ -357,7 +374,7 @@ def main():
         print(f"WARNING: other processes used more than {args.max_other:.0%} of the machine during {len(busy)} "
               "run(s); their numbers are noisy: " + ", ".join(f"{c}/{k}#{r + 1} {o:.0%}" for c, k, r, o in busy[:10]))
     if args.markdown:
-        Path(args.markdown).write_text(render_markdown(rows) + "\n")
+        Path(args.markdown).write_text(render_markdown(rows, other) + "\n")
     if args.json:
         Path(args.json).write_text(json.dumps({"runs": results, "table": rows, "busy": busy}, indent=1))
 

@@ -23,4 +23,9 @@ struct PacketSummary {
 /// bytes are not one.
 [[nodiscard]] PacketSummary summarize(std::span<const std::uint8_t> bytes);
 
+/// summarize(bytes) for bytes this side encoded (a packet the broker sends), the same text; a
+/// PUBLISH is read off its header without decoding (copying) its payload, since every delivery to
+/// a journaled device comes through here.
+[[nodiscard]] PacketSummary summarizeEncoded(std::span<const std::uint8_t> bytes);
+
 }  // namespace fc::mqtt

@@ -8,11 +8,13 @@
 
 namespace fc::server::broker {
 
-bool filterCovers(std::string_view pattern, std::string_view filter) {
-  const auto p = splitLevels(pattern);
-  const auto f = splitLevels(filter);
+namespace {
+
+/// filterCovers on levels already split; `P` holds strings or string views.
+template <class P>
+bool levelsCover(const std::vector<P>& p, const std::vector<std::string_view>& f) {
   // As in matching [MQTT-4.7.2-1], a pattern starting with a wildcard does not reach '$' topics.
-  if (filter.starts_with('$') && (p.front() == "#" || p.front() == "+")) return false;
+  if (f.front().starts_with('$') && (p.front() == "#" || p.front() == "+")) return false;
   std::size_t i = 0;
   for (; i < p.size(); ++i) {
     if (p[i] == "#") return true;
@@ -22,6 +24,32 @@ bool filterCovers(std::string_view pattern, std::string_view filter) {
     if (f[i] == "+" || f[i] != p[i]) return false;
   }
   return i == f.size();
+}
+
+}  // namespace
+
+bool filterCovers(std::string_view pattern, std::string_view filter) {
+  return levelsCover(splitLevels(pattern), splitLevels(filter));
+}
+
+TopicAcl& TopicAcl::allow(Direction direction, std::string_view pattern) { return add(false, direction, pattern); }
+
+TopicAcl& TopicAcl::deny(Direction direction, std::string_view pattern) { return add(true, direction, pattern); }
+
+TopicAcl& TopicAcl::add(bool deny, Direction direction, std::string_view pattern) {
+  Rule rule{deny, direction, {}};
+  for (const auto level : splitLevels(pattern)) rule.levels.emplace_back(level);
+  rules_.push_back(std::move(rule));
+  return *this;
+}
+
+bool TopicAcl::allowed(std::string_view topicOrFilter, Direction direction) const {
+  const auto levels = splitLevels(topicOrFilter);
+  for (const auto& rule : rules_) {
+    if ((static_cast<std::uint8_t>(rule.direction) & static_cast<std::uint8_t>(direction)) == 0) continue;
+    if (levelsCover(rule.levels, levels)) return !rule.deny;  // first match decides
+  }
+  return false;
 }
 
 namespace {

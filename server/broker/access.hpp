@@ -67,4 +67,28 @@ class StaticAccessPolicy final : public AccessPolicy {
 /// "a/+" covers "a/b" and "a/+", "a/#" covers "a" and "a/b/#", "a/b" does not cover "a/+".
 bool filterCovers(std::string_view pattern, std::string_view filter);
 
+/// One client's topic rights, compiled once (a dialect builds them for a device at CONNECT) and
+/// asked for every PUBLISH and SUBSCRIBE without building a string. Rules are tried in order; the
+/// first whose direction it names and whose pattern covers the topic (PUBLISH) or the whole filter
+/// (SUBSCRIBE) decides, a deny rule refusing; when none matches, refused. Patterns are valid
+/// filters; a default-constructed TopicAcl refuses everything.
+class TopicAcl {
+ public:
+  enum class Direction : std::uint8_t { Publish = 1, Subscribe = 2, Both = 3 };
+  TopicAcl& allow(Direction direction, std::string_view pattern);
+  TopicAcl& deny(Direction direction, std::string_view pattern);
+  bool mayPublish(std::string_view topic) const { return allowed(topic, Direction::Publish); }
+  bool maySubscribe(std::string_view filter) const { return allowed(filter, Direction::Subscribe); }
+
+ private:
+  struct Rule {
+    bool deny = false;
+    Direction direction = Direction::Both;
+    std::vector<std::string> levels;
+  };
+  TopicAcl& add(bool deny, Direction direction, std::string_view pattern);
+  bool allowed(std::string_view topicOrFilter, Direction direction) const;
+  std::vector<Rule> rules_;
+};
+
 }  // namespace fc::server::broker

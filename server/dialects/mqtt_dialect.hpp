@@ -58,8 +58,9 @@ class MqttDialect {
   virtual std::optional<MqttRefusal> refuse(const core::Platform&, const broker::ClientIdentity&) const {
     return std::nullopt;
   }
-  virtual bool mayPublish(const core::Device& device, std::string_view topic) const = 0;
-  virtual bool maySubscribe(const core::Device& device, std::string_view filter) const = 0;
+  /// The topics the device may publish and subscribe to; the gateway compiles them once, when the
+  /// device signs in, and asks them for every PUBLISH and SUBSCRIBE of that connection.
+  virtual broker::TopicAcl topicAcl(const core::Device& device) const = 0;
   /// Turns an accepted PUBLISH from the device into platform events (uplink, command result …);
   /// answers that the protocol requires (replies) go out through `out`.
   virtual void uplink(core::Platform& platform, const core::Device& device, const mqtt::Publish& publish,

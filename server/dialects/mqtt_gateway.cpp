@@ -36,17 +36,18 @@ MqttGateway::MqttGateway(core::Platform& platform, const DialectRegistry& dialec
     std::lock_guard lock(mutex_);
     for (auto* bindings : {&authenticated_, &connected_})
       for (auto& [_, b] : *bindings)
-        if (b.deviceId == event.deviceId) b.device.reset();
+        if (b->deviceId == event.deviceId)
+          b = std::make_shared<const Binding>(Binding{b->deviceId, b->dialect, nullptr, nullptr});
   });
 }
 
 MqttGateway::~MqttGateway() { platform_.unsubscribe(platformSubscription_); }
 
-std::optional<MqttGateway::Binding> MqttGateway::binding(const std::string& clientId) const {
+std::shared_ptr<const MqttGateway::Binding> MqttGateway::binding(const std::string& clientId) const {
   std::lock_guard lock(mutex_);
   if (auto it = connected_.find(clientId); it != connected_.end()) return it->second;
   if (auto it = authenticated_.find(clientId); it != authenticated_.end()) return it->second;
-  return std::nullopt;
+  return nullptr;
 }
 
 mqtt::ConnectReturn MqttGateway::authenticate(const broker::ClientIdentity& client,
@@ -63,8 +64,9 @@ mqtt::ConnectReturn MqttGateway::authenticate(const broker::ClientIdentity& clie
     }
     std::lock_guard lock(mutex_);
     const std::string deviceId = login->device.id;
-    authenticated_[client.clientId] =
-        Binding{deviceId, dialect, std::make_shared<const core::Device>(std::move(login->device))};
+    auto acl = std::make_shared<const broker::TopicAcl>(dialect->topicAcl(login->device));
+    authenticated_[client.clientId] = std::make_shared<const Binding>(
+        Binding{deviceId, dialect, std::make_shared<const core::Device>(std::move(login->device)), std::move(acl)});
     return mqtt::ConnectReturn::Accepted;
   }
   for (const MqttDialect* dialect : dialects_.mqttDialects()) {
@@ -80,27 +82,27 @@ mqtt::ConnectReturn MqttGateway::authenticate(const broker::ClientIdentity& clie
 bool MqttGateway::mayPublish(const broker::ClientIdentity& client, std::string_view topic) {
   auto b = binding(client.clientId);
   if (!b) return fallback_.mayPublish(client, topic);
-  return b->device && b->dialect->mayPublish(*b->device, topic);
+  return b->acl && b->acl->mayPublish(topic);
 }
 
 bool MqttGateway::maySubscribe(const broker::ClientIdentity& client, std::string_view filter) {
   auto b = binding(client.clientId);
   if (!b) return fallback_.maySubscribe(client, filter);
-  return b->device && b->dialect->maySubscribe(*b->device, filter);
+  return b->acl && b->acl->maySubscribe(filter);
 }
 
 bool MqttGateway::clientConnected(const broker::ClientIdentity& client) {
-  Binding b;
+  std::string deviceId;
   {
     std::lock_guard lock(mutex_);
     auto it = authenticated_.find(client.clientId);
     if (it == authenticated_.end()) return false;  // a plain MQTT client
-    b = it->second;
+    deviceId = it->second->deviceId;
+    connected_[client.clientId] = std::move(it->second);
     authenticated_.erase(it);
-    connected_[client.clientId] = b;
-    clientOf_[b.deviceId] = client.clientId;
+    clientOf_[deviceId] = client.clientId;
   }
-  platform_.deviceConnected(b.deviceId, client.tls ? "mqtts" : "mqtt", client.remote);
+  platform_.deviceConnected(deviceId, client.tls ? "mqtts" : "mqtt", client.remote);
   return true;  // a device: its packets go to the journal
 }
 
@@ -113,7 +115,7 @@ void MqttGateway::clientRefused(const broker::ClientIdentity& client, std::span<
       deviceId = it->second;
       refused_.erase(it);
     } else if (auto a = authenticated_.find(client.clientId); a != authenticated_.end()) {
-      deviceId = a->second.deviceId;  // signed in, but its will topic is not allowed
+      deviceId = a->second->deviceId;  // signed in, but its will topic is not allowed
       authenticated_.erase(a);
     }
   }
@@ -130,17 +132,17 @@ void MqttGateway::clientPacket(const broker::ClientIdentity& client, bool incomi
                                std::span<const std::uint8_t> bytes) {
   auto b = binding(client.clientId);
   if (!b) return;
-  auto summary = packet ? mqtt::summarize(*packet) : mqtt::summarize(bytes);
+  auto summary = packet ? mqtt::summarize(*packet) : incoming ? mqtt::summarize(bytes) : mqtt::summarizeEncoded(bytes);
   // The broker asks this gateway whether to route a PUBLISH or grant a filter right after this
   // trace: the journal says what it will answer, since a denied PUBLISH leaves nothing on the wire.
   if (incoming && packet) {
-    const core::Device* device = b->device.get();
+    const broker::TopicAcl* acl = b->acl.get();
     if (const auto* p = std::get_if<mqtt::Publish>(packet)) {
-      if (!device || !b->dialect->mayPublish(*device, p->topic)) summary.text += " denied (dropped)";
+      if (!acl || !acl->mayPublish(p->topic)) summary.text += " denied (dropped)";
     } else if (const auto* sub = std::get_if<mqtt::Subscribe>(packet)) {
       std::string denied;
       for (const auto& s : sub->subscriptions)
-        if (!device || !b->dialect->maySubscribe(*device, s.filter)) denied += (denied.empty() ? "" : " ") + s.filter;
+        if (!acl || !acl->maySubscribe(s.filter)) denied += (denied.empty() ? "" : " ") + s.filter;
       if (!denied.empty()) summary.text += " denied: " + denied;
     }
   }
@@ -154,7 +156,7 @@ void MqttGateway::clientDisconnected(const broker::ClientIdentity& client) {
     std::lock_guard lock(mutex_);
     auto it = connected_.find(client.clientId);
     if (it == connected_.end()) return;
-    deviceId = it->second.deviceId;
+    deviceId = it->second->deviceId;
     connected_.erase(it);
     if (auto c = clientOf_.find(deviceId); c != clientOf_.end() && c->second == client.clientId) clientOf_.erase(c);
     else return;  // the device is connected again under another client id

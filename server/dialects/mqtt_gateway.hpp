@@ -60,13 +60,16 @@ class MqttGateway final : public broker::AccessPolicy,
 
  private:
   /// What the dialect resolved at CONNECT, kept for the connection: the device as it logged in
-  /// (null once it is deleted: then it may do nothing more), so a PUBLISH does not look it up.
+  /// and its compiled topic rights (both null once the device is deleted: then it may do nothing
+  /// more), so a PUBLISH neither looks the device up nor builds a topic pattern. Immutable and
+  /// shared: the broker strand reads it without copying.
   struct Binding {
     std::string deviceId;
     const MqttDialect* dialect = nullptr;
     std::shared_ptr<const core::Device> device;
+    std::shared_ptr<const broker::TopicAcl> acl;
   };
-  std::optional<Binding> binding(const std::string& clientId) const;
+  std::shared_ptr<const Binding> binding(const std::string& clientId) const;
 
   core::Platform& platform_;
   broker::AccessPolicy& fallback_;
@@ -74,9 +77,9 @@ class MqttGateway final : public broker::AccessPolicy,
   const DialectRegistry& dialects_;
 
   mutable std::mutex mutex_;
-  std::unordered_map<std::string, Binding> authenticated_;  // client id → device, between CONNECT and CONNACK
+  std::unordered_map<std::string, std::shared_ptr<const Binding>> authenticated_;  // client id → device, between CONNECT and CONNACK
   std::unordered_map<std::string, std::string> refused_;  // client id → device whose login failed, until its CONNACK
-  std::unordered_map<std::string, Binding> connected_;      // client id → device, while connected
+  std::unordered_map<std::string, std::shared_ptr<const Binding>> connected_;    // client id → device, while connected
   std::unordered_map<std::string, std::string> clientOf_;   // device id → client id, while connected
   std::uint64_t platformSubscription_ = 0;                   // device.deleted → forget the cached device
 };

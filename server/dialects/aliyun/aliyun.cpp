@@ -47,26 +47,29 @@ bool isJson(const std::vector<std::uint8_t>& payload) {
 
 }  // namespace
 
-bool aliyunMayPublish(std::string_view pk, std::string_view dn, std::string_view topic) {
-  if (!ali::validName(pk) || !ali::validName(dn)) return false;
+broker::TopicAcl aliyunTopicAcl(std::string_view pk, std::string_view dn) {
+  using enum broker::TopicAcl::Direction;
+  broker::TopicAcl acl;
+  if (!ali::validName(pk) || !ali::validName(dn)) return acl;
   const std::string user = "/" + std::string(pk) + "/" + std::string(dn) + "/";
-  if (topic.starts_with(user)) {
-    const auto rest = topic.substr(user.size());
-    return !rest.empty() && rest != "get";  // `get` is the cloud's, the device only subscribes to it
-  }
-  for (const auto& pattern : ownPatterns(pk, dn))
-    if (mqtt::topicMatches(pattern, topic)) return true;
-  return false;  // /broadcast/{pk}/# is the cloud's: a device publishing there would reach its siblings
+  acl.deny(Publish, user)                  // a user topic needs a name
+      .deny(Publish, user + "get")         // `get` is the cloud's, the device only subscribes to it
+      .deny(Subscribe, user + "update")    // the device's outbox
+      .deny(Subscribe, user + "update/error")
+      .allow(Publish, user + "+/#")
+      .allow(Subscribe, user + "#");
+  for (const auto& pattern : ownPatterns(pk, dn)) acl.allow(Both, pattern);
+  // /broadcast/{pk}/# is the cloud's: a device publishing there would reach its siblings
+  acl.allow(Subscribe, "/broadcast/" + std::string(pk) + "/#");
+  return acl;
+}
+
+bool aliyunMayPublish(std::string_view pk, std::string_view dn, std::string_view topic) {
+  return aliyunTopicAcl(pk, dn).mayPublish(topic);
 }
 
 bool aliyunMaySubscribe(std::string_view pk, std::string_view dn, std::string_view filter) {
-  if (!ali::validName(pk) || !ali::validName(dn)) return false;
-  const std::string user = "/" + std::string(pk) + "/" + std::string(dn);
-  if (filter == user + "/update" || filter == user + "/update/error") return false;  // the device's outbox
-  if (broker::filterCovers(user + "/#", filter)) return true;
-  for (const auto& pattern : ownPatterns(pk, dn))
-    if (broker::filterCovers(pattern, filter)) return true;
-  return broker::filterCovers("/broadcast/" + std::string(pk) + "/#", filter);
+  return aliyunTopicAcl(pk, dn).maySubscribe(filter);
 }
 
 // --- login ---
@@ -216,14 +219,9 @@ bool AliyunDialect::verify(const MqttLogin& mqttLogin, const broker::ClientIdent
 
 // --- topics ---
 
-bool AliyunDialect::mayPublish(const core::Device& device, std::string_view topic) const {
+broker::TopicAcl AliyunDialect::topicAcl(const core::Device& device) const {
   auto t = triplet(device);
-  return t && aliyunMayPublish(t->productKey, t->deviceName, topic);
-}
-
-bool AliyunDialect::maySubscribe(const core::Device& device, std::string_view filter) const {
-  auto t = triplet(device);
-  return t && aliyunMaySubscribe(t->productKey, t->deviceName, filter);
+  return t ? aliyunTopicAcl(t->productKey, t->deviceName) : broker::TopicAcl{};
 }
 
 bool AliyunDialect::receivesCommands(const core::Device& device, std::string_view filter) const {

@@ -6,7 +6,7 @@
 //                pre-step (securemode -1/0): POST /auth/devicename → iotId/iotToken, then username=iotId,
 //                password=iotToken. Wrong credentials or an unknown device: CONNACK 0x04; a securemode
 //                fakecloud does not support (ID2, or a direct login with -1/0): CONNACK 0x05.
-//   ACL          the device's own topics only (aliyunMayPublish / aliyunMaySubscribe)
+//   ACL          the device's own topics only (aliyunTopicAcl)
 //   Alink        property/event posts and deviceinfo → uplink history + `_reply`; NTP; OTA inform →
 //                firmware version; shadow update/get/delete → reply on /shadow/get, desired → control
 //   commands     name "" or "property.set" → thing/service/property/set, other N → thing/service/N;
@@ -29,12 +29,15 @@
 
 namespace fc::server::dialects {
 
-/// May the device {pk}/{dn} publish to `topic` (a valid topic name)? Its user topics except `get`,
-/// /sys/{pk}/{dn}/thing/# and rrpc/#, its OTA, shadow, ntp, error and session topics.
+/// The topics of device {pk}/{dn} (aliyun.md "Topics and ACL"), refusing everything when either
+/// name is not a valid one. It may publish to its user topics except `get`, /sys/{pk}/{dn}/thing/#
+/// and rrpc/#, its OTA, shadow, ntp, error and session topics; it may subscribe to a filter whose
+/// every topic is one of its own (user topics except `update` and `update/error`, the /sys, OTA,
+/// shadow, ext topics) or the product's /broadcast/{pk}/#.
+broker::TopicAcl aliyunTopicAcl(std::string_view productKey, std::string_view deviceName);
+/// aliyunTopicAcl(productKey, deviceName).mayPublish(topic), for the connectionless channels.
 bool aliyunMayPublish(std::string_view productKey, std::string_view deviceName, std::string_view topic);
-/// May it subscribe to `filter` (a valid filter)? Every topic the filter can match must be one of
-/// its own (user topics except `update` and `update/error`, the /sys, OTA, shadow, ext topics) or
-/// the product's /broadcast/{pk}/#.
+/// aliyunTopicAcl(productKey, deviceName).maySubscribe(filter).
 bool aliyunMaySubscribe(std::string_view productKey, std::string_view deviceName, std::string_view filter);
 
 class AliyunDialect final : public MqttDialect {
@@ -58,8 +61,7 @@ class AliyunDialect final : public MqttDialect {
   std::optional<MqttRefusal> refuse(const core::Platform& platform, const broker::ClientIdentity& client) const override;
   bool verify(const MqttLogin& login, const broker::ClientIdentity& client,
               const std::optional<std::vector<std::uint8_t>>& password) const override;
-  bool mayPublish(const core::Device& device, std::string_view topic) const override;
-  bool maySubscribe(const core::Device& device, std::string_view filter) const override;
+  broker::TopicAcl topicAcl(const core::Device& device) const override;
   void uplink(core::Platform& platform, const core::Device& device, const mqtt::Publish& publish,
               MqttPublisher& out) const override;
   bool receivesCommands(const core::Device& device, std::string_view filter) const override;

@@ -34,12 +34,14 @@ bool GenericDialect::verify(const MqttLogin& login, const broker::ClientIdentity
   return !expected.empty() && given == expected;
 }
 
-bool GenericDialect::mayPublish(const core::Device& device, std::string_view topic) const {
-  return topic.starts_with(deviceRoot(device)) && topic.size() > deviceRoot(device).size();
-}
-
-bool GenericDialect::maySubscribe(const core::Device& device, std::string_view filter) const {
-  return broker::filterCovers("devices/" + device.id + "/#", filter);
+broker::TopicAcl GenericDialect::topicAcl(const core::Device& device) const {
+  using enum broker::TopicAcl::Direction;
+  // Publish below devices/{id}/ (not on the root itself), subscribe to anything under it; device
+  // ids hold no '/', '+' or '#', so they are single literal levels.
+  const auto root = deviceRoot(device);
+  broker::TopicAcl acl;
+  acl.deny(Publish, root).allow(Publish, root + "+/#").allow(Subscribe, root + "#");
+  return acl;
 }
 
 void GenericDialect::uplink(core::Platform& platform, const core::Device& device, const mqtt::Publish& p,

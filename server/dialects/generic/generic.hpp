@@ -18,8 +18,7 @@ class GenericDialect final : public MqttDialect {
   std::optional<MqttLogin> identify(const core::Platform& platform, const broker::ClientIdentity& client) const override;
   bool verify(const MqttLogin& login, const broker::ClientIdentity& client,
               const std::optional<std::vector<std::uint8_t>>& password) const override;
-  bool mayPublish(const core::Device& device, std::string_view topic) const override;
-  bool maySubscribe(const core::Device& device, std::string_view filter) const override;
+  broker::TopicAcl topicAcl(const core::Device& device) const override;
   void uplink(core::Platform& platform, const core::Device& device, const mqtt::Publish& publish,
               MqttPublisher& out) const override;
   bool receivesCommands(const core::Device& device, std::string_view filter) const override;

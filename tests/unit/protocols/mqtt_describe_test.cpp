@@ -45,4 +45,25 @@ TEST(MqttDescribe, BytesAreDecodedWhateverTheirSizeOrSaidUndecodable) {
   EXPECT_EQ(mqtt::summarize(qos3).text.rfind("undecodable (", 0), 0u);
 }
 
+TEST(MqttDescribe, EncodedPacketsReadTheSameAsDecodedOnes) {
+  std::vector<mqtt::Packet> packets = {
+      mqtt::Publish{"devices/x/telemetry", std::vector<std::uint8_t>(14, 'z'), mqtt::QoS::AtLeastOnce, true, true, 7},
+      mqtt::Publish{"t", {}, mqtt::QoS::AtMostOnce, false, false, 0},
+      mqtt::Publish{"x", std::vector<std::uint8_t>(3, 0), mqtt::QoS::ExactlyOnce, false, false, 65535},
+      mqtt::Publish{"a/b", std::vector<std::uint8_t>(200 * 1024, 'x'), mqtt::QoS::AtMostOnce, true, false, 0},
+      mqtt::Puback{5},
+      mqtt::Connack{false, mqtt::ConnectReturn::Accepted},
+      mqtt::Suback{3, {1}},
+  };
+  for (const auto& packet : packets) {
+    const auto bytes = mqtt::encode(packet).value();
+    const auto encoded = mqtt::summarizeEncoded(bytes);
+    const auto expected = mqtt::summarize(packet);
+    EXPECT_EQ(encoded.text, expected.text);
+    EXPECT_EQ(encoded.topic, expected.topic);
+  }
+  const std::vector<std::uint8_t> truncated{0x32, 0x05, 0x00, 0x04, 'a'};
+  EXPECT_EQ(mqtt::summarizeEncoded(truncated).text.rfind("undecodable (", 0), 0u) << "not one PUBLISH: decoded";
+}
+
 }  // namespace

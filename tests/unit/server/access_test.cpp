@@ -238,5 +238,46 @@ TEST(StaticAccessPolicy, ADenyRuleIsNotEscapedByAnOddName) {
   EXPECT_FALSE(policy.mayPublish(client("c"), "users/bob/private")) << "no username: widened too";
 }
 
+TEST(TopicAcl, RefusesEverythingWithoutRules) {
+  TopicAcl acl;
+  EXPECT_FALSE(acl.mayPublish("a"));
+  EXPECT_FALSE(acl.maySubscribe("#"));
+}
+
+TEST(TopicAcl, ARuleCountsOnlyForTheDirectionsItNames) {
+  using enum TopicAcl::Direction;
+  TopicAcl acl;
+  acl.deny(Publish, "d/get").deny(Subscribe, "d/update").allow(Publish, "d/+/#").allow(Subscribe, "d/#");
+  EXPECT_FALSE(acl.mayPublish("d/get"));
+  EXPECT_TRUE(acl.maySubscribe("d/get")) << "the publish deny does not refuse a subscription";
+  EXPECT_TRUE(acl.mayPublish("d/update"));
+  EXPECT_FALSE(acl.maySubscribe("d/update"));
+  EXPECT_TRUE(acl.maySubscribe("d/+")) << "a deny rule refuses only what it covers whole";
+  EXPECT_TRUE(acl.mayPublish("d/x/y"));
+  EXPECT_FALSE(acl.mayPublish("d")) << "d/+/# needs a level below d";
+  EXPECT_FALSE(acl.mayPublish("e/x"));
+  EXPECT_FALSE(acl.maySubscribe("#"));
+}
+
+TEST(TopicAcl, TheFirstMatchingRuleDecides) {
+  using enum TopicAcl::Direction;
+  TopicAcl allowFirst;
+  allowFirst.allow(Both, "a/#").deny(Both, "a/b");
+  EXPECT_TRUE(allowFirst.mayPublish("a/b"));
+  TopicAcl denyFirst;
+  denyFirst.deny(Both, "a/b").allow(Both, "a/#");
+  EXPECT_FALSE(denyFirst.mayPublish("a/b"));
+  EXPECT_FALSE(denyFirst.maySubscribe("a/b"));
+  EXPECT_TRUE(denyFirst.maySubscribe("a/#"));
+}
+
+TEST(TopicAcl, WildcardPatternsDoNotReachDollarTopics) {
+  TopicAcl acl;
+  acl.allow(TopicAcl::Direction::Both, "#");
+  EXPECT_TRUE(acl.mayPublish("a/b"));
+  EXPECT_FALSE(acl.mayPublish("$SYS/x"));
+  EXPECT_FALSE(acl.maySubscribe("$SYS/#"));
+}
+
 }  // namespace
 }  // namespace fc::server::broker

@@ -28,6 +28,8 @@ TEST(AliyunAcl, OwnTopicsOnly) {
       {"/a1/d1/update", true, false},
       {"/a1/d1/update/error", true, false},
       {"/a1/d1/get", false, true},
+      {"/a1/d1/", false, true},  // a user topic needs a name
+      {"/a1/d1", false, true},
       {"/a1/d1/user/telemetry", true, true},
       {"/a1/d1/user/#", false, true},
       {"/a1/d1/#", false, true},
