@@ -18,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from rootfs import (  # noqa: E402
     DOCKER_PATH,
+    EPHEMERAL_PORTS,
     Container,
     Dockerfile,
     TestFailure,
@@ -26,6 +27,7 @@ from rootfs import (  # noqa: E402
     check,
     main,
     stop,
+    tree_digest,
     wait_for_file,
 )
 
@@ -81,6 +83,7 @@ def package_test(out: Path) -> None:
 
     image_packages = apt_packages(Dockerfile.parse(SOURCE / "docker/Dockerfile").runtime)
     root = cached_root(image_packages)
+    untouched = tree_digest(root, ["/var/lib/dpkg/status", "/etc/passwd"])
     with Container([root]) as c:
         c.put("/tmp/fakecloud.deb", source=deb)
         env = {"PATH": DOCKER_PATH, "DEBIAN_FRONTEND": "noninteractive"}
@@ -138,10 +141,7 @@ def package_test(out: Path) -> None:
         r = c.run(["sh", "-ec", f"mkdir -p {config['dataDir']} /run/{unit['RuntimeDirectory']} && "
                    f"chown {uid}:{gid} {config['dataDir']} /run/{unit['RuntimeDirectory']}"], env=env)
         check(r.returncode == 0, "the unit's directories are made", r.stdout)
-        args = list(exec_start)
-        for flag in ["--mqtt-port", "--mqtts-port", "--mqtts-mtls-port", "--http-port", "--https-port",
-                     "--coap-port", "--coaps-port"]:
-            args += [flag, "0"]
+        args = exec_start + EPHEMERAL_PORTS
         logfile = c.work / "server.log"
         server = c.start(args, logfile, user=SERVICE_UID, env={"PATH": DOCKER_PATH})
         try:
@@ -164,6 +164,8 @@ def package_test(out: Path) -> None:
         r = c.run(["dpkg", "-P", "fakecloud"], env=env)
         check(r.returncode == 0 and not c.file("/etc/fakecloud/config.json").exists(), "dpkg -P removes the configuration",
               r.stdout)
+    check(tree_digest(root, ["/var/lib/dpkg/status", "/etc/passwd"]) == untouched and not (root / "usr/bin/fakecloud").exists(),
+          "the cached root is as it was (the package went into the container's own layer)")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from rootfs import (  # noqa: E402
     DOCKER_PATH,
+    EPHEMERAL_PORTS,
     Container,
     Dockerfile,
     TestFailure,
@@ -28,6 +29,7 @@ from rootfs import (  # noqa: E402
     main,
     other_runs,
     stop,
+    tree_digest,
     wait_for_file,
 )
 
@@ -123,6 +125,7 @@ def test() -> None:
     check(image.env.get("FAKECLOUD_BIND") == "0.0.0.0", "listeners bind 0.0.0.0 in the container")
 
     root = cached_root(image.packages)
+    untouched = tree_digest(root, ["/etc/passwd", "/etc/group", "/var/lib/dpkg/status"])
     with build_image_layer(image, root) as layer:
         layers = [layer.upper, root]
 
@@ -137,6 +140,9 @@ def test() -> None:
 
         plain_run(image, layers)
         ci_run(image, layers)
+    check(tree_digest(root, ["/etc/passwd", "/etc/group", "/var/lib/dpkg/status"]) == untouched
+          and not (root / "data").exists() and not (root / "usr/local/bin/fakecloud").exists(),
+          "the cached root is as it was (the image's steps went into layers of their own)")
 
 
 def plain_run(image: Image, layers: list) -> None:
@@ -213,10 +219,7 @@ def ci_run(image: Image, layers: list) -> None:
         device_id, secret = device["id"], device["secrets"]["secret"]
         token = service["environment"]["FAKECLOUD_API_TOKEN"]
         env = container_env(image, c, service["environment"])
-        args = list(service["command"])
-        for flag in ["--mqtt-port", "--mqtts-port", "--mqtts-mtls-port", "--http-port", "--https-port",
-                     "--coap-port", "--coaps-port"]:
-            args += [flag, "0"]
+        args = list(service["command"]) + EPHEMERAL_PORTS
         check("--db" in args and ":memory:" in args, "compose.yaml runs with --db :memory:")
         logfile = c.work / "server.log"
         server = c.start(image.entrypoint + args, logfile, user=image.user, env=env, workdir=image.workdir)

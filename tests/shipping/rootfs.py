@@ -30,6 +30,9 @@ from pathlib import Path
 SUITE = "bookworm"
 VARIANT = "minbase"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
+# fakecloud's flags for every listener on a free port.
+EPHEMERAL_PORTS = [word for flag in ["--mqtt-port", "--mqtts-port", "--mqtts-mtls-port", "--http-port", "--https-port",
+                                     "--coap-port", "--coaps-port"] for word in (flag, "0")]
 # What `docker run` puts on PATH when the image sets none (Debian's images set none).
 DOCKER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -352,6 +355,14 @@ class Container:
             text=True,
             timeout=timeout,
         )
+
+
+def tree_digest(root: Path, paths: list[str]) -> str:
+    """A digest of some of a root's files, to show a test left the cached root as it was."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update((root / path.lstrip("/")).read_bytes())
+    return digest.hexdigest()
 
 
 def wait_for_file(path: Path, process: subprocess.Popen, timeout: float = 20) -> float:
