@@ -43,7 +43,6 @@ class Image:
 
     def __init__(self, dockerfile: Dockerfile):
         stage = dockerfile.runtime
-        self.stage = stage
         self.packages = apt_packages(stage)
         self.runs = other_runs(stage)
         self.env = {"PATH": DOCKER_PATH}
@@ -90,12 +89,16 @@ def container_env(image: Image, container: Container, extra: dict | None = None)
 def build_image_layer(image: Image, root: Path) -> Container:
     """The image's own layer: the stage's COPY files and its RUN steps on top of the cached root."""
     layer = Container([root])
-    for host, target in image.copies:
-        check(host.is_file(), f"COPY source {host} exists")
-        layer.put(target, source=host)
-    for run in image.runs:
-        result = layer.run(["/bin/sh", "-c", run], env={"PATH": DOCKER_PATH})
-        check(result.returncode == 0, f"RUN {run[:60]}…", result.stdout)
+    try:
+        for host, target in image.copies:
+            check(host.is_file(), f"COPY source {host} exists")
+            layer.put(target, source=host)
+        for run in image.runs:
+            result = layer.run(["/bin/sh", "-c", run], env={"PATH": DOCKER_PATH})
+            check(result.returncode == 0, f"RUN {run[:60]}…", result.stdout)
+    except BaseException:
+        layer.__exit__(None, None, None)
+        raise
     return layer
 
 
@@ -114,7 +117,7 @@ def test() -> None:
     r = subprocess.run([str(SOURCE / "scripts/version")], stdout=subprocess.PIPE, text=True)
     check(r.stdout.strip() == VERSION, f"scripts/version (the image tag) says {VERSION}, as project(VERSION) does", r.stdout)
     dockerfile = Dockerfile.parse(SOURCE / "docker/Dockerfile")
-    check([s.base for s in dockerfile.stages][0].startswith("debian:bookworm"), "the build stage is Debian 12")
+    check(dockerfile.stages[0].base.startswith("debian:bookworm"), "the build stage is Debian 12")
     check(dockerfile.runtime.base.startswith("debian:bookworm"), "the runtime stage is Debian 12")
     build_runs = " ".join(i.args for i in dockerfile.stages[0].all("RUN"))
     check("scripts/install-deps" in build_runs and "cmake" in build_runs, "the build stage uses scripts/install-deps and CMake")
