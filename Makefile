@@ -4,7 +4,7 @@ BUILD_TYPE ?= RelWithDebInfo
 CTEST_ARGS ?=
 RUN_ARGS ?=
 
-.PHONY: all deps configure build run test test-unit test-integration test-interop sanitize clean
+.PHONY: all deps configure build run test test-unit test-integration test-interop test-shipping deb sanitize clean
 
 all: build
 
@@ -34,6 +34,13 @@ test-integration: build
 
 test-interop: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -L interop $(CTEST_ARGS)
+
+test-shipping: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -L shipping $(CTEST_ARGS)
+
+# The Debian package, in $(BUILD_DIR)/packages/ (docs/ci.md).
+deb: build
+	cd $(BUILD_DIR) && cpack -G DEB
 
 # Unit and integration tests under AddressSanitizer + UBSan, in a build dir of their own.
 sanitize: deps

@@ -351,6 +351,7 @@ ConfigResult loadConfig(int argc, const char* const* argv, const std::vector<std
                "variables (named after the JSON key: mqtt.maxInflight → FAKECLOUD_MQTT_MAX_INFLIGHT),\n"
                "then these flags, each overriding the one before.",
                "fakecloud"};
+  app.set_version_flag("--version", std::string("fakecloud ") + FC_VERSION);
   std::string configFile;
   app.add_option("--config", configFile, "JSON configuration file (env FAKECLOUD_CONFIG)");
   std::map<std::string, std::string> flagValues;
@@ -363,6 +364,8 @@ ConfigResult loadConfig(int argc, const char* const* argv, const std::vector<std
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
     return {std::nullopt, 0, app.help()};
+  } catch (const CLI::CallForVersion& e) {
+    return {std::nullopt, 0, e.what()};
   } catch (const CLI::ParseError& e) {
     return {std::nullopt, 2, std::string("fakecloud: ") + e.what() + "\nRun with --help for the options."};
   }

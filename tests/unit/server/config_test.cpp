@@ -183,6 +183,13 @@ TEST(LoadConfig, HelpExitsZeroWithTheOptions) {
     EXPECT_NE(r.message.find(part), std::string::npos) << part;
 }
 
+TEST(LoadConfig, VersionExitsZeroWithTheProjectVersion) {
+  auto r = load({"--version"});
+  EXPECT_FALSE(r.config.has_value());
+  EXPECT_EQ(r.exitCode, 0);
+  EXPECT_EQ(r.message, std::string("fakecloud ") + FC_PROJECT_VERSION);  // project(VERSION …), passed by CMake
+}
+
 // --- errors ----------------------------------------------------------------------------------
 
 TEST(ConfigErrors, UnknownKeysAreNamed) {
