@@ -52,7 +52,7 @@ bool validId(const std::string& id) {
 }  // namespace
 
 struct Platform::Pending {
-  std::vector<PlatformEvent> events;
+  std::vector<Event> events;
   std::vector<std::tuple<Device, Product, Command>> sends;
 };
 
@@ -66,33 +66,13 @@ void Platform::setCommandSender(CommandSender* sender) {
   sender_ = sender;
 }
 
-std::uint64_t Platform::subscribe(std::function<void(const PlatformEvent&)> listener) {
-  std::lock_guard lock(listenersMutex_);
-  const auto id = nextListener_++;
-  listeners_.emplace(id, std::move(listener));
-  return id;
-}
-
-void Platform::unsubscribe(std::uint64_t id) {
-  std::lock_guard lock(listenersMutex_);
-  listeners_.erase(id);
-}
-
 void Platform::whenCommitted(std::function<void()> done) {
   if (store_) store_->whenCommitted(std::move(done));
   else done();
 }
 
 void Platform::flush(Pending& pending) {
-  if (!pending.events.empty()) {
-    std::vector<std::function<void(const PlatformEvent&)>> listeners;
-    {
-      std::lock_guard lock(listenersMutex_);
-      for (const auto& [_, l] : listeners_) listeners.push_back(l);
-    }
-    for (const auto& e : pending.events)
-      for (const auto& l : listeners) l(e);
-  }
+  events_.publish(pending.events);
   CommandSender* sender = nullptr;
   {
     std::lock_guard lock(mutex_);
@@ -149,7 +129,7 @@ void Platform::apply(CommandActions& actions, Pending& pending) {
   for (auto& a : actions) {
     if (a.kind == CommandAction::Kind::StatusChanged) {
       persistCommand(a.command);
-      pending.events.push_back({"command.status", a.command.spec.deviceId, now, toJson(a.command)});
+      pending.events.push_back(CommandChanged{a.command, now});
     } else {
       auto d = devices_.find(a.command.spec.deviceId);
       if (d == devices_.end()) continue;
@@ -248,7 +228,7 @@ Expected<Product, Failure> Platform::deleteProduct(const std::string& id) {
     removed = it->second;
     for (auto d = devices_.begin(); d != devices_.end();) {
       if (d->second.productId == id) {
-        pending.events.push_back({"device.deleted", d->first, clock_.now(), toJson(d->second)});
+        pending.events.push_back(DeviceDeleted{d->second, clock_.now()});
         messages_.erase(d->first);
         journal_.erase(d->first);
         shadows_.erase(d->first);
@@ -279,7 +259,7 @@ Expected<Device, Failure> Platform::createDevice(Device d) {
     d.createdAt = clock_.now();
     devices_[d.id] = d;
     persistDevice(d);
-    pending.events.push_back({"device.created", d.id, d.createdAt, toJson(d)});
+    pending.events.push_back(DeviceCreated{d});
   }
   flush(pending);
   return d;
@@ -341,7 +321,7 @@ Expected<Device, Failure> Platform::deleteDevice(const std::string& id) {
     std::erase_if(tokens_, [&](const auto& t) { return t.second.deviceId == id; });
     commands_.deviceOffline(id);
     if (store_) store_->deleteDevice(id);
-    pending.events.push_back({"device.deleted", id, clock_.now(), toJson(removed)});
+    pending.events.push_back(DeviceDeleted{removed, clock_.now()});
   }
   flush(pending);
   return removed;
@@ -362,7 +342,7 @@ void Platform::deviceConnected(const std::string& deviceId, const std::string& t
     d.remote = remote;
     d.lastSeen = now;
     persistDevice(d);
-    pending.events.push_back({"device.online", deviceId, now, toJson(d)});
+    pending.events.push_back(PresenceChanged{d, now});
   }
   flush(pending);
 }
@@ -397,7 +377,7 @@ void Platform::deviceDisconnected(const std::string& deviceId) {
     d.remote.clear();
     persistDevice(d);
     commands_.deviceOffline(deviceId);
-    pending.events.push_back({"device.offline", deviceId, *d.lastSeen, toJson(d)});
+    pending.events.push_back(PresenceChanged{d, *d.lastSeen});
   }
   flush(pending);
 }
@@ -413,13 +393,13 @@ void Platform::recordUplink(const std::string& deviceId, const std::string& tran
     it->second.lastSeen = now;
     UplinkMessage m{nextMessageId_++, deviceId, now, transport, topic, std::move(payload), std::move(contentType)};
     auto& history = messages_[deviceId];
-    history.push_back(m);
+    history.push_back(m);  // and m itself goes out in the event
     while (history.size() > limits_.messagesPerDevice) history.pop_front();
     if (store_)
       store_->appendMessage(storage::MessageRow{m.id, m.deviceId, toMillis(m.time), m.transport, m.topic, m.payload,
                                                 m.contentType},
                             limits_.messagesPerDevice);
-    pending.events.push_back({"uplink", deviceId, now, toJson(m)});
+    pending.events.push_back(UplinkReceived{std::move(m)});
   }
   flush(pending);
 }
@@ -438,7 +418,8 @@ std::vector<UplinkMessage> Platform::messages(const std::string& deviceId, std::
 
 // --- commands ---
 
-Expected<Command, Failure> Platform::sendCommand(CommandSpec spec) {
+Expected<Command, Failure> Platform::sendCommand(CommandSpec spec,
+                                                const std::function<void(const Command&)>& accepted) {
   Pending pending;
   Command created;
   {
@@ -451,6 +432,7 @@ Expected<Command, Failure> Platform::sendCommand(CommandSpec spec) {
     apply(actions, pending);
     created = *commands_.find(c->id);
   }
+  if (accepted) accepted(created);
   flush(pending);
   std::lock_guard lock(mutex_);
   return *commands_.find(created.id);  // the send above may have moved it on already
@@ -577,11 +559,11 @@ nlohmann::json Platform::stats() const {
           {"messages", messages}};
 }
 
-void Platform::announce(PlatformEvent event) {
+void Platform::announce(Event event) {
   Pending pending;
   {
     std::lock_guard lock(mutex_);
-    if (!devices_.contains(event.deviceId)) return;
+    if (!devices_.contains(deviceIdOf(event))) return;
     pending.events.push_back(std::move(event));
   }
   flush(pending);
@@ -599,9 +581,9 @@ void Platform::journal(const std::string& deviceId, std::string direction, std::
       store_->appendJournal(storage::JournalRow{e.id, e.deviceId, toMillis(e.time), e.direction, e.transport, e.topic,
                                                 e.raw, e.summary},
                             limits_.journalPerDevice);
-    pending.events.push_back({"journal", deviceId, e.time, toJson(e)});
     auto& entries = journal_[deviceId];
-    entries.push_back(std::move(e));
+    entries.push_back(e);
+    pending.events.push_back(JournalRecorded{std::move(e)});
     while (entries.size() > limits_.journalPerDevice) entries.pop_front();
   }
   flush(pending);
@@ -655,11 +637,8 @@ Expected<Shadow, Failure> Platform::updateShadow(const std::string& deviceId, co
     if (store_)
       store_->upsertShadow(storage::ShadowRow{deviceId, next.desired.dump(), next.reported.dump(), next.version,
                                               toMillis(*next.updatedAt)});
-    auto data = toJson(next);
-    data["source"] = u.source;
-    data["desiredChanged"] = u.clearDesired || u.desired.is_object();
-    pending.events.push_back({"shadow.updated", deviceId, *next.updatedAt, std::move(data)});
-    out = std::move(next);
+    out = next;
+    pending.events.push_back(ShadowUpdated{std::move(next), u.source, u.clearDesired || u.desired.is_object()});
   }
   flush(pending);
   return out;
@@ -698,10 +677,6 @@ json toJson(const Device& d) {
           {"remoteAddress", d.online ? json(d.remote) : json(nullptr)},
           {"lastSeen", timeOrNullJson(d.lastSeen)},
           {"createdAt", isoTime(d.createdAt)}};
-}
-
-json toJson(const PlatformEvent& e) {
-  return {{"type", e.type}, {"deviceId", e.deviceId}, {"time", isoTime(e.time)}, {"data", e.data}};
 }
 
 json toJson(const Command& c) {

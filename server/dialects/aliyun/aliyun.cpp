@@ -84,7 +84,7 @@ AliyunDialect::AliyunDialect(core::Platform& platform, MqttPublisher& publisher)
       // Numeric ids that do not repeat across restarts: milliseconds at start-up, counting up.
       nextMessageId_(static_cast<std::uint64_t>(core::toMillis(platform.clock().now())) * 1000),
       nextRrpc_(static_cast<std::uint64_t>(core::toMillis(platform.clock().now())) * 1000) {
-  subscription_ = platform_.subscribe([this](const core::PlatformEvent& e) { onEvent(e); });
+  subscription_ = platform_.subscribe([this](const core::Event& e) { onEvent(e); });
 }
 
 AliyunDialect::~AliyunDialect() { platform_.unsubscribe(subscription_); }
@@ -374,15 +374,15 @@ void AliyunDialect::handleShadow(const Triplet& t, const std::vector<std::uint8_
   send(ali::shadowUpdateReply(request->clientToken, result->version, now));
 }
 
-void AliyunDialect::onEvent(const core::PlatformEvent& event) {
+void AliyunDialect::onEvent(const core::Event& event) {
   // Desired state set through the API goes to the device at once as a "control" push.
-  if (event.type != "shadow.updated" || event.data.value("source", "") == "device" ||
-      !event.data.value("desiredChanged", false))
-    return;
-  auto device = platform_.device(event.deviceId);
+  const auto* updated = std::get_if<core::ShadowUpdated>(&event);
+  if (!updated || updated->source == "device" || !updated->desiredChanged) return;
+  const auto& deviceId = updated->shadow.deviceId;
+  auto device = platform_.device(deviceId);
   auto t = device ? triplet(*device) : std::nullopt;
   if (!t) return;
-  auto shadow = platform_.shadow(event.deviceId);
+  auto shadow = platform_.shadow(deviceId);
   if (!shadow) return;
   const auto now = seconds(platform_.clock().now());
   const auto at = shadow->updatedAt ? seconds(*shadow->updatedAt) : now;

@@ -121,7 +121,8 @@ class IocmService {
   bool unsubscribe(const std::string& appId, const std::string& subscriptionId);
 
  private:
-  void onEvent(const core::PlatformEvent& e);
+  void onEvent(const core::Event& e);
+  void onCommandChanged(const core::Command& c);
   void notify(const std::string& productId, const std::string& notifyType, const std::vector<nlohmann::json>& bodies);
   bool subscribed(const std::string& productId, const std::string& notifyType) const;
 
