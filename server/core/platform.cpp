@@ -57,7 +57,11 @@ struct Platform::Pending {
 };
 
 Platform::Platform(Clock& clock, storage::PlatformStore* store, PlatformLimits limits)
-    : clock_(clock), store_(store), limits_(limits), commands_(CommandLimits{limits.maxPendingCommandsPerDevice}) {}
+    : clock_(clock),
+      store_(store),
+      limits_(limits),
+      commands_(CommandLimits{limits.maxPendingCommandsPerDevice}),
+      tokens_(clock) {}
 
 Platform::~Platform() = default;
 
@@ -171,8 +175,9 @@ void Platform::load(const storage::PlatformSnapshot& snapshot) {
   }
   commands_.restore(std::move(commands));
   // Expired ones too (one per device and kind at most): a device is told its token expired.
-  for (const auto& r : snapshot.tokens)
-    tokens_[r.token] = DeviceToken{r.token, r.kind, r.deviceId, r.secret, fromMillis(r.expiresAt)};
+  std::vector<Token> tokens;
+  for (const auto& r : snapshot.tokens) tokens.push_back(Token{r.token, r.kind, r.deviceId, r.secret, fromMillis(r.expiresAt)});
+  tokens_.restore(std::move(tokens));
   for (const auto& r : snapshot.journal) {
     journal_[r.deviceId].push_back(JournalEntry{r.id, r.deviceId, fromMillis(r.time), r.direction, r.transport, r.topic,
                                                 r.raw, r.summary});
@@ -232,7 +237,7 @@ Expected<Product, Failure> Platform::deleteProduct(const std::string& id) {
         messages_.erase(d->first);
         journal_.erase(d->first);
         shadows_.erase(d->first);
-        std::erase_if(tokens_, [&](const auto& t) { return t.second.deviceId == d->first; });
+        tokens_.eraseOwner(d->first);
         d = devices_.erase(d);
       } else {
         ++d;
@@ -318,7 +323,7 @@ Expected<Device, Failure> Platform::deleteDevice(const std::string& id) {
     messages_.erase(id);
     journal_.erase(id);
     shadows_.erase(id);
-    std::erase_if(tokens_, [&](const auto& t) { return t.second.deviceId == id; });
+    tokens_.eraseOwner(id);
     commands_.deviceOffline(id);
     if (store_) store_->deleteDevice(id);
     pending.events.push_back(DeviceDeleted{removed, clock_.now()});
@@ -519,24 +524,19 @@ void Platform::reset() {
   if (store_) store_->resetAll();
 }
 
-DeviceToken Platform::issueDeviceToken(const std::string& kind, const std::string& deviceId, Duration lifetime,
-                                       std::string secret) {
-  DeviceToken t{randomAlnum(32), kind, deviceId, std::move(secret), clock_.now() + lifetime};
-  std::lock_guard lock(mutex_);
-  std::erase_if(tokens_, [&](const auto& e) { return e.second.deviceId == deviceId && e.second.kind == kind; });
-  tokens_[t.token] = t;
+Token Platform::issueDeviceToken(const std::string& kind, const std::string& deviceId, Duration lifetime,
+                                 std::string secret) {
+  std::lock_guard lock(mutex_);  // with the store write, in order with a deletion of the device
+  auto t = tokens_.issue(kind, deviceId, lifetime, std::move(secret));
   if (store_) store_->putToken(storage::TokenRow{t.token, kind, deviceId, t.secret, toMillis(t.expiresAt)});
   return t;
 }
 
-std::optional<DeviceToken> Platform::deviceToken(const std::string& kind, const std::string& token,
-                                                bool evenExpired) const {
+std::optional<Token> Platform::deviceToken(const std::string& kind, const std::string& token, bool evenExpired) const {
   std::lock_guard lock(mutex_);
-  auto it = tokens_.find(token);
-  if (it == tokens_.end() || it->second.kind != kind || (!evenExpired && it->second.expiresAt <= clock_.now()) ||
-      !devices_.contains(it->second.deviceId))
-    return std::nullopt;
-  return it->second;
+  auto t = tokens_.find(kind, token, evenExpired);
+  if (!t || !devices_.contains(t->owner)) return std::nullopt;
+  return t;
 }
 
 nlohmann::json Platform::stats() const {

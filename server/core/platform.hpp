@@ -23,6 +23,7 @@
 #include "server/core/command_queue.hpp"
 #include "server/core/event_bus.hpp"
 #include "server/core/model.hpp"
+#include "server/core/token_store.hpp"
 
 namespace fc::storage {
 class PlatformStore;
@@ -30,16 +31,6 @@ struct PlatformSnapshot;
 }  // namespace fc::storage
 
 namespace fc::server::core {
-
-/// A token a device signed in with over a connectionless channel (HTTP, CoAP) or a pre-step;
-/// `secret` is the second half of a token pair (iotId → iotToken), else empty.
-struct DeviceToken {
-  std::string token;
-  std::string kind;
-  std::string deviceId;
-  std::string secret;
-  TimePoint expiresAt{};
-};
 
 /// How commands reach devices: the dialect layer implements it for the device's transport.
 class CommandSender {
@@ -136,16 +127,16 @@ class Platform {
   std::vector<JournalEntry> journalEntries(const std::string& deviceId, std::size_t limit,
                                            std::optional<std::int64_t> before = {}) const;
 
-  // --- device tokens ---
+  // --- device tokens (a TokenStore whose owners are devices) ---
   /// A new random token of `kind` for the device, valid for `lifetime` on the platform clock; it
   /// replaces the device's earlier token of that kind and is persisted, so the device stays signed
-  /// in across a restart. `secret` is stored with it (the second half of a pair).
-  DeviceToken issueDeviceToken(const std::string& kind, const std::string& deviceId, Duration lifetime,
-                               std::string secret = {});
+  /// in across a restart. `secret` is stored with it (the second half of a pair, e.g. aliyun's
+  /// pre-step iotId → iotToken). The token's owner is the device id.
+  Token issueDeviceToken(const std::string& kind, const std::string& deviceId, Duration lifetime,
+                         std::string secret = {});
   /// The token if it is of `kind`, belongs to a device that still exists and has not expired (or,
   /// with `evenExpired`, has: to tell a device its token expired rather than that it is unknown).
-  std::optional<DeviceToken> deviceToken(const std::string& kind, const std::string& token,
-                                         bool evenExpired = false) const;
+  std::optional<Token> deviceToken(const std::string& kind, const std::string& token, bool evenExpired = false) const;
 
   // --- shadow ---
   /// The device's shadow (an empty one, version 0, if it never had one); 404 for an unknown device.
@@ -181,7 +172,7 @@ class Platform {
   EventBus events_;
 
   std::map<std::string, Shadow> shadows_;  // under mutex_
-  std::unordered_map<std::string, DeviceToken> tokens_;  // token → token; under mutex_
+  TokenStore tokens_;  // device tokens; changed under mutex_ too, so the store sees them in order
 };
 
 /// JSON forms used by the API and the event stream.

@@ -120,7 +120,7 @@ AliyunDialect::Login AliyunDialect::read(const core::Platform& platform, const b
 
   // Pre-step login: username = an iotId handed out by POST /auth/devicename.
   if (auto preStep = platform.deviceToken(kIotTokenKind, *client.username, /*evenExpired=*/true)) {
-    auto device = platform.device(preStep->deviceId);
+    auto device = platform.device(preStep->owner);
     auto t = device ? triplet(*device) : std::nullopt;
     if (!t) return refuse(mqtt::ConnectReturn::BadUsernameOrPassword, "the iotId's device no longer exists");
     login.kind = Login::Kind::Device;
@@ -190,7 +190,7 @@ bool AliyunDialect::verify(const MqttLogin& mqttLogin, const broker::ClientIdent
   // username = an iotId of the pre-step
   if (auto preStep = client.username ? platform_.deviceToken(kIotTokenKind, *client.username, /*evenExpired=*/true)
                                      : std::nullopt) {
-    if (preStep->deviceId != t->device.id) return reject("the iotId belongs to another device");
+    if (preStep->owner != t->device.id) return reject("the iotId belongs to another device");
     if (preStep->expiresAt <= platform_.clock().now()) return reject("the iotToken has expired");
     if (preStep->secret != given) return reject("wrong iotToken");
     if (!id || id->id != t->productKey + "." + t->deviceName)
@@ -399,7 +399,7 @@ std::string AliyunDialect::issueHttpToken(const std::string& deviceId) {
 std::optional<std::string> AliyunDialect::httpTokenDevice(const std::string& token, bool evenExpired) const {
   auto t = platform_.deviceToken(kHttpTokenKind, token, evenExpired);
   if (!t) return std::nullopt;
-  return t->deviceId;
+  return t->owner;
 }
 
 std::string AliyunDialect::issueCoapToken(const std::string& deviceId) {
@@ -409,7 +409,7 @@ std::string AliyunDialect::issueCoapToken(const std::string& deviceId) {
 std::optional<std::string> AliyunDialect::coapTokenDevice(const std::string& token, bool evenExpired) const {
   auto t = platform_.deviceToken(kCoapTokenKind, token, evenExpired);
   if (!t) return std::nullopt;
-  return t->deviceId;
+  return t->owner;
 }
 
 AliyunDialect::IotToken AliyunDialect::issueIotToken(const std::string& deviceId) {

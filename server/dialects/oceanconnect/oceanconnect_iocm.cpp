@@ -24,6 +24,8 @@ using http::ApiResponse;
 
 constexpr auto kAccessTokenLifetime = std::chrono::seconds(3600);
 constexpr auto kRefreshTokenLifetime = std::chrono::hours(24 * 30);
+const std::string kAccessKind = "iocm.access";
+const std::string kRefreshKind = "iocm.refresh";
 constexpr std::int64_t kDefaultVerifyTimeout = 180;  // seconds, Huawei's default for deviceCredentials
 constexpr std::size_t kMaxPageSize = 1000;
 constexpr std::int64_t kMaxExpireSeconds = 2'592'000;  // 30 days
@@ -140,16 +142,16 @@ std::vector<json> iocmDataChanged(const core::Device& device, const core::Produc
 
 // --- the service ---
 
-IocmService::IocmService(core::Platform& platform, Post post) : platform_(platform), post_(std::move(post)) {
+IocmService::IocmService(core::Platform& platform, Post post)
+    : platform_(platform), post_(std::move(post)), tokens_(platform.clock()) {
   listener_ = platform_.subscribe([this](const core::Event& e) { onEvent(e); });
 }
 
 IocmService::~IocmService() { platform_.unsubscribe(listener_); }
 
 void IocmService::reset() {
+  tokens_.clear();
   std::lock_guard lock(mutex_);
-  accessTokens_.clear();
-  refreshTokens_.clear();
   callbacks_.clear();
   subscriptions_.clear();
   activations_.clear();
@@ -195,33 +197,21 @@ std::optional<IocmService::App> IocmService::findApp(const std::string& appId) c
 }
 
 IocmService::Tokens IocmService::issueTokens(const std::string& appId) {
-  Tokens t{core::randomAlnum(32), core::randomAlnum(32)};
-  const auto now = platform_.clock().now();
-  std::lock_guard lock(mutex_);
-  // Expired tokens are dropped here, so a test suite that logs in before every test stays small.
-  std::erase_if(accessTokens_, [&](const auto& entry) { return entry.second.expiresAt <= now; });
-  std::erase_if(refreshTokens_, [&](const auto& entry) { return entry.second.expiresAt <= now; });
-  accessTokens_[t.accessToken] = {appId, now + kAccessTokenLifetime};
-  refreshTokens_[t.refreshToken] = {appId, now + kRefreshTokenLifetime};
-  return t;
+  // An app may hold several live tokens (several servers log in as one app); expired ones are
+  // dropped as new ones are issued, so a test suite that logs in before every test stays small.
+  using Earlier = core::TokenStore::Earlier;
+  return Tokens{tokens_.issue(kAccessKind, appId, kAccessTokenLifetime, {}, Earlier::Keep).token,
+                tokens_.issue(kRefreshKind, appId, kRefreshTokenLifetime, {}, Earlier::Keep).token};
 }
 
 std::optional<std::string> IocmService::tokenApp(const std::string& accessToken) const {
-  const auto now = platform_.clock().now();
-  std::lock_guard lock(mutex_);
-  auto it = accessTokens_.find(accessToken);
-  if (it == accessTokens_.end() || it->second.expiresAt <= now) return std::nullopt;
-  return it->second.appId;
+  auto t = tokens_.find(kAccessKind, accessToken);
+  if (!t) return std::nullopt;
+  return t->owner;
 }
 
 std::optional<IocmService::Tokens> IocmService::refresh(const std::string& appId, const std::string& refreshToken) {
-  {
-    const auto now = platform_.clock().now();
-    std::lock_guard lock(mutex_);
-    auto it = refreshTokens_.find(refreshToken);
-    if (it == refreshTokens_.end() || it->second.appId != appId || it->second.expiresAt <= now) return std::nullopt;
-    refreshTokens_.erase(it);
-  }
+  if (!tokens_.take(kRefreshKind, refreshToken, appId)) return std::nullopt;
   return issueTokens(appId);
 }
 

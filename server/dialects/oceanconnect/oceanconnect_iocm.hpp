@@ -130,13 +130,8 @@ class IocmService {
   Post post_;
   std::uint64_t listener_ = 0;
 
-  struct Token {
-    std::string appId;
-    core::TimePoint expiresAt{};
-  };
+  core::TokenStore tokens_;  // kinds "iocm.access" and "iocm.refresh", owned by app ids
   mutable std::mutex mutex_;
-  std::map<std::string, Token> accessTokens_;
-  std::map<std::string, Token> refreshTokens_;
   std::map<std::string, std::string> callbacks_;  // command id → callbackUrl (kept to show it in answers)
   std::vector<Subscription> subscriptions_;
   std::uint64_t nextSubscription_ = 1;
