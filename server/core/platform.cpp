@@ -60,6 +60,8 @@ Platform::Platform(Clock& clock, storage::PlatformStore* store, PlatformLimits l
     : clock_(clock),
       store_(store),
       limits_(limits),
+      messages_(limits.messagesPerDevice),
+      journal_(limits.journalPerDevice),
       commands_(CommandLimits{limits.maxPendingCommandsPerDevice}),
       tokens_(clock) {}
 
@@ -135,11 +137,11 @@ void Platform::apply(CommandActions& actions, Pending& pending) {
       persistCommand(a.command);
       pending.events.push_back(CommandChanged{a.command, now});
     } else {
-      auto d = devices_.find(a.command.spec.deviceId);
-      if (d == devices_.end()) continue;
-      auto p = products_.find(d->second.productId);
-      if (p == products_.end()) continue;
-      pending.sends.emplace_back(d->second, p->second, a.command);
+      const Device* d = registry_.device(a.command.spec.deviceId);
+      if (!d) continue;
+      const Product* p = registry_.product(d->productId);
+      if (!p) continue;
+      pending.sends.emplace_back(*d, *p, a.command);
     }
   }
   actions.clear();
@@ -148,11 +150,11 @@ void Platform::apply(CommandActions& actions, Pending& pending) {
 void Platform::load(const storage::PlatformSnapshot& snapshot) {
   std::lock_guard lock(mutex_);
   for (const auto& r : snapshot.products)
-    products_[r.id] = Product{r.id, r.name, r.dialect, parseObject(r.keys), fromMillis(r.createdAt)};
+    registry_.putProduct(Product{r.id, r.name, r.dialect, parseObject(r.keys), fromMillis(r.createdAt)});
   for (const auto& r : snapshot.devices) {
     Device d{r.id, r.productId, r.name, parseObject(r.identifiers), parseObject(r.secrets), r.firmwareVersion,
              false, timeOrNull(r.lastSeen), "", "", fromMillis(r.createdAt)};
-    devices_[r.id] = std::move(d);
+    registry_.putDevice(std::move(d));
   }
   std::vector<Command> commands;
   for (const auto& r : snapshot.commands) {
@@ -178,16 +180,11 @@ void Platform::load(const storage::PlatformSnapshot& snapshot) {
   std::vector<Token> tokens;
   for (const auto& r : snapshot.tokens) tokens.push_back(Token{r.token, r.kind, r.deviceId, r.secret, fromMillis(r.expiresAt)});
   tokens_.restore(std::move(tokens));
-  for (const auto& r : snapshot.journal) {
-    journal_[r.deviceId].push_back(JournalEntry{r.id, r.deviceId, fromMillis(r.time), r.direction, r.transport, r.topic,
-                                                r.raw, r.summary});
-    nextJournalId_ = std::max(nextJournalId_, r.id + 1);
-  }
-  for (const auto& r : snapshot.messages) {
-    messages_[r.deviceId].push_back(
-        UplinkMessage{r.id, r.deviceId, fromMillis(r.time), r.transport, r.topic, r.payload, r.contentType});
-    nextMessageId_ = std::max(nextMessageId_, r.id + 1);
-  }
+  for (const auto& r : snapshot.journal)
+    journal_.restore(
+        JournalEntry{r.id, r.deviceId, fromMillis(r.time), r.direction, r.transport, r.topic, r.raw, r.summary});
+  for (const auto& r : snapshot.messages)
+    messages_.restore(UplinkMessage{r.id, r.deviceId, fromMillis(r.time), r.transport, r.topic, r.payload, r.contentType});
   for (const auto& r : snapshot.shadows)
     shadows_[r.deviceId] = Shadow{r.deviceId, parseObject(r.reported), parseObject(r.desired), r.version,
                                   fromMillis(r.updatedAt)};
@@ -201,10 +198,10 @@ Expected<Product, Failure> Platform::createProduct(Product p) {
     std::lock_guard lock(mutex_);
     if (p.id.empty()) p.id = newId("prod");
     if (!validId(p.id)) return Unexpected(Failure{422, "invalid", "product id: 1-128 of A-Z a-z 0-9 - _ . :"});
-    if (products_.contains(p.id)) return Unexpected(Failure{409, "conflict", "product '" + p.id + "' exists"});
+    if (registry_.product(p.id)) return Unexpected(Failure{409, "conflict", "product '" + p.id + "' exists"});
     if (p.name.empty()) p.name = p.id;
     p.createdAt = clock_.now();
-    products_[p.id] = p;
+    registry_.putProduct(p);
     if (store_) store_->upsertProduct(storage::ProductRow{p.id, p.name, p.dialect, p.keys.dump(), toMillis(p.createdAt)});
   }
   return p;
@@ -212,15 +209,13 @@ Expected<Product, Failure> Platform::createProduct(Product p) {
 
 std::vector<Product> Platform::products() const {
   std::lock_guard lock(mutex_);
-  std::vector<Product> out;
-  for (const auto& [_, p] : products_) out.push_back(p);
-  return out;
+  return registry_.products();
 }
 
 std::optional<Product> Platform::product(const std::string& id) const {
   std::lock_guard lock(mutex_);
-  auto it = products_.find(id);
-  return it == products_.end() ? std::nullopt : std::optional<Product>(it->second);
+  const Product* p = registry_.product(id);
+  return p ? std::optional<Product>(*p) : std::nullopt;
 }
 
 Expected<Product, Failure> Platform::deleteProduct(const std::string& id) {
@@ -228,22 +223,16 @@ Expected<Product, Failure> Platform::deleteProduct(const std::string& id) {
   Product removed;
   {
     std::lock_guard lock(mutex_);
-    auto it = products_.find(id);
-    if (it == products_.end()) return Unexpected(notFound("product", id));
-    removed = it->second;
-    for (auto d = devices_.begin(); d != devices_.end();) {
-      if (d->second.productId == id) {
-        pending.events.push_back(DeviceDeleted{d->second, clock_.now()});
-        messages_.erase(d->first);
-        journal_.erase(d->first);
-        shadows_.erase(d->first);
-        tokens_.eraseOwner(d->first);
-        d = devices_.erase(d);
-      } else {
-        ++d;
-      }
+    const Product* p = registry_.product(id);
+    if (!p) return Unexpected(notFound("product", id));
+    removed = *p;
+    for (auto& d : registry_.eraseProduct(id)) {
+      messages_.erase(d.id);
+      journal_.erase(d.id);
+      shadows_.erase(d.id);
+      tokens_.eraseOwner(d.id);
+      pending.events.push_back(DeviceDeleted{std::move(d), clock_.now()});
     }
-    products_.erase(it);
     if (store_) store_->deleteProduct(id);
   }
   flush(pending);
@@ -256,13 +245,13 @@ Expected<Device, Failure> Platform::createDevice(Device d) {
     std::lock_guard lock(mutex_);
     if (d.id.empty()) d.id = newId("dev");
     if (!validId(d.id)) return Unexpected(Failure{422, "invalid", "device id: 1-128 of A-Z a-z 0-9 - _ . :"});
-    if (!products_.contains(d.productId))
+    if (!registry_.product(d.productId))
       return Unexpected(Failure{422, "invalid", "no product '" + d.productId + "' for the device"});
-    if (devices_.contains(d.id)) return Unexpected(Failure{409, "conflict", "device '" + d.id + "' exists"});
+    if (registry_.contains(d.id)) return Unexpected(Failure{409, "conflict", "device '" + d.id + "' exists"});
     if (d.name.empty()) d.name = d.id;
     d.online = false;
     d.createdAt = clock_.now();
-    devices_[d.id] = d;
+    registry_.putDevice(d);
     persistDevice(d);
     pending.events.push_back(DeviceCreated{d});
   }
@@ -274,41 +263,35 @@ Expected<Device, Failure> Platform::updateDevice(const std::string& id, const js
   Device updated;
   {
     std::lock_guard lock(mutex_);
-    auto it = devices_.find(id);
-    if (it == devices_.end()) return Unexpected(notFound("device", id));
-    Device& d = it->second;
-    if (changes.contains("name")) d.name = changes["name"].get<std::string>();
-    if (changes.contains("identifiers")) d.identifiers = changes["identifiers"];
-    if (changes.contains("secrets")) d.secrets = changes["secrets"];
-    if (changes.contains("firmwareVersion")) d.firmwareVersion = changes["firmwareVersion"].get<std::string>();
-    persistDevice(d);
-    updated = d;
+    if (!registry_.contains(id)) return Unexpected(notFound("device", id));
+    if (changes.contains("identifiers")) registry_.setIdentifiers(id, changes["identifiers"]);
+    const Device* d = registry_.change(id, [&](Device& d) {
+      if (changes.contains("name")) d.name = changes["name"].get<std::string>();
+      if (changes.contains("secrets")) d.secrets = changes["secrets"];
+      if (changes.contains("firmwareVersion")) d.firmwareVersion = changes["firmwareVersion"].get<std::string>();
+    });
+    persistDevice(*d);
+    updated = *d;
   }
   return updated;
 }
 
 std::vector<Device> Platform::devices(const std::optional<std::string>& productId) const {
   std::lock_guard lock(mutex_);
-  std::vector<Device> out;
-  for (const auto& [_, d] : devices_)
-    if (!productId || d.productId == *productId) out.push_back(d);
-  return out;
+  return registry_.devices(productId);
 }
 
 std::optional<Device> Platform::device(const std::string& id) const {
   std::lock_guard lock(mutex_);
-  auto it = devices_.find(id);
-  return it == devices_.end() ? std::nullopt : std::optional<Device>(it->second);
+  const Device* d = registry_.device(id);
+  return d ? std::optional<Device>(*d) : std::nullopt;
 }
 
 std::optional<Device> Platform::findDevice(const std::string& productId, const std::string& key,
                                            const std::string& value) const {
   std::lock_guard lock(mutex_);
-  for (const auto& [_, d] : devices_)
-    if (d.productId == productId && d.identifiers.contains(key) && d.identifiers[key].is_string() &&
-        d.identifiers[key].get<std::string>() == value)
-      return d;
-  return std::nullopt;
+  const Device* d = registry_.find(productId, key, value);
+  return d ? std::optional<Device>(*d) : std::nullopt;
 }
 
 Expected<Device, Failure> Platform::deleteDevice(const std::string& id) {
@@ -316,10 +299,9 @@ Expected<Device, Failure> Platform::deleteDevice(const std::string& id) {
   Device removed;
   {
     std::lock_guard lock(mutex_);
-    auto it = devices_.find(id);
-    if (it == devices_.end()) return Unexpected(notFound("device", id));
-    removed = it->second;
-    devices_.erase(it);
+    auto erased = registry_.eraseDevice(id);
+    if (!erased) return Unexpected(notFound("device", id));
+    removed = std::move(*erased);
     messages_.erase(id);
     journal_.erase(id);
     shadows_.erase(id);
@@ -338,16 +320,16 @@ void Platform::deviceConnected(const std::string& deviceId, const std::string& t
   Pending pending;
   {
     std::lock_guard lock(mutex_);
-    auto it = devices_.find(deviceId);
-    if (it == devices_.end()) return;
-    Device& d = it->second;
     const auto now = clock_.now();
-    d.online = true;
-    d.transport = transport;
-    d.remote = remote;
-    d.lastSeen = now;
-    persistDevice(d);
-    pending.events.push_back(PresenceChanged{d, now});
+    const Device* d = registry_.change(deviceId, [&](Device& d) {
+      d.online = true;
+      d.transport = transport;
+      d.remote = remote;
+      d.lastSeen = now;
+    });
+    if (!d) return;
+    persistDevice(*d);
+    pending.events.push_back(PresenceChanged{*d, now});
   }
   flush(pending);
 }
@@ -356,7 +338,7 @@ void Platform::deviceReachable(const std::string& deviceId) {
   Pending pending;
   {
     std::lock_guard lock(mutex_);
-    if (!devices_.contains(deviceId) || commands_.online(deviceId)) return;
+    if (!registry_.contains(deviceId) || commands_.online(deviceId)) return;
     CommandActions actions;
     commands_.deviceOnline(deviceId, clock_.now(), actions);
     apply(actions, pending);
@@ -373,16 +355,17 @@ void Platform::deviceDisconnected(const std::string& deviceId) {
   Pending pending;
   {
     std::lock_guard lock(mutex_);
-    auto it = devices_.find(deviceId);
-    if (it == devices_.end()) return;
-    Device& d = it->second;
-    d.online = false;
-    d.lastSeen = clock_.now();
-    d.transport.clear();
-    d.remote.clear();
-    persistDevice(d);
+    const auto now = clock_.now();
+    const Device* d = registry_.change(deviceId, [&](Device& d) {
+      d.online = false;
+      d.lastSeen = now;
+      d.transport.clear();
+      d.remote.clear();
+    });
+    if (!d) return;
+    persistDevice(*d);
     commands_.deviceOffline(deviceId);
-    pending.events.push_back(PresenceChanged{d, *d.lastSeen});
+    pending.events.push_back(PresenceChanged{*d, now});
   }
   flush(pending);
 }
@@ -392,19 +375,17 @@ void Platform::recordUplink(const std::string& deviceId, const std::string& tran
   Pending pending;
   {
     std::lock_guard lock(mutex_);
-    auto it = devices_.find(deviceId);
-    if (it == devices_.end()) return;
     const auto now = clock_.now();
-    it->second.lastSeen = now;
-    UplinkMessage m{nextMessageId_++, deviceId, now, transport, topic, std::move(payload), std::move(contentType)};
-    auto& history = messages_[deviceId];
-    history.push_back(m);  // and m itself goes out in the event
-    while (history.size() > limits_.messagesPerDevice) history.pop_front();
-    if (store_)
-      store_->appendMessage(storage::MessageRow{m.id, m.deviceId, toMillis(m.time), m.transport, m.topic, m.payload,
-                                                m.contentType},
-                            limits_.messagesPerDevice);
-    pending.events.push_back(UplinkReceived{std::move(m)});
+    if (!registry_.change(deviceId, [now](Device& d) { d.lastSeen = now; })) return;
+    messages_.append(
+        UplinkMessage{0, deviceId, now, transport, topic, std::move(payload), std::move(contentType)},
+        [&](const UplinkMessage& m) {
+          if (store_)
+            store_->appendMessage(storage::MessageRow{m.id, m.deviceId, toMillis(m.time), m.transport, m.topic,
+                                                      m.payload, m.contentType},
+                                  limits_.messagesPerDevice);
+          pending.events.push_back(UplinkReceived{m});
+        });
   }
   flush(pending);
 }
@@ -412,13 +393,7 @@ void Platform::recordUplink(const std::string& deviceId, const std::string& tran
 std::vector<UplinkMessage> Platform::messages(const std::string& deviceId, std::size_t limit,
                                               std::optional<std::int64_t> before) const {
   std::lock_guard lock(mutex_);
-  std::vector<UplinkMessage> out;
-  auto it = messages_.find(deviceId);
-  if (it == messages_.end()) return out;
-  for (auto m = it->second.rbegin(); m != it->second.rend() && out.size() < limit; ++m)
-    if (!before || m->id < *before) out.push_back(*m);
-  std::reverse(out.begin(), out.end());
-  return out;
+  return messages_.page(deviceId, limit, before);
 }
 
 // --- commands ---
@@ -429,7 +404,7 @@ Expected<Command, Failure> Platform::sendCommand(CommandSpec spec,
   Command created;
   {
     std::lock_guard lock(mutex_);
-    if (!devices_.contains(spec.deviceId)) return Unexpected(notFound("device", spec.deviceId));
+    if (!registry_.contains(spec.deviceId)) return Unexpected(notFound("device", spec.deviceId));
     CommandActions actions;
     const auto deviceId = spec.deviceId;
     auto c = commands_.submit(newId("cmd"), std::move(spec), clock_.now(), actions);
@@ -452,7 +427,7 @@ std::optional<Command> Platform::command(const std::string& id) const {
 Expected<std::vector<Command>, Failure> Platform::commands(const std::string& deviceId,
                                                            std::optional<CommandStatus> status) const {
   std::lock_guard lock(mutex_);
-  if (!devices_.contains(deviceId)) return Unexpected(notFound("device", deviceId));
+  if (!registry_.contains(deviceId)) return Unexpected(notFound("device", deviceId));
   return commands_.list(deviceId, status);
 }
 
@@ -514,8 +489,7 @@ void Platform::tick() {
 
 void Platform::reset() {
   std::lock_guard lock(mutex_);
-  products_.clear();
-  devices_.clear();
+  registry_.clear();
   messages_.clear();
   journal_.clear();
   commands_.clear();
@@ -535,7 +509,7 @@ Token Platform::issueDeviceToken(const std::string& kind, const std::string& dev
 std::optional<Token> Platform::deviceToken(const std::string& kind, const std::string& token, bool evenExpired) const {
   std::lock_guard lock(mutex_);
   auto t = tokens_.find(kind, token, evenExpired);
-  if (!t || !devices_.contains(t->owner)) return std::nullopt;
+  if (!t || !registry_.contains(t->owner)) return std::nullopt;
   return t;
 }
 
@@ -543,27 +517,25 @@ nlohmann::json Platform::stats() const {
   std::lock_guard lock(mutex_);
   std::size_t online = 0;
   json byStatus = json::object();
-  std::size_t messages = 0;
-  for (const auto& [id, d] : devices_) {
+  for (const auto& [id, d] : registry_.all()) {
     online += d.online ? 1 : 0;
     for (const auto& c : commands_.list(id)) {
       const std::string status(toString(c.status));
       byStatus[status] = byStatus.value(status, 0) + 1;
     }
   }
-  for (const auto& [_, history] : messages_) messages += history.size();
-  return {{"products", products_.size()},
-          {"devices", devices_.size()},
+  return {{"products", registry_.productCount()},
+          {"devices", registry_.all().size()},
           {"devicesOnline", online},
           {"commands", byStatus},
-          {"messages", messages}};
+          {"messages", messages_.size()}};
 }
 
 void Platform::announce(Event event) {
   Pending pending;
   {
     std::lock_guard lock(mutex_);
-    if (!devices_.contains(deviceIdOf(event))) return;
+    if (!registry_.contains(deviceIdOf(event))) return;
     pending.events.push_back(std::move(event));
   }
   flush(pending);
@@ -574,17 +546,16 @@ void Platform::journal(const std::string& deviceId, std::string direction, std::
   Pending pending;
   {
     std::lock_guard lock(mutex_);
-    if (!devices_.contains(deviceId)) return;
-    JournalEntry e{nextJournalId_++, deviceId, clock_.now(), std::move(direction), std::move(transport),
-                   std::move(topic), std::move(raw), std::move(summary)};
-    if (store_)
-      store_->appendJournal(storage::JournalRow{e.id, e.deviceId, toMillis(e.time), e.direction, e.transport, e.topic,
-                                                e.raw, e.summary},
-                            limits_.journalPerDevice);
-    auto& entries = journal_[deviceId];
-    entries.push_back(e);
-    pending.events.push_back(JournalRecorded{std::move(e)});
-    while (entries.size() > limits_.journalPerDevice) entries.pop_front();
+    if (!registry_.contains(deviceId)) return;
+    journal_.append(JournalEntry{0, deviceId, clock_.now(), std::move(direction), std::move(transport),
+                                 std::move(topic), std::move(raw), std::move(summary)},
+                    [&](const JournalEntry& e) {
+                      if (store_)
+                        store_->appendJournal(storage::JournalRow{e.id, e.deviceId, toMillis(e.time), e.direction,
+                                                                  e.transport, e.topic, e.raw, e.summary},
+                                              limits_.journalPerDevice);
+                      pending.events.push_back(JournalRecorded{e});
+                    });
   }
   flush(pending);
 }
@@ -592,20 +563,14 @@ void Platform::journal(const std::string& deviceId, std::string direction, std::
 std::vector<JournalEntry> Platform::journalEntries(const std::string& deviceId, std::size_t limit,
                                                    std::optional<std::int64_t> before) const {
   std::lock_guard lock(mutex_);
-  std::vector<JournalEntry> out;
-  auto it = journal_.find(deviceId);
-  if (it == journal_.end()) return out;
-  for (auto e = it->second.rbegin(); e != it->second.rend() && out.size() < limit; ++e)
-    if (!before || e->id < *before) out.push_back(*e);
-  std::reverse(out.begin(), out.end());
-  return out;
+  return journal_.page(deviceId, limit, before);
 }
 
 // --- shadow ---
 
 Expected<Shadow, Failure> Platform::shadow(const std::string& deviceId) const {
   std::lock_guard lock(mutex_);
-  if (!devices_.contains(deviceId)) return Unexpected(notFound("device", deviceId));
+  if (!registry_.contains(deviceId)) return Unexpected(notFound("device", deviceId));
   auto it = shadows_.find(deviceId);
   if (it == shadows_.end()) return Shadow{deviceId};
   return it->second;
@@ -619,7 +584,7 @@ Expected<Shadow, Failure> Platform::updateShadow(const std::string& deviceId, co
   Shadow out;
   {
     std::lock_guard lock(mutex_);
-    if (!devices_.contains(deviceId)) return Unexpected(notFound("device", deviceId));
+    if (!registry_.contains(deviceId)) return Unexpected(notFound("device", deviceId));
     auto [it, _] = shadows_.try_emplace(deviceId, Shadow{deviceId});
     Shadow next = it->second;
     if (u.version && *u.version <= next.version)

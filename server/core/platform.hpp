@@ -21,7 +21,9 @@
 #include "protocols/common/expected.hpp"
 #include "server/core/clock.hpp"
 #include "server/core/command_queue.hpp"
+#include "server/core/device_registry.hpp"
 #include "server/core/event_bus.hpp"
+#include "server/core/history.hpp"
 #include "server/core/model.hpp"
 #include "server/core/token_store.hpp"
 
@@ -75,7 +77,8 @@ class Platform {
   std::vector<Device> devices(const std::optional<std::string>& productId = {}) const;
   std::optional<Device> device(const std::string& id) const;
   Expected<Device, Failure> deleteDevice(const std::string& id);
-  /// The device of `productId` whose identifiers[key] == value (e.g. aliyun's deviceName).
+  /// The device of `productId` whose identifiers[key] == value (e.g. aliyun's deviceName), through
+  /// the registry's index (no scan); the lowest id if several devices have it.
   std::optional<Device> findDevice(const std::string& productId, const std::string& key,
                                    const std::string& value) const;
 
@@ -160,12 +163,9 @@ class Platform {
   CommandSender* sender_ = nullptr;
 
   mutable std::mutex mutex_;
-  std::map<std::string, Product> products_;
-  std::map<std::string, Device> devices_;
-  std::unordered_map<std::string, std::deque<UplinkMessage>> messages_;
-  std::int64_t nextMessageId_ = 1;
-  std::unordered_map<std::string, std::deque<JournalEntry>> journal_;
-  std::int64_t nextJournalId_ = 1;
+  DeviceRegistry registry_;  // products and devices
+  History<UplinkMessage> messages_;
+  History<JournalEntry> journal_;
   std::uint64_t idCounter_ = 0;
   CommandQueue commands_;
 
