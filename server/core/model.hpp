@@ -57,10 +57,20 @@ struct UplinkMessage {
   std::string contentType;
 };
 
-/// An API-shaped failure: the HTTP status, a stable code, and a message for people.
+/// What went wrong, in the platform's terms. Each edge maps it to its protocol: the REST API to an
+/// HTTP status and error code (http::failureResponse), IoCM to Huawei's error codes, aliyun to its
+/// reply codes.
+enum class Errc : std::uint8_t {
+  NotFound,  // no such product, device or command
+  Conflict,  // exists already, taken by another, or not in a state that allows it (a stale version)
+  Invalid,   // input the platform cannot accept
+  Limit,     // a limit is reached (a device's open commands)
+  Internal,
+};
+
+/// A failure: its domain code and a message for people.
 struct Failure {
-  int status = 400;
-  std::string code;
+  Errc code = Errc::Invalid;
   std::string message;
 };
 

@@ -30,18 +30,18 @@ json parseObject(const std::string& text) {
 }
 
 Failure notFound(const std::string& what, const std::string& id) {
-  return {404, "not_found", "no " + what + " '" + id + "'"};
+  return {Errc::NotFound, "no " + what + " '" + id + "'"};
 }
 
 Failure fromCommandError(CommandError e, const std::string& id) {
   switch (e) {
     case CommandError::NotFound: return notFound("command", id);
-    case CommandError::NotCancelable: return {409, "conflict", "command '" + id + "': " + std::string(toString(e))};
-    case CommandError::TooManyPending: return {429, "too_many_commands", std::string(toString(e))};
+    case CommandError::NotCancelable: return {Errc::Conflict, "command '" + id + "': " + std::string(toString(e))};
+    case CommandError::TooManyPending: return {Errc::Limit, std::string(toString(e))};
     case CommandError::NotSent:
-    case CommandError::AlreadyFinal: return {409, "conflict", "command '" + id + "': " + std::string(toString(e))};
+    case CommandError::AlreadyFinal: return {Errc::Conflict, "command '" + id + "': " + std::string(toString(e))};
   }
-  return {500, "internal", "unknown command error"};
+  return {Errc::Internal, "unknown command error"};
 }
 
 bool validId(const std::string& id) {
@@ -197,8 +197,8 @@ Expected<Product, Failure> Platform::createProduct(Product p) {
   {
     std::lock_guard lock(mutex_);
     if (p.id.empty()) p.id = newId("prod");
-    if (!validId(p.id)) return Unexpected(Failure{422, "invalid", "product id: 1-128 of A-Z a-z 0-9 - _ . :"});
-    if (registry_.product(p.id)) return Unexpected(Failure{409, "conflict", "product '" + p.id + "' exists"});
+    if (!validId(p.id)) return Unexpected(Failure{Errc::Invalid, "product id: 1-128 of A-Z a-z 0-9 - _ . :"});
+    if (registry_.product(p.id)) return Unexpected(Failure{Errc::Conflict, "product '" + p.id + "' exists"});
     if (p.name.empty()) p.name = p.id;
     p.createdAt = clock_.now();
     registry_.putProduct(p);
@@ -244,10 +244,10 @@ Expected<Device, Failure> Platform::createDevice(Device d) {
   {
     std::lock_guard lock(mutex_);
     if (d.id.empty()) d.id = newId("dev");
-    if (!validId(d.id)) return Unexpected(Failure{422, "invalid", "device id: 1-128 of A-Z a-z 0-9 - _ . :"});
+    if (!validId(d.id)) return Unexpected(Failure{Errc::Invalid, "device id: 1-128 of A-Z a-z 0-9 - _ . :"});
     if (!registry_.product(d.productId))
-      return Unexpected(Failure{422, "invalid", "no product '" + d.productId + "' for the device"});
-    if (registry_.contains(d.id)) return Unexpected(Failure{409, "conflict", "device '" + d.id + "' exists"});
+      return Unexpected(Failure{Errc::Invalid, "no product '" + d.productId + "' for the device"});
+    if (registry_.contains(d.id)) return Unexpected(Failure{Errc::Conflict, "device '" + d.id + "' exists"});
     if (d.name.empty()) d.name = d.id;
     d.online = false;
     d.createdAt = clock_.now();
@@ -579,7 +579,7 @@ Expected<Shadow, Failure> Platform::shadow(const std::string& deviceId) const {
 Expected<Shadow, Failure> Platform::updateShadow(const std::string& deviceId, const ShadowUpdate& u) {
   for (const auto* side : {&u.reported, &u.desired})
     if (!side->is_null() && !side->is_object())
-      return Unexpected(Failure{422, "invalid", "shadow state must be an object"});
+      return Unexpected(Failure{Errc::Invalid, "shadow state must be an object"});
   Pending pending;
   Shadow out;
   {
@@ -588,7 +588,7 @@ Expected<Shadow, Failure> Platform::updateShadow(const std::string& deviceId, co
     auto [it, _] = shadows_.try_emplace(deviceId, Shadow{deviceId});
     Shadow next = it->second;
     if (u.version && *u.version <= next.version)
-      return Unexpected(Failure{409, "conflict",
+      return Unexpected(Failure{Errc::Conflict,
                                 "shadow version " + std::to_string(*u.version) + " is not above the current " +
                                     std::to_string(next.version)});
     // A null value removes the key: JSON merge patch (RFC 7396) on each side.

@@ -34,7 +34,7 @@ ApiResponse tooLong(const std::string& field, std::size_t limit, std::size_t len
                     {"length", length}}}});
 }
 
-ApiResponse fail(const core::Failure& f) { return errorResponse(f.status, f.code, f.message); }
+ApiResponse fail(const core::Failure& f) { return failureResponse(f); }
 
 /// The body as a JSON object, or the 400 that explains why it is not one.
 Expected<json, ApiResponse> objectBody(const ApiRequest& r) {

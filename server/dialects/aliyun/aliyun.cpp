@@ -367,7 +367,7 @@ void AliyunDialect::handleShadow(const Triplet& t, const std::vector<std::uint8_
   update.source = "device";
   auto result = platform_.updateShadow(t.device.id, update);
   if (!result) {
-    const auto error = result.error().status == 409 ? ali::ShadowError::VersionConflict : ali::ShadowError::ServerError;
+    const auto error = result.error().code == core::Errc::Conflict ? ali::ShadowError::VersionConflict : ali::ShadowError::ServerError;
     spdlog::info("aliyun: shadow update of device {} refused: {}", t.device.id, result.error().message);
     return send(ali::shadowErrorReply(request->clientToken, error, now));
   }
@@ -423,11 +423,11 @@ AliyunDialect::IotToken AliyunDialect::issueIotToken(const std::string& deviceId
 Expected<std::string, core::Failure> AliyunDialect::rrpc(const std::string& deviceId, std::vector<std::uint8_t> payload,
                                                          std::chrono::milliseconds timeout, RrpcDone done) {
   auto device = platform_.device(deviceId);
-  if (!device) return Unexpected(core::Failure{404, "not_found", "no device '" + deviceId + "'"});
+  if (!device) return Unexpected(core::Failure{core::Errc::NotFound, "no device '" + deviceId + "'"});
   auto t = triplet(*device);
-  if (!t) return Unexpected(core::Failure{422, "invalid", "device '" + deviceId + "' is not an aliyun device"});
+  if (!t) return Unexpected(core::Failure{core::Errc::Invalid, "device '" + deviceId + "' is not an aliyun device"});
   if (!device->online || device->transport.rfind("mqtt", 0) != 0)
-    return Unexpected(core::Failure{409, "conflict", "device '" + deviceId + "' is not online over MQTT"});
+    return Unexpected(core::Failure{core::Errc::Conflict, "device '" + deviceId + "' is not online over MQTT"});
   std::string msgId;
   {
     std::lock_guard lock(mutex_);

@@ -474,7 +474,7 @@ void deviceCredentials(IocmService& iocm, const IocmService::App& app, const Api
   auto& platform = iocm.platform();
   const auto refused = [&](const core::Failure& f) {
     spdlog::info("iocm: deviceCredentials for nodeId '{}' refused: {}", nodeId, f.message);
-    return respond(f.status == 409 ? iocmError(400, kDeviceBound, "The device has already been bounded. " + f.message)
+    return respond(f.code == core::Errc::Conflict ? iocmError(400, kDeviceBound, "The device has already been bounded. " + f.message)
                                    : iocmError(400, kInputInvalid, f.message));
   };
   if (auto bad = prepareOceanConnectDevice(platform, d)) return refused(*bad);
@@ -562,8 +562,8 @@ void createCommand(IocmService& iocm, const IocmService::App& app, const ApiRequ
   auto created = iocm.createCommand(std::move(spec), callbackUrl);
   if (!created) {
     const auto& f = created.error();
-    return respond(f.status == 404 ? iocmError(400, kDeviceNotExist, "The device is not existed.")
-                                   : iocmError(f.status == 429 ? 429 : 400, kInputInvalid, f.message));
+    return respond(f.code == core::Errc::NotFound ? iocmError(400, kDeviceNotExist, "The device is not existed.")
+                   : iocmError(f.code == core::Errc::Limit ? 429 : 400, kInputInvalid, f.message));
   }
   auto out = iocmCommandJson(*created, app.appId);
   out["callbackUrl"] = callbackUrl.empty() ? json(nullptr) : json(callbackUrl);
@@ -620,7 +620,7 @@ ApiResponse updateCommand(IocmService& iocm, const IocmService::App& app, const 
   if (!c || !appDevice(iocm, app, c->spec.deviceId)) return iocmError(404, kCommandNotExist, "The device command is not existed.");
   auto canceled = iocm.platform().cancelCommand(id);
   if (!canceled) {
-    if (canceled.error().status == 404) return iocmError(404, kCommandNotExist, "The device command is not existed.");
+    if (canceled.error().code == core::Errc::NotFound) return iocmError(404, kCommandNotExist, "The device command is not existed.");
     return iocmError(400, kCommandNotCancelable,
                      "The device command already canceled, expired or executed, cannot cancel (status " +
                          iocmStatus(iocm.platform().command(id).value_or(*c).status) + ").");

@@ -69,7 +69,7 @@ TEST_F(ShadowTest, AGivenVersionMustGoUp) {
   ASSERT_EQ(platform_.updateShadow("d", u)->version, 5);
   auto stale = platform_.updateShadow("d", u);
   ASSERT_FALSE(stale);
-  EXPECT_EQ(stale.error().status, 409);
+  EXPECT_EQ(stale.error().code, Errc::Conflict);
   u.version = 6;
   EXPECT_EQ(platform_.updateShadow("d", u)->version, 6);
   EXPECT_EQ(platform_.updateShadow("d", ShadowUpdate{})->version, 7) << "no version: one more";
@@ -95,9 +95,9 @@ TEST_F(ShadowTest, EventsTellTheSourceAndWhetherDesiredChanged) {
 TEST_F(ShadowTest, BadInputAndUnknownDevices) {
   ShadowUpdate notObject;
   notObject.reported = 5;
-  EXPECT_EQ(platform_.updateShadow("d", notObject).error().status, 422);
-  EXPECT_EQ(platform_.updateShadow("ghost", ShadowUpdate{}).error().status, 404);
-  EXPECT_EQ(platform_.shadow("ghost").error().status, 404);
+  EXPECT_EQ(platform_.updateShadow("d", notObject).error().code, Errc::Invalid);
+  EXPECT_EQ(platform_.updateShadow("ghost", ShadowUpdate{}).error().code, Errc::NotFound);
+  EXPECT_EQ(platform_.shadow("ghost").error().code, Errc::NotFound);
 }
 
 TEST_F(ShadowTest, GoesWithItsDeviceAndWithReset) {
