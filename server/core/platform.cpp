@@ -186,8 +186,8 @@ void Platform::load(const storage::PlatformSnapshot& snapshot) {
   for (const auto& r : snapshot.messages)
     messages_.restore(UplinkMessage{r.id, r.deviceId, fromMillis(r.time), r.transport, r.topic, r.payload, r.contentType});
   for (const auto& r : snapshot.shadows)
-    shadows_[r.deviceId] = Shadow{r.deviceId, parseObject(r.reported), parseObject(r.desired), r.version,
-                                  fromMillis(r.updatedAt)};
+    shadows_.restore(
+        Shadow{r.deviceId, parseObject(r.reported), parseObject(r.desired), r.version, fromMillis(r.updatedAt)});
 }
 
 // --- products and devices ---
@@ -571,34 +571,19 @@ std::vector<JournalEntry> Platform::journalEntries(const std::string& deviceId, 
 Expected<Shadow, Failure> Platform::shadow(const std::string& deviceId) const {
   std::lock_guard lock(mutex_);
   if (!registry_.contains(deviceId)) return Unexpected(notFound("device", deviceId));
-  auto it = shadows_.find(deviceId);
-  if (it == shadows_.end()) return Shadow{deviceId};
-  return it->second;
+  return shadows_.get(deviceId);
 }
 
 Expected<Shadow, Failure> Platform::updateShadow(const std::string& deviceId, const ShadowUpdate& u) {
-  for (const auto* side : {&u.reported, &u.desired})
-    if (!side->is_null() && !side->is_object())
-      return Unexpected(Failure{Errc::Invalid, "shadow state must be an object"});
+  if (auto bad = Shadows::validate(u)) return Unexpected(std::move(*bad));
   Pending pending;
   Shadow out;
   {
     std::lock_guard lock(mutex_);
     if (!registry_.contains(deviceId)) return Unexpected(notFound("device", deviceId));
-    auto [it, _] = shadows_.try_emplace(deviceId, Shadow{deviceId});
-    Shadow next = it->second;
-    if (u.version && *u.version <= next.version)
-      return Unexpected(Failure{Errc::Conflict,
-                                "shadow version " + std::to_string(*u.version) + " is not above the current " +
-                                    std::to_string(next.version)});
-    // A null value removes the key: JSON merge patch (RFC 7396) on each side.
-    if (u.clearReported) next.reported = json::object();
-    if (u.clearDesired) next.desired = json::object();
-    if (u.reported.is_object()) next.reported.merge_patch(u.reported);
-    if (u.desired.is_object()) next.desired.merge_patch(u.desired);
-    next.version = u.version ? *u.version : next.version + 1;
-    next.updatedAt = clock_.now();
-    it->second = next;
+    auto applied = shadows_.apply(deviceId, u, clock_.now());
+    if (!applied) return Unexpected(std::move(applied.error()));
+    Shadow& next = *applied;
     if (store_)
       store_->upsertShadow(storage::ShadowRow{deviceId, next.desired.dump(), next.reported.dump(), next.version,
                                               toMillis(*next.updatedAt)});

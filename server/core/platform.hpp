@@ -25,6 +25,7 @@
 #include "server/core/event_bus.hpp"
 #include "server/core/history.hpp"
 #include "server/core/model.hpp"
+#include "server/core/shadows.hpp"
 #include "server/core/token_store.hpp"
 
 namespace fc::storage {
@@ -171,7 +172,7 @@ class Platform {
 
   EventBus events_;
 
-  std::map<std::string, Shadow> shadows_;  // under mutex_
+  Shadows shadows_;  // under mutex_
   TokenStore tokens_;  // device tokens; changed under mutex_ too, so the store sees them in order
 };
 
