@@ -31,6 +31,7 @@
 #include "server/dialects/oceanconnect/module.hpp"
 #include "server/dialects/registry.hpp"
 #include "server/http/api_auth.hpp"
+#include "server/http/event_json.hpp"
 #include "server/http/http_server.hpp"
 #include "server/http/lwm2m_api.hpp"
 #include "server/http/platform_api.hpp"
@@ -206,10 +207,11 @@ int runServer(const Config& config) {
   }
 
   // A command's status changes go to its callbackUrl, as the event stream shows them.
-  platform.subscribe([&webhooks](const core::PlatformEvent& e) {
-    if (e.type != "command.status") return;
-    if (const auto url = e.data.find("callbackUrl"); url != e.data.end() && url->is_string())
-      webhooks.post(url->get<std::string>(), core::toJson(e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  platform.subscribe([&webhooks](const core::Event& e) {
+    const auto* changed = std::get_if<core::CommandChanged>(&e);
+    if (!changed || changed->command.spec.callbackUrl.empty()) return;
+    webhooks.post(changed->command.spec.callbackUrl,
+                  http::toJson(e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   });
 
   // Platform timers follow the platform clock, which the admin API may move; a short real-time

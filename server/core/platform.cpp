@@ -30,18 +30,18 @@ json parseObject(const std::string& text) {
 }
 
 Failure notFound(const std::string& what, const std::string& id) {
-  return {404, "not_found", "no " + what + " '" + id + "'"};
+  return {Errc::NotFound, "no " + what + " '" + id + "'"};
 }
 
 Failure fromCommandError(CommandError e, const std::string& id) {
   switch (e) {
     case CommandError::NotFound: return notFound("command", id);
-    case CommandError::NotCancelable: return {409, "conflict", "command '" + id + "': " + std::string(toString(e))};
-    case CommandError::TooManyPending: return {429, "too_many_commands", std::string(toString(e))};
+    case CommandError::NotCancelable: return {Errc::Conflict, "command '" + id + "': " + std::string(toString(e))};
+    case CommandError::TooManyPending: return {Errc::Limit, std::string(toString(e))};
     case CommandError::NotSent:
-    case CommandError::AlreadyFinal: return {409, "conflict", "command '" + id + "': " + std::string(toString(e))};
+    case CommandError::AlreadyFinal: return {Errc::Conflict, "command '" + id + "': " + std::string(toString(e))};
   }
-  return {500, "internal", "unknown command error"};
+  return {Errc::Internal, "unknown command error"};
 }
 
 bool validId(const std::string& id) {
@@ -52,12 +52,18 @@ bool validId(const std::string& id) {
 }  // namespace
 
 struct Platform::Pending {
-  std::vector<PlatformEvent> events;
+  std::vector<Event> events;
   std::vector<std::tuple<Device, Product, Command>> sends;
 };
 
 Platform::Platform(Clock& clock, storage::PlatformStore* store, PlatformLimits limits)
-    : clock_(clock), store_(store), limits_(limits), commands_(CommandLimits{limits.maxPendingCommandsPerDevice}) {}
+    : clock_(clock),
+      store_(store),
+      limits_(limits),
+      messages_(limits.messagesPerDevice),
+      journal_(limits.journalPerDevice),
+      commands_(CommandLimits{limits.maxPendingCommandsPerDevice}),
+      tokens_(clock) {}
 
 Platform::~Platform() = default;
 
@@ -66,33 +72,13 @@ void Platform::setCommandSender(CommandSender* sender) {
   sender_ = sender;
 }
 
-std::uint64_t Platform::subscribe(std::function<void(const PlatformEvent&)> listener) {
-  std::lock_guard lock(listenersMutex_);
-  const auto id = nextListener_++;
-  listeners_.emplace(id, std::move(listener));
-  return id;
-}
-
-void Platform::unsubscribe(std::uint64_t id) {
-  std::lock_guard lock(listenersMutex_);
-  listeners_.erase(id);
-}
-
 void Platform::whenCommitted(std::function<void()> done) {
   if (store_) store_->whenCommitted(std::move(done));
   else done();
 }
 
 void Platform::flush(Pending& pending) {
-  if (!pending.events.empty()) {
-    std::vector<std::function<void(const PlatformEvent&)>> listeners;
-    {
-      std::lock_guard lock(listenersMutex_);
-      for (const auto& [_, l] : listeners_) listeners.push_back(l);
-    }
-    for (const auto& e : pending.events)
-      for (const auto& l : listeners) l(e);
-  }
+  events_.publish(pending.events);
   CommandSender* sender = nullptr;
   {
     std::lock_guard lock(mutex_);
@@ -149,13 +135,13 @@ void Platform::apply(CommandActions& actions, Pending& pending) {
   for (auto& a : actions) {
     if (a.kind == CommandAction::Kind::StatusChanged) {
       persistCommand(a.command);
-      pending.events.push_back({"command.status", a.command.spec.deviceId, now, toJson(a.command)});
+      pending.events.push_back(CommandChanged{a.command, now});
     } else {
-      auto d = devices_.find(a.command.spec.deviceId);
-      if (d == devices_.end()) continue;
-      auto p = products_.find(d->second.productId);
-      if (p == products_.end()) continue;
-      pending.sends.emplace_back(d->second, p->second, a.command);
+      const Device* d = registry_.device(a.command.spec.deviceId);
+      if (!d) continue;
+      const Product* p = registry_.product(d->productId);
+      if (!p) continue;
+      pending.sends.emplace_back(*d, *p, a.command);
     }
   }
   actions.clear();
@@ -164,11 +150,11 @@ void Platform::apply(CommandActions& actions, Pending& pending) {
 void Platform::load(const storage::PlatformSnapshot& snapshot) {
   std::lock_guard lock(mutex_);
   for (const auto& r : snapshot.products)
-    products_[r.id] = Product{r.id, r.name, r.dialect, parseObject(r.keys), fromMillis(r.createdAt)};
+    registry_.putProduct(Product{r.id, r.name, r.dialect, parseObject(r.keys), fromMillis(r.createdAt)});
   for (const auto& r : snapshot.devices) {
     Device d{r.id, r.productId, r.name, parseObject(r.identifiers), parseObject(r.secrets), r.firmwareVersion,
              false, timeOrNull(r.lastSeen), "", "", fromMillis(r.createdAt)};
-    devices_[r.id] = std::move(d);
+    registry_.putDevice(std::move(d));
   }
   std::vector<Command> commands;
   for (const auto& r : snapshot.commands) {
@@ -191,21 +177,17 @@ void Platform::load(const storage::PlatformSnapshot& snapshot) {
   }
   commands_.restore(std::move(commands));
   // Expired ones too (one per device and kind at most): a device is told its token expired.
-  for (const auto& r : snapshot.tokens)
-    tokens_[r.token] = DeviceToken{r.token, r.kind, r.deviceId, r.secret, fromMillis(r.expiresAt)};
-  for (const auto& r : snapshot.journal) {
-    journal_[r.deviceId].push_back(JournalEntry{r.id, r.deviceId, fromMillis(r.time), r.direction, r.transport, r.topic,
-                                                r.raw, r.summary});
-    nextJournalId_ = std::max(nextJournalId_, r.id + 1);
-  }
-  for (const auto& r : snapshot.messages) {
-    messages_[r.deviceId].push_back(
-        UplinkMessage{r.id, r.deviceId, fromMillis(r.time), r.transport, r.topic, r.payload, r.contentType});
-    nextMessageId_ = std::max(nextMessageId_, r.id + 1);
-  }
+  std::vector<Token> tokens;
+  for (const auto& r : snapshot.tokens) tokens.push_back(Token{r.token, r.kind, r.deviceId, r.secret, fromMillis(r.expiresAt)});
+  tokens_.restore(std::move(tokens));
+  for (const auto& r : snapshot.journal)
+    journal_.restore(
+        JournalEntry{r.id, r.deviceId, fromMillis(r.time), r.direction, r.transport, r.topic, r.raw, r.summary});
+  for (const auto& r : snapshot.messages)
+    messages_.restore(UplinkMessage{r.id, r.deviceId, fromMillis(r.time), r.transport, r.topic, r.payload, r.contentType});
   for (const auto& r : snapshot.shadows)
-    shadows_[r.deviceId] = Shadow{r.deviceId, parseObject(r.reported), parseObject(r.desired), r.version,
-                                  fromMillis(r.updatedAt)};
+    shadows_.restore(
+        Shadow{r.deviceId, parseObject(r.reported), parseObject(r.desired), r.version, fromMillis(r.updatedAt)});
 }
 
 // --- products and devices ---
@@ -215,11 +197,11 @@ Expected<Product, Failure> Platform::createProduct(Product p) {
   {
     std::lock_guard lock(mutex_);
     if (p.id.empty()) p.id = newId("prod");
-    if (!validId(p.id)) return Unexpected(Failure{422, "invalid", "product id: 1-128 of A-Z a-z 0-9 - _ . :"});
-    if (products_.contains(p.id)) return Unexpected(Failure{409, "conflict", "product '" + p.id + "' exists"});
+    if (!validId(p.id)) return Unexpected(Failure{Errc::Invalid, "product id: 1-128 of A-Z a-z 0-9 - _ . :"});
+    if (registry_.product(p.id)) return Unexpected(Failure{Errc::Conflict, "product '" + p.id + "' exists"});
     if (p.name.empty()) p.name = p.id;
     p.createdAt = clock_.now();
-    products_[p.id] = p;
+    registry_.putProduct(p);
     if (store_) store_->upsertProduct(storage::ProductRow{p.id, p.name, p.dialect, p.keys.dump(), toMillis(p.createdAt)});
   }
   return p;
@@ -227,15 +209,13 @@ Expected<Product, Failure> Platform::createProduct(Product p) {
 
 std::vector<Product> Platform::products() const {
   std::lock_guard lock(mutex_);
-  std::vector<Product> out;
-  for (const auto& [_, p] : products_) out.push_back(p);
-  return out;
+  return registry_.products();
 }
 
 std::optional<Product> Platform::product(const std::string& id) const {
   std::lock_guard lock(mutex_);
-  auto it = products_.find(id);
-  return it == products_.end() ? std::nullopt : std::optional<Product>(it->second);
+  const Product* p = registry_.product(id);
+  return p ? std::optional<Product>(*p) : std::nullopt;
 }
 
 Expected<Product, Failure> Platform::deleteProduct(const std::string& id) {
@@ -243,22 +223,16 @@ Expected<Product, Failure> Platform::deleteProduct(const std::string& id) {
   Product removed;
   {
     std::lock_guard lock(mutex_);
-    auto it = products_.find(id);
-    if (it == products_.end()) return Unexpected(notFound("product", id));
-    removed = it->second;
-    for (auto d = devices_.begin(); d != devices_.end();) {
-      if (d->second.productId == id) {
-        pending.events.push_back({"device.deleted", d->first, clock_.now(), toJson(d->second)});
-        messages_.erase(d->first);
-        journal_.erase(d->first);
-        shadows_.erase(d->first);
-        std::erase_if(tokens_, [&](const auto& t) { return t.second.deviceId == d->first; });
-        d = devices_.erase(d);
-      } else {
-        ++d;
-      }
+    const Product* p = registry_.product(id);
+    if (!p) return Unexpected(notFound("product", id));
+    removed = *p;
+    for (auto& d : registry_.eraseProduct(id)) {
+      messages_.erase(d.id);
+      journal_.erase(d.id);
+      shadows_.erase(d.id);
+      tokens_.eraseOwner(d.id);
+      pending.events.push_back(DeviceDeleted{std::move(d), clock_.now()});
     }
-    products_.erase(it);
     if (store_) store_->deleteProduct(id);
   }
   flush(pending);
@@ -270,16 +244,16 @@ Expected<Device, Failure> Platform::createDevice(Device d) {
   {
     std::lock_guard lock(mutex_);
     if (d.id.empty()) d.id = newId("dev");
-    if (!validId(d.id)) return Unexpected(Failure{422, "invalid", "device id: 1-128 of A-Z a-z 0-9 - _ . :"});
-    if (!products_.contains(d.productId))
-      return Unexpected(Failure{422, "invalid", "no product '" + d.productId + "' for the device"});
-    if (devices_.contains(d.id)) return Unexpected(Failure{409, "conflict", "device '" + d.id + "' exists"});
+    if (!validId(d.id)) return Unexpected(Failure{Errc::Invalid, "device id: 1-128 of A-Z a-z 0-9 - _ . :"});
+    if (!registry_.product(d.productId))
+      return Unexpected(Failure{Errc::Invalid, "no product '" + d.productId + "' for the device"});
+    if (registry_.contains(d.id)) return Unexpected(Failure{Errc::Conflict, "device '" + d.id + "' exists"});
     if (d.name.empty()) d.name = d.id;
     d.online = false;
     d.createdAt = clock_.now();
-    devices_[d.id] = d;
+    registry_.putDevice(d);
     persistDevice(d);
-    pending.events.push_back({"device.created", d.id, d.createdAt, toJson(d)});
+    pending.events.push_back(DeviceCreated{d});
   }
   flush(pending);
   return d;
@@ -289,41 +263,35 @@ Expected<Device, Failure> Platform::updateDevice(const std::string& id, const js
   Device updated;
   {
     std::lock_guard lock(mutex_);
-    auto it = devices_.find(id);
-    if (it == devices_.end()) return Unexpected(notFound("device", id));
-    Device& d = it->second;
-    if (changes.contains("name")) d.name = changes["name"].get<std::string>();
-    if (changes.contains("identifiers")) d.identifiers = changes["identifiers"];
-    if (changes.contains("secrets")) d.secrets = changes["secrets"];
-    if (changes.contains("firmwareVersion")) d.firmwareVersion = changes["firmwareVersion"].get<std::string>();
-    persistDevice(d);
-    updated = d;
+    if (!registry_.contains(id)) return Unexpected(notFound("device", id));
+    if (changes.contains("identifiers")) registry_.setIdentifiers(id, changes["identifiers"]);
+    const Device* d = registry_.change(id, [&](Device& d) {
+      if (changes.contains("name")) d.name = changes["name"].get<std::string>();
+      if (changes.contains("secrets")) d.secrets = changes["secrets"];
+      if (changes.contains("firmwareVersion")) d.firmwareVersion = changes["firmwareVersion"].get<std::string>();
+    });
+    persistDevice(*d);
+    updated = *d;
   }
   return updated;
 }
 
 std::vector<Device> Platform::devices(const std::optional<std::string>& productId) const {
   std::lock_guard lock(mutex_);
-  std::vector<Device> out;
-  for (const auto& [_, d] : devices_)
-    if (!productId || d.productId == *productId) out.push_back(d);
-  return out;
+  return registry_.devices(productId);
 }
 
 std::optional<Device> Platform::device(const std::string& id) const {
   std::lock_guard lock(mutex_);
-  auto it = devices_.find(id);
-  return it == devices_.end() ? std::nullopt : std::optional<Device>(it->second);
+  const Device* d = registry_.device(id);
+  return d ? std::optional<Device>(*d) : std::nullopt;
 }
 
 std::optional<Device> Platform::findDevice(const std::string& productId, const std::string& key,
                                            const std::string& value) const {
   std::lock_guard lock(mutex_);
-  for (const auto& [_, d] : devices_)
-    if (d.productId == productId && d.identifiers.contains(key) && d.identifiers[key].is_string() &&
-        d.identifiers[key].get<std::string>() == value)
-      return d;
-  return std::nullopt;
+  const Device* d = registry_.find(productId, key, value);
+  return d ? std::optional<Device>(*d) : std::nullopt;
 }
 
 Expected<Device, Failure> Platform::deleteDevice(const std::string& id) {
@@ -331,17 +299,16 @@ Expected<Device, Failure> Platform::deleteDevice(const std::string& id) {
   Device removed;
   {
     std::lock_guard lock(mutex_);
-    auto it = devices_.find(id);
-    if (it == devices_.end()) return Unexpected(notFound("device", id));
-    removed = it->second;
-    devices_.erase(it);
+    auto erased = registry_.eraseDevice(id);
+    if (!erased) return Unexpected(notFound("device", id));
+    removed = std::move(*erased);
     messages_.erase(id);
     journal_.erase(id);
     shadows_.erase(id);
-    std::erase_if(tokens_, [&](const auto& t) { return t.second.deviceId == id; });
+    tokens_.eraseOwner(id);
     commands_.deviceOffline(id);
     if (store_) store_->deleteDevice(id);
-    pending.events.push_back({"device.deleted", id, clock_.now(), toJson(removed)});
+    pending.events.push_back(DeviceDeleted{removed, clock_.now()});
   }
   flush(pending);
   return removed;
@@ -353,16 +320,16 @@ void Platform::deviceConnected(const std::string& deviceId, const std::string& t
   Pending pending;
   {
     std::lock_guard lock(mutex_);
-    auto it = devices_.find(deviceId);
-    if (it == devices_.end()) return;
-    Device& d = it->second;
     const auto now = clock_.now();
-    d.online = true;
-    d.transport = transport;
-    d.remote = remote;
-    d.lastSeen = now;
-    persistDevice(d);
-    pending.events.push_back({"device.online", deviceId, now, toJson(d)});
+    const Device* d = registry_.change(deviceId, [&](Device& d) {
+      d.online = true;
+      d.transport = transport;
+      d.remote = remote;
+      d.lastSeen = now;
+    });
+    if (!d) return;
+    persistDevice(*d);
+    pending.events.push_back(PresenceChanged{*d, now});
   }
   flush(pending);
 }
@@ -371,7 +338,7 @@ void Platform::deviceReachable(const std::string& deviceId) {
   Pending pending;
   {
     std::lock_guard lock(mutex_);
-    if (!devices_.contains(deviceId) || commands_.online(deviceId)) return;
+    if (!registry_.contains(deviceId) || commands_.online(deviceId)) return;
     CommandActions actions;
     commands_.deviceOnline(deviceId, clock_.now(), actions);
     apply(actions, pending);
@@ -388,16 +355,17 @@ void Platform::deviceDisconnected(const std::string& deviceId) {
   Pending pending;
   {
     std::lock_guard lock(mutex_);
-    auto it = devices_.find(deviceId);
-    if (it == devices_.end()) return;
-    Device& d = it->second;
-    d.online = false;
-    d.lastSeen = clock_.now();
-    d.transport.clear();
-    d.remote.clear();
-    persistDevice(d);
+    const auto now = clock_.now();
+    const Device* d = registry_.change(deviceId, [&](Device& d) {
+      d.online = false;
+      d.lastSeen = now;
+      d.transport.clear();
+      d.remote.clear();
+    });
+    if (!d) return;
+    persistDevice(*d);
     commands_.deviceOffline(deviceId);
-    pending.events.push_back({"device.offline", deviceId, *d.lastSeen, toJson(d)});
+    pending.events.push_back(PresenceChanged{*d, now});
   }
   flush(pending);
 }
@@ -407,19 +375,17 @@ void Platform::recordUplink(const std::string& deviceId, const std::string& tran
   Pending pending;
   {
     std::lock_guard lock(mutex_);
-    auto it = devices_.find(deviceId);
-    if (it == devices_.end()) return;
     const auto now = clock_.now();
-    it->second.lastSeen = now;
-    UplinkMessage m{nextMessageId_++, deviceId, now, transport, topic, std::move(payload), std::move(contentType)};
-    auto& history = messages_[deviceId];
-    history.push_back(m);
-    while (history.size() > limits_.messagesPerDevice) history.pop_front();
-    if (store_)
-      store_->appendMessage(storage::MessageRow{m.id, m.deviceId, toMillis(m.time), m.transport, m.topic, m.payload,
-                                                m.contentType},
-                            limits_.messagesPerDevice);
-    pending.events.push_back({"uplink", deviceId, now, toJson(m)});
+    if (!registry_.change(deviceId, [now](Device& d) { d.lastSeen = now; })) return;
+    messages_.append(
+        UplinkMessage{0, deviceId, now, transport, topic, std::move(payload), std::move(contentType)},
+        [&](const UplinkMessage& m) {
+          if (store_)
+            store_->appendMessage(storage::MessageRow{m.id, m.deviceId, toMillis(m.time), m.transport, m.topic,
+                                                      m.payload, m.contentType},
+                                  limits_.messagesPerDevice);
+          pending.events.push_back(UplinkReceived{m});
+        });
   }
   flush(pending);
 }
@@ -427,23 +393,18 @@ void Platform::recordUplink(const std::string& deviceId, const std::string& tran
 std::vector<UplinkMessage> Platform::messages(const std::string& deviceId, std::size_t limit,
                                               std::optional<std::int64_t> before) const {
   std::lock_guard lock(mutex_);
-  std::vector<UplinkMessage> out;
-  auto it = messages_.find(deviceId);
-  if (it == messages_.end()) return out;
-  for (auto m = it->second.rbegin(); m != it->second.rend() && out.size() < limit; ++m)
-    if (!before || m->id < *before) out.push_back(*m);
-  std::reverse(out.begin(), out.end());
-  return out;
+  return messages_.page(deviceId, limit, before);
 }
 
 // --- commands ---
 
-Expected<Command, Failure> Platform::sendCommand(CommandSpec spec) {
+Expected<Command, Failure> Platform::sendCommand(CommandSpec spec,
+                                                const std::function<void(const Command&)>& accepted) {
   Pending pending;
   Command created;
   {
     std::lock_guard lock(mutex_);
-    if (!devices_.contains(spec.deviceId)) return Unexpected(notFound("device", spec.deviceId));
+    if (!registry_.contains(spec.deviceId)) return Unexpected(notFound("device", spec.deviceId));
     CommandActions actions;
     const auto deviceId = spec.deviceId;
     auto c = commands_.submit(newId("cmd"), std::move(spec), clock_.now(), actions);
@@ -451,6 +412,7 @@ Expected<Command, Failure> Platform::sendCommand(CommandSpec spec) {
     apply(actions, pending);
     created = *commands_.find(c->id);
   }
+  if (accepted) accepted(created);
   flush(pending);
   std::lock_guard lock(mutex_);
   return *commands_.find(created.id);  // the send above may have moved it on already
@@ -465,7 +427,7 @@ std::optional<Command> Platform::command(const std::string& id) const {
 Expected<std::vector<Command>, Failure> Platform::commands(const std::string& deviceId,
                                                            std::optional<CommandStatus> status) const {
   std::lock_guard lock(mutex_);
-  if (!devices_.contains(deviceId)) return Unexpected(notFound("device", deviceId));
+  if (!registry_.contains(deviceId)) return Unexpected(notFound("device", deviceId));
   return commands_.list(deviceId, status);
 }
 
@@ -527,8 +489,7 @@ void Platform::tick() {
 
 void Platform::reset() {
   std::lock_guard lock(mutex_);
-  products_.clear();
-  devices_.clear();
+  registry_.clear();
   messages_.clear();
   journal_.clear();
   commands_.clear();
@@ -537,51 +498,44 @@ void Platform::reset() {
   if (store_) store_->resetAll();
 }
 
-DeviceToken Platform::issueDeviceToken(const std::string& kind, const std::string& deviceId, Duration lifetime,
-                                       std::string secret) {
-  DeviceToken t{randomAlnum(32), kind, deviceId, std::move(secret), clock_.now() + lifetime};
-  std::lock_guard lock(mutex_);
-  std::erase_if(tokens_, [&](const auto& e) { return e.second.deviceId == deviceId && e.second.kind == kind; });
-  tokens_[t.token] = t;
+Token Platform::issueDeviceToken(const std::string& kind, const std::string& deviceId, Duration lifetime,
+                                 std::string secret) {
+  std::lock_guard lock(mutex_);  // with the store write, in order with a deletion of the device
+  auto t = tokens_.issue(kind, deviceId, lifetime, std::move(secret));
   if (store_) store_->putToken(storage::TokenRow{t.token, kind, deviceId, t.secret, toMillis(t.expiresAt)});
   return t;
 }
 
-std::optional<DeviceToken> Platform::deviceToken(const std::string& kind, const std::string& token,
-                                                bool evenExpired) const {
+std::optional<Token> Platform::deviceToken(const std::string& kind, const std::string& token, bool evenExpired) const {
   std::lock_guard lock(mutex_);
-  auto it = tokens_.find(token);
-  if (it == tokens_.end() || it->second.kind != kind || (!evenExpired && it->second.expiresAt <= clock_.now()) ||
-      !devices_.contains(it->second.deviceId))
-    return std::nullopt;
-  return it->second;
+  auto t = tokens_.find(kind, token, evenExpired);
+  if (!t || !registry_.contains(t->owner)) return std::nullopt;
+  return t;
 }
 
 nlohmann::json Platform::stats() const {
   std::lock_guard lock(mutex_);
   std::size_t online = 0;
   json byStatus = json::object();
-  std::size_t messages = 0;
-  for (const auto& [id, d] : devices_) {
+  for (const auto& [id, d] : registry_.all()) {
     online += d.online ? 1 : 0;
     for (const auto& c : commands_.list(id)) {
       const std::string status(toString(c.status));
       byStatus[status] = byStatus.value(status, 0) + 1;
     }
   }
-  for (const auto& [_, history] : messages_) messages += history.size();
-  return {{"products", products_.size()},
-          {"devices", devices_.size()},
+  return {{"products", registry_.productCount()},
+          {"devices", registry_.all().size()},
           {"devicesOnline", online},
           {"commands", byStatus},
-          {"messages", messages}};
+          {"messages", messages_.size()}};
 }
 
-void Platform::announce(PlatformEvent event) {
+void Platform::announce(Event event) {
   Pending pending;
   {
     std::lock_guard lock(mutex_);
-    if (!devices_.contains(event.deviceId)) return;
+    if (!registry_.contains(deviceIdOf(event))) return;
     pending.events.push_back(std::move(event));
   }
   flush(pending);
@@ -592,17 +546,16 @@ void Platform::journal(const std::string& deviceId, std::string direction, std::
   Pending pending;
   {
     std::lock_guard lock(mutex_);
-    if (!devices_.contains(deviceId)) return;
-    JournalEntry e{nextJournalId_++, deviceId, clock_.now(), std::move(direction), std::move(transport),
-                   std::move(topic), std::move(raw), std::move(summary)};
-    if (store_)
-      store_->appendJournal(storage::JournalRow{e.id, e.deviceId, toMillis(e.time), e.direction, e.transport, e.topic,
-                                                e.raw, e.summary},
-                            limits_.journalPerDevice);
-    pending.events.push_back({"journal", deviceId, e.time, toJson(e)});
-    auto& entries = journal_[deviceId];
-    entries.push_back(std::move(e));
-    while (entries.size() > limits_.journalPerDevice) entries.pop_front();
+    if (!registry_.contains(deviceId)) return;
+    journal_.append(JournalEntry{0, deviceId, clock_.now(), std::move(direction), std::move(transport),
+                                 std::move(topic), std::move(raw), std::move(summary)},
+                    [&](const JournalEntry& e) {
+                      if (store_)
+                        store_->appendJournal(storage::JournalRow{e.id, e.deviceId, toMillis(e.time), e.direction,
+                                                                  e.transport, e.topic, e.raw, e.summary},
+                                              limits_.journalPerDevice);
+                      pending.events.push_back(JournalRecorded{e});
+                    });
   }
   flush(pending);
 }
@@ -610,56 +563,32 @@ void Platform::journal(const std::string& deviceId, std::string direction, std::
 std::vector<JournalEntry> Platform::journalEntries(const std::string& deviceId, std::size_t limit,
                                                    std::optional<std::int64_t> before) const {
   std::lock_guard lock(mutex_);
-  std::vector<JournalEntry> out;
-  auto it = journal_.find(deviceId);
-  if (it == journal_.end()) return out;
-  for (auto e = it->second.rbegin(); e != it->second.rend() && out.size() < limit; ++e)
-    if (!before || e->id < *before) out.push_back(*e);
-  std::reverse(out.begin(), out.end());
-  return out;
+  return journal_.page(deviceId, limit, before);
 }
 
 // --- shadow ---
 
 Expected<Shadow, Failure> Platform::shadow(const std::string& deviceId) const {
   std::lock_guard lock(mutex_);
-  if (!devices_.contains(deviceId)) return Unexpected(notFound("device", deviceId));
-  auto it = shadows_.find(deviceId);
-  if (it == shadows_.end()) return Shadow{deviceId};
-  return it->second;
+  if (!registry_.contains(deviceId)) return Unexpected(notFound("device", deviceId));
+  return shadows_.get(deviceId);
 }
 
 Expected<Shadow, Failure> Platform::updateShadow(const std::string& deviceId, const ShadowUpdate& u) {
-  for (const auto* side : {&u.reported, &u.desired})
-    if (!side->is_null() && !side->is_object())
-      return Unexpected(Failure{422, "invalid", "shadow state must be an object"});
+  if (auto bad = Shadows::validate(u)) return Unexpected(std::move(*bad));
   Pending pending;
   Shadow out;
   {
     std::lock_guard lock(mutex_);
-    if (!devices_.contains(deviceId)) return Unexpected(notFound("device", deviceId));
-    auto [it, _] = shadows_.try_emplace(deviceId, Shadow{deviceId});
-    Shadow next = it->second;
-    if (u.version && *u.version <= next.version)
-      return Unexpected(Failure{409, "conflict",
-                                "shadow version " + std::to_string(*u.version) + " is not above the current " +
-                                    std::to_string(next.version)});
-    // A null value removes the key: JSON merge patch (RFC 7396) on each side.
-    if (u.clearReported) next.reported = json::object();
-    if (u.clearDesired) next.desired = json::object();
-    if (u.reported.is_object()) next.reported.merge_patch(u.reported);
-    if (u.desired.is_object()) next.desired.merge_patch(u.desired);
-    next.version = u.version ? *u.version : next.version + 1;
-    next.updatedAt = clock_.now();
-    it->second = next;
+    if (!registry_.contains(deviceId)) return Unexpected(notFound("device", deviceId));
+    auto applied = shadows_.apply(deviceId, u, clock_.now());
+    if (!applied) return Unexpected(std::move(applied.error()));
+    Shadow& next = *applied;
     if (store_)
       store_->upsertShadow(storage::ShadowRow{deviceId, next.desired.dump(), next.reported.dump(), next.version,
                                               toMillis(*next.updatedAt)});
-    auto data = toJson(next);
-    data["source"] = u.source;
-    data["desiredChanged"] = u.clearDesired || u.desired.is_object();
-    pending.events.push_back({"shadow.updated", deviceId, *next.updatedAt, std::move(data)});
-    out = std::move(next);
+    out = next;
+    pending.events.push_back(ShadowUpdated{std::move(next), u.source, u.clearDesired || u.desired.is_object()});
   }
   flush(pending);
   return out;
@@ -698,10 +627,6 @@ json toJson(const Device& d) {
           {"remoteAddress", d.online ? json(d.remote) : json(nullptr)},
           {"lastSeen", timeOrNullJson(d.lastSeen)},
           {"createdAt", isoTime(d.createdAt)}};
-}
-
-json toJson(const PlatformEvent& e) {
-  return {{"type", e.type}, {"deviceId", e.deviceId}, {"time", isoTime(e.time)}, {"data", e.data}};
 }
 
 json toJson(const Command& c) {

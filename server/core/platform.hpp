@@ -21,6 +21,12 @@
 #include "protocols/common/expected.hpp"
 #include "server/core/clock.hpp"
 #include "server/core/command_queue.hpp"
+#include "server/core/device_registry.hpp"
+#include "server/core/event_bus.hpp"
+#include "server/core/history.hpp"
+#include "server/core/model.hpp"
+#include "server/core/shadows.hpp"
+#include "server/core/token_store.hpp"
 
 namespace fc::storage {
 class PlatformStore;
@@ -28,76 +34,6 @@ struct PlatformSnapshot;
 }  // namespace fc::storage
 
 namespace fc::server::core {
-
-struct Product {
-  std::string id;
-  std::string name;
-  std::string dialect;  // "generic", "aliyun", …
-  nlohmann::json keys = nlohmann::json::object();
-  TimePoint createdAt{};
-};
-
-struct Device {
-  std::string id;
-  std::string productId;
-  std::string name;
-  nlohmann::json identifiers = nlohmann::json::object();
-  nlohmann::json secrets = nlohmann::json::object();
-  std::string firmwareVersion;
-  bool online = false;
-  std::optional<TimePoint> lastSeen;
-  std::string transport;  // while online: "mqtt", "http", …
-  std::string remote;     // while online: "address:port"
-  TimePoint createdAt{};
-};
-
-/// One exchange with a device as it was on the wire.
-struct JournalEntry {
-  std::int64_t id = 0;
-  std::string deviceId;
-  TimePoint time{};
-  std::string direction;  // "in" (from the device) or "out"
-  std::string transport;
-  std::string topic;      // or path
-  std::vector<std::uint8_t> raw;
-  std::string summary;
-};
-
-struct UplinkMessage {
-  std::int64_t id = 0;
-  std::string deviceId;
-  TimePoint time{};
-  std::string transport;
-  std::string topic;
-  std::vector<std::uint8_t> payload;
-  std::string contentType;
-};
-
-/// Something that happened, for the event stream and for tests.
-struct PlatformEvent {
-  std::string type;  // device.created, device.deleted, device.online, device.offline, uplink, command.status,
-                     // journal, shadow.updated, lwm2m.notification
-  std::string deviceId;
-  TimePoint time{};
-  nlohmann::json data;
-};
-
-/// A token a device signed in with over a connectionless channel (HTTP, CoAP) or a pre-step;
-/// `secret` is the second half of a token pair (iotId → iotToken), else empty.
-struct DeviceToken {
-  std::string token;
-  std::string kind;
-  std::string deviceId;
-  std::string secret;
-  TimePoint expiresAt{};
-};
-
-/// An API-shaped failure: the HTTP status, a stable code, and a message for people.
-struct Failure {
-  int status = 400;
-  std::string code;
-  std::string message;
-};
 
 /// How commands reach devices: the dialect layer implements it for the device's transport.
 class CommandSender {
@@ -114,30 +50,6 @@ struct PlatformLimits {
   std::size_t journalPerDevice = 1000;   // journal entries kept per device
 };
 
-/// A device's shadow: the state it reported, the state the cloud wants, and a version that grows
-/// with every change.
-struct Shadow {
-  std::string deviceId;
-  nlohmann::json reported = nlohmann::json::object();
-  nlohmann::json desired = nlohmann::json::object();
-  std::int64_t version = 0;
-  std::optional<TimePoint> updatedAt;  // never written: nullopt
-  bool empty() const { return reported.empty() && desired.empty(); }
-};
-
-/// A change to a shadow. `reported` and `desired` are objects merged into the state (a null value
-/// removes that key) or null for no change; the clear flags empty a side before merging.
-struct ShadowUpdate {
-  nlohmann::json reported;
-  nlohmann::json desired;
-  bool clearReported = false;
-  bool clearDesired = false;
-  /// When set it must exceed the current version (else 409) and becomes the version; otherwise
-  /// the version goes up by one.
-  std::optional<std::int64_t> version;
-  std::string source = "api";  // who changed it ("device", "api"), told in the shadow.updated event
-};
-
 class Platform {
  public:
   Platform(Clock& clock, storage::PlatformStore* store, PlatformLimits limits = {});
@@ -146,8 +58,10 @@ class Platform {
   /// Rebuilds the state of an earlier run; devices start offline.
   void load(const storage::PlatformSnapshot& snapshot);
   void setCommandSender(CommandSender* sender);
-  std::uint64_t subscribe(std::function<void(const PlatformEvent&)> listener);
-  void unsubscribe(std::uint64_t id);
+  /// The event bus (EventBus::subscribe); the two calls below forward to it.
+  EventBus& events() { return events_; }
+  std::uint64_t subscribe(EventBus::Listener listener) { return events_.subscribe(std::move(listener)); }
+  void unsubscribe(std::uint64_t id) { events_.unsubscribe(id); }
   /// Runs `done` once everything changed so far is committed (on the store's thread).
   void whenCommitted(std::function<void()> done);
   const Clock& clock() const { return clock_; }
@@ -164,7 +78,8 @@ class Platform {
   std::vector<Device> devices(const std::optional<std::string>& productId = {}) const;
   std::optional<Device> device(const std::string& id) const;
   Expected<Device, Failure> deleteDevice(const std::string& id);
-  /// The device of `productId` whose identifiers[key] == value (e.g. aliyun's deviceName).
+  /// The device of `productId` whose identifiers[key] == value (e.g. aliyun's deviceName), through
+  /// the registry's index (no scan); the lowest id if several devices have it.
   std::optional<Device> findDevice(const std::string& productId, const std::string& key,
                                    const std::string& value) const;
 
@@ -185,7 +100,10 @@ class Platform {
                                       std::optional<std::int64_t> before = {}) const;
 
   // --- commands ---
-  Expected<Command, Failure> sendCommand(CommandSpec spec);
+  /// Creates a command. `accepted`, when given, is called with it once it exists and before any
+  /// of its events is published or it is sent (e.g. to remember where its status changes go).
+  Expected<Command, Failure> sendCommand(CommandSpec spec,
+                                         const std::function<void(const Command&)>& accepted = {});
   std::optional<Command> command(const std::string& id) const;
   Expected<std::vector<Command>, Failure> commands(const std::string& deviceId,
                                                    std::optional<CommandStatus> status = {}) const;
@@ -203,7 +121,7 @@ class Platform {
 
   /// Tells the listeners (event stream, webhooks, dialects) of something that is no state of the
   /// platform's, e.g. an LwM2M notification; nothing is stored. Ignored for an unknown device.
-  void announce(PlatformEvent event);
+  void announce(Event event);
 
   // --- journal ---
   /// Records one exchange with a device and announces it as a "journal" event.
@@ -213,16 +131,16 @@ class Platform {
   std::vector<JournalEntry> journalEntries(const std::string& deviceId, std::size_t limit,
                                            std::optional<std::int64_t> before = {}) const;
 
-  // --- device tokens ---
+  // --- device tokens (a TokenStore whose owners are devices) ---
   /// A new random token of `kind` for the device, valid for `lifetime` on the platform clock; it
   /// replaces the device's earlier token of that kind and is persisted, so the device stays signed
-  /// in across a restart. `secret` is stored with it (the second half of a pair).
-  DeviceToken issueDeviceToken(const std::string& kind, const std::string& deviceId, Duration lifetime,
-                               std::string secret = {});
+  /// in across a restart. `secret` is stored with it (the second half of a pair, e.g. aliyun's
+  /// pre-step iotId → iotToken). The token's owner is the device id.
+  Token issueDeviceToken(const std::string& kind, const std::string& deviceId, Duration lifetime,
+                         std::string secret = {});
   /// The token if it is of `kind`, belongs to a device that still exists and has not expired (or,
   /// with `evenExpired`, has: to tell a device its token expired rather than that it is unknown).
-  std::optional<DeviceToken> deviceToken(const std::string& kind, const std::string& token,
-                                         bool evenExpired = false) const;
+  std::optional<Token> deviceToken(const std::string& kind, const std::string& token, bool evenExpired = false) const;
 
   // --- shadow ---
   /// The device's shadow (an empty one, version 0, if it never had one); 404 for an unknown device.
@@ -246,21 +164,16 @@ class Platform {
   CommandSender* sender_ = nullptr;
 
   mutable std::mutex mutex_;
-  std::map<std::string, Product> products_;
-  std::map<std::string, Device> devices_;
-  std::unordered_map<std::string, std::deque<UplinkMessage>> messages_;
-  std::int64_t nextMessageId_ = 1;
-  std::unordered_map<std::string, std::deque<JournalEntry>> journal_;
-  std::int64_t nextJournalId_ = 1;
+  DeviceRegistry registry_;  // products and devices
+  History<UplinkMessage> messages_;
+  History<JournalEntry> journal_;
   std::uint64_t idCounter_ = 0;
   CommandQueue commands_;
 
-  std::mutex listenersMutex_;
-  std::uint64_t nextListener_ = 1;
-  std::map<std::uint64_t, std::function<void(const PlatformEvent&)>> listeners_;
+  EventBus events_;
 
-  std::map<std::string, Shadow> shadows_;  // under mutex_
-  std::unordered_map<std::string, DeviceToken> tokens_;  // token → token; under mutex_
+  Shadows shadows_;  // under mutex_
+  TokenStore tokens_;  // device tokens; changed under mutex_ too, so the store sees them in order
 };
 
 /// JSON forms used by the API and the event stream.
@@ -272,7 +185,5 @@ nlohmann::json toJson(const JournalEntry& e);
 std::string isoTime(TimePoint t);
 /// {"deviceId","state":{"reported","desired"},"version","updatedAt"}
 nlohmann::json toJson(const Shadow& s);
-/// {"type","deviceId","time","data"}: an event as the event stream and webhooks carry it.
-nlohmann::json toJson(const PlatformEvent& e);
 
 }  // namespace fc::server::core

@@ -31,12 +31,13 @@ class CommandAck final : public broker::Acknowledgement {
 
 MqttGateway::MqttGateway(core::Platform& platform, const DialectRegistry& dialects, broker::AccessPolicy& fallback)
     : platform_(platform), fallback_(fallback), dialects_(dialects) {
-  platformSubscription_ = platform_.subscribe([this](const core::PlatformEvent& event) {
-    if (event.type != "device.deleted") return;
+  platformSubscription_ = platform_.subscribe([this](const core::Event& event) {
+    const auto* deleted = std::get_if<core::DeviceDeleted>(&event);
+    if (!deleted) return;
     std::lock_guard lock(mutex_);
     for (auto* bindings : {&authenticated_, &connected_})
       for (auto& [_, b] : *bindings)
-        if (b->deviceId == event.deviceId)
+        if (b->deviceId == deleted->device.id)
           b = std::make_shared<const Binding>(Binding{b->deviceId, b->dialect, nullptr, nullptr});
   });
 }

@@ -520,7 +520,7 @@ void addLwm2mRoutes(Router& router, core::Platform& platform, coap::Lwm2mServer&
               if (!r) return;
               auto data = responseJson(path, *r);
               data["observing"] = !last && r->code.codeClass() == 2;
-              p->announce({"lwm2m.notification", key.first, p->clock().now(), std::move(data)});
+              p->announce(core::Lwm2mNotification{key.first, p->clock().now(), std::move(data)});
               return;
             }
             if (!r || r->code.codeClass() != 2) return respond(failure(path, r));

@@ -2,6 +2,7 @@
 // {"error":{"code","message"}} with a fitting status; a 201 for a command comes after its commit.
 #include "server/http/platform_api.hpp"
 
+#include "server/http/event_json.hpp"
 #include "server/http/webhooks.hpp"
 
 #include <nlohmann/json.hpp>
@@ -33,7 +34,7 @@ ApiResponse tooLong(const std::string& field, std::size_t limit, std::size_t len
                     {"length", length}}}});
 }
 
-ApiResponse fail(const core::Failure& f) { return errorResponse(f.status, f.code, f.message); }
+ApiResponse fail(const core::Failure& f) { return failureResponse(f); }
 
 /// The body as a JSON object, or the 400 that explains why it is not one.
 Expected<json, ApiResponse> objectBody(const ApiRequest& r) {
@@ -346,12 +347,13 @@ WebSocketRoute eventStreamRoute(core::Platform& platform) {
         if (comma > start) types.push_back(t->substr(start, comma - start));
         start = comma + 1;
       }
-    const auto id = platform.subscribe([deviceId, types, send = std::move(send)](const core::PlatformEvent& e) {
-      if (deviceId && e.deviceId != *deviceId) return;
-      if (!types.empty() && std::none_of(types.begin(), types.end(),
-                                         [&](const std::string& t) { return e.type.starts_with(t); }))
+    const auto id = platform.subscribe([deviceId, types, send = std::move(send)](const core::Event& e) {
+      if (deviceId && core::deviceIdOf(e) != *deviceId) return;
+      if (!types.empty() && std::none_of(types.begin(), types.end(), [type = eventType(e)](const std::string& t) {
+            return type.starts_with(t);
+          }))
         return;
-      send(core::toJson(e).dump(-1, ' ', false, json::error_handler_t::replace));
+      send(toJson(e).dump(-1, ' ', false, json::error_handler_t::replace));
     });
     return std::function<void()>([&platform, id] { platform.unsubscribe(id); });
   };

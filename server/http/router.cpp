@@ -1,6 +1,8 @@
 // Pattern routing: split into segments, literal segments outrank parameters.
 #include "server/http/router.hpp"
 
+#include "server/core/model.hpp"
+
 #include <nlohmann/json.hpp>
 
 namespace fc::server::http {
@@ -101,6 +103,17 @@ std::optional<std::string> ApiRequest::queryParam(std::string_view name) const {
     rest.remove_prefix(amp + 1);
   }
   return std::nullopt;
+}
+
+ApiResponse failureResponse(const core::Failure& f) {
+  switch (f.code) {
+    case core::Errc::NotFound: return errorResponse(404, "not_found", f.message);
+    case core::Errc::Conflict: return errorResponse(409, "conflict", f.message);
+    case core::Errc::Invalid: return errorResponse(422, "invalid", f.message);
+    case core::Errc::Limit: return errorResponse(429, "too_many_commands", f.message);
+    case core::Errc::Internal: break;
+  }
+  return errorResponse(500, "internal", f.message);
 }
 
 ApiResponse errorResponse(int status, const std::string& code, const std::string& message) {

@@ -13,6 +13,10 @@
 #include <utility>
 #include <vector>
 
+namespace fc::server::core {
+struct Failure;
+}  // namespace fc::server::core
+
 namespace fc::server::http {
 
 struct ApiRequest {
@@ -37,6 +41,9 @@ struct ApiResponse {
 
 /// `{"error":{"code":…,"message":…}}` with the given status.
 ApiResponse errorResponse(int status, const std::string& code, const std::string& message);
+/// A platform failure as the REST API answers it: not_found 404, conflict 409, invalid 422,
+/// too_many_commands 429 (a limit), internal 500.
+ApiResponse failureResponse(const core::Failure& failure);
 ApiResponse jsonResponse(int status, const std::string& json);
 
 /// The request as HTTP/1.1 text, rebuilt from the parsed fields for a device's journal: request

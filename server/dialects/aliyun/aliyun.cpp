@@ -87,7 +87,7 @@ AliyunDialect::AliyunDialect(core::Platform& platform, MqttPublisher& publisher)
       // Numeric ids that do not repeat across restarts: milliseconds at start-up, counting up.
       nextMessageId_(static_cast<std::uint64_t>(core::toMillis(platform.clock().now())) * 1000),
       nextRrpc_(static_cast<std::uint64_t>(core::toMillis(platform.clock().now())) * 1000) {
-  subscription_ = platform_.subscribe([this](const core::PlatformEvent& e) { onEvent(e); });
+  subscription_ = platform_.subscribe([this](const core::Event& e) { onEvent(e); });
 }
 
 AliyunDialect::~AliyunDialect() { platform_.unsubscribe(subscription_); }
@@ -123,7 +123,7 @@ AliyunDialect::Login AliyunDialect::read(const core::Platform& platform, const b
 
   // Pre-step login: username = an iotId handed out by POST /auth/devicename.
   if (auto preStep = platform.deviceToken(kIotTokenKind, *client.username, /*evenExpired=*/true)) {
-    auto device = platform.device(preStep->deviceId);
+    auto device = platform.device(preStep->owner);
     auto t = device ? triplet(*device) : std::nullopt;
     if (!t) return refuse(mqtt::ConnectReturn::BadUsernameOrPassword, "the iotId's device no longer exists");
     login.kind = Login::Kind::Device;
@@ -193,7 +193,7 @@ bool AliyunDialect::verify(const MqttLogin& mqttLogin, const broker::ClientIdent
   // username = an iotId of the pre-step
   if (auto preStep = client.username ? platform_.deviceToken(kIotTokenKind, *client.username, /*evenExpired=*/true)
                                      : std::nullopt) {
-    if (preStep->deviceId != t->device.id) return reject("the iotId belongs to another device");
+    if (preStep->owner != t->device.id) return reject("the iotId belongs to another device");
     if (preStep->expiresAt <= platform_.clock().now()) return reject("the iotToken has expired");
     if (preStep->secret != given) return reject("wrong iotToken");
     if (!id || id->id != t->productKey + "." + t->deviceName)
@@ -365,22 +365,22 @@ void AliyunDialect::handleShadow(const Triplet& t, const std::vector<std::uint8_
   update.source = "device";
   auto result = platform_.updateShadow(t.device.id, update);
   if (!result) {
-    const auto error = result.error().status == 409 ? ali::ShadowError::VersionConflict : ali::ShadowError::ServerError;
+    const auto error = result.error().code == core::Errc::Conflict ? ali::ShadowError::VersionConflict : ali::ShadowError::ServerError;
     spdlog::info("aliyun: shadow update of device {} refused: {}", t.device.id, result.error().message);
     return send(ali::shadowErrorReply(request->clientToken, error, now));
   }
   send(ali::shadowUpdateReply(request->clientToken, result->version, now));
 }
 
-void AliyunDialect::onEvent(const core::PlatformEvent& event) {
+void AliyunDialect::onEvent(const core::Event& event) {
   // Desired state set through the API goes to the device at once as a "control" push.
-  if (event.type != "shadow.updated" || event.data.value("source", "") == "device" ||
-      !event.data.value("desiredChanged", false))
-    return;
-  auto device = platform_.device(event.deviceId);
+  const auto* updated = std::get_if<core::ShadowUpdated>(&event);
+  if (!updated || updated->source == "device" || !updated->desiredChanged) return;
+  const auto& deviceId = updated->shadow.deviceId;
+  auto device = platform_.device(deviceId);
   auto t = device ? triplet(*device) : std::nullopt;
   if (!t) return;
-  auto shadow = platform_.shadow(event.deviceId);
+  auto shadow = platform_.shadow(deviceId);
   if (!shadow) return;
   const auto now = seconds(platform_.clock().now());
   const auto at = shadow->updatedAt ? seconds(*shadow->updatedAt) : now;
@@ -397,7 +397,7 @@ std::string AliyunDialect::issueHttpToken(const std::string& deviceId) {
 std::optional<std::string> AliyunDialect::httpTokenDevice(const std::string& token, bool evenExpired) const {
   auto t = platform_.deviceToken(kHttpTokenKind, token, evenExpired);
   if (!t) return std::nullopt;
-  return t->deviceId;
+  return t->owner;
 }
 
 std::string AliyunDialect::issueCoapToken(const std::string& deviceId) {
@@ -407,7 +407,7 @@ std::string AliyunDialect::issueCoapToken(const std::string& deviceId) {
 std::optional<std::string> AliyunDialect::coapTokenDevice(const std::string& token, bool evenExpired) const {
   auto t = platform_.deviceToken(kCoapTokenKind, token, evenExpired);
   if (!t) return std::nullopt;
-  return t->deviceId;
+  return t->owner;
 }
 
 AliyunDialect::IotToken AliyunDialect::issueIotToken(const std::string& deviceId) {
@@ -421,11 +421,11 @@ AliyunDialect::IotToken AliyunDialect::issueIotToken(const std::string& deviceId
 Expected<std::string, core::Failure> AliyunDialect::rrpc(const std::string& deviceId, std::vector<std::uint8_t> payload,
                                                          std::chrono::milliseconds timeout, RrpcDone done) {
   auto device = platform_.device(deviceId);
-  if (!device) return Unexpected(core::Failure{404, "not_found", "no device '" + deviceId + "'"});
+  if (!device) return Unexpected(core::Failure{core::Errc::NotFound, "no device '" + deviceId + "'"});
   auto t = triplet(*device);
-  if (!t) return Unexpected(core::Failure{422, "invalid", "device '" + deviceId + "' is not an aliyun device"});
+  if (!t) return Unexpected(core::Failure{core::Errc::Invalid, "device '" + deviceId + "' is not an aliyun device"});
   if (!device->online || device->transport.rfind("mqtt", 0) != 0)
-    return Unexpected(core::Failure{409, "conflict", "device '" + deviceId + "' is not online over MQTT"});
+    return Unexpected(core::Failure{core::Errc::Conflict, "device '" + deviceId + "' is not online over MQTT"});
   std::string msgId;
   {
     std::lock_guard lock(mutex_);

@@ -129,7 +129,7 @@ class AliyunDialect final : public MqttDialect {
  private:
   struct Login;  // a CONNECT read in this dialect's form
   Login read(const core::Platform& platform, const broker::ClientIdentity& client) const;
-  void onEvent(const core::PlatformEvent& event);
+  void onEvent(const core::Event& event);
   void answerRrpc(const std::string& deviceId, const std::string& msgId, const std::vector<std::uint8_t>& payload) const;
   void handleShadow(const Triplet& t, const std::vector<std::uint8_t>& payload, MqttPublisher& out) const;
   void handleCommandReply(const Triplet& t, const std::vector<std::uint8_t>& payload) const;

@@ -184,7 +184,7 @@ void postRrpc(AliyunDialect& aliyun, const ApiRequest& r, const http::Respond& r
                                            {"payloadBase64", base64Encode(result.payload)}};
                                respond(http::jsonResponse(200, out.dump(-1, ' ', false, json::error_handler_t::replace)));
                              });
-  if (!started) respond(http::errorResponse(started.error().status, started.error().code, started.error().message));
+  if (!started) respond(http::failureResponse(started.error()));
 }
 
 }  // namespace

@@ -10,7 +10,7 @@
 namespace fc::server::dialects {
 namespace {
 
-core::Failure invalid(std::string message) { return {422, "invalid", std::move(message)}; }
+core::Failure invalid(std::string message) { return {core::Errc::Invalid, std::move(message)}; }
 
 std::string stringKey(const nlohmann::json& object, const char* key) {
   return object.contains(key) && object[key].is_string() ? object[key].get<std::string>() : std::string{};
@@ -28,7 +28,7 @@ std::optional<core::Failure> AliyunModule::prepareProduct(const core::Platform& 
     return invalid("keys.productKey must be 1-64 characters without / + # & | or controls");
   for (const auto& other : platform.products())
     if (other.dialect == name() && stringKey(other.keys, "productKey") == pk)
-      return core::Failure{409, "conflict", "productKey '" + pk + "' is used by product '" + other.id + "'"};
+      return core::Failure{core::Errc::Conflict, "productKey '" + pk + "' is used by product '" + other.id + "'"};
   return std::nullopt;
 }
 
@@ -45,7 +45,7 @@ std::optional<core::Failure> AliyunModule::prepareDevice(const core::Platform& p
   if (!fc::aliyun::validName(dn))
     return invalid("identifiers.deviceName must be 1-64 characters without / + # & | or controls");
   if (auto other = platform.findDevice(d.productId, "deviceName", dn))
-    return core::Failure{409, "conflict", "deviceName '" + dn + "' is used by device '" + other->id + "'"};
+    return core::Failure{core::Errc::Conflict, "deviceName '" + dn + "' is used by device '" + other->id + "'"};
   if (!d.secrets.contains("deviceSecret")) d.secrets["deviceSecret"] = core::randomAlnum(32);
   if (stringKey(d.secrets, "deviceSecret").empty()) return invalid("secrets.deviceSecret must be a non-empty string");
   return std::nullopt;

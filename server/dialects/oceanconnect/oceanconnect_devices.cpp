@@ -10,7 +10,7 @@
 namespace fc::server::dialects {
 namespace {
 
-core::Failure invalid(std::string message) { return {422, "invalid", std::move(message)}; }
+core::Failure invalid(std::string message) { return {core::Errc::Invalid, std::move(message)}; }
 
 bool isHex(const std::string& s) {
   if (s.empty() || s.size() % 2 != 0) return false;
@@ -57,7 +57,7 @@ std::optional<core::Failure> prepareOceanConnectDevice(const core::Platform& pla
   if ((*nodeId)->empty() || (*nodeId)->size() > 252)
     return invalid("identifiers.nodeId (the LwM2M endpoint name) must be 1-252 bytes");
   if (auto other = findOceanConnectDevice(platform, **nodeId); other && other->id != d.id)
-    return core::Failure{409, "conflict", "nodeId '" + **nodeId + "' is used by device '" + other->id + "'"};
+    return core::Failure{core::Errc::Conflict, "nodeId '" + **nodeId + "' is used by device '" + other->id + "'"};
 
   auto verifyCode = stringField(d.identifiers, "identifiers", "verifyCode");
   if (!verifyCode) return verifyCode.error();

@@ -24,6 +24,8 @@ using http::ApiResponse;
 
 constexpr auto kAccessTokenLifetime = std::chrono::seconds(3600);
 constexpr auto kRefreshTokenLifetime = std::chrono::hours(24 * 30);
+const std::string kAccessKind = "iocm.access";
+const std::string kRefreshKind = "iocm.refresh";
 constexpr std::int64_t kDefaultVerifyTimeout = 180;  // seconds, Huawei's default for deviceCredentials
 constexpr std::size_t kMaxPageSize = 1000;
 constexpr std::int64_t kMaxExpireSeconds = 2'592'000;  // 30 days
@@ -140,27 +142,16 @@ std::vector<json> iocmDataChanged(const core::Device& device, const core::Produc
 
 // --- the service ---
 
-namespace {
-/// The command being created on this thread: its first status event arrives here, inside
-/// Platform::sendCommand, before the id is known to the caller (see createCommand).
-struct Creating {
-  std::string deviceId;
-  std::string callbackUrl;
-  bool claimed = false;
-};
-thread_local Creating* creating = nullptr;
-}  // namespace
-
-IocmService::IocmService(core::Platform& platform, Post post) : platform_(platform), post_(std::move(post)) {
-  listener_ = platform_.subscribe([this](const core::PlatformEvent& e) { onEvent(e); });
+IocmService::IocmService(core::Platform& platform, Post post)
+    : platform_(platform), post_(std::move(post)), tokens_(platform.clock()) {
+  listener_ = platform_.subscribe([this](const core::Event& e) { onEvent(e); });
 }
 
 IocmService::~IocmService() { platform_.unsubscribe(listener_); }
 
 void IocmService::reset() {
+  tokens_.clear();
   std::lock_guard lock(mutex_);
-  accessTokens_.clear();
-  refreshTokens_.clear();
   callbacks_.clear();
   subscriptions_.clear();
   activations_.clear();
@@ -206,43 +197,32 @@ std::optional<IocmService::App> IocmService::findApp(const std::string& appId) c
 }
 
 IocmService::Tokens IocmService::issueTokens(const std::string& appId) {
-  Tokens t{core::randomAlnum(32), core::randomAlnum(32)};
-  const auto now = platform_.clock().now();
-  std::lock_guard lock(mutex_);
-  // Expired tokens are dropped here, so a test suite that logs in before every test stays small.
-  std::erase_if(accessTokens_, [&](const auto& entry) { return entry.second.expiresAt <= now; });
-  std::erase_if(refreshTokens_, [&](const auto& entry) { return entry.second.expiresAt <= now; });
-  accessTokens_[t.accessToken] = {appId, now + kAccessTokenLifetime};
-  refreshTokens_[t.refreshToken] = {appId, now + kRefreshTokenLifetime};
-  return t;
+  // An app may hold several live tokens (several servers log in as one app); expired ones are
+  // dropped as new ones are issued, so a test suite that logs in before every test stays small.
+  using Earlier = core::TokenStore::Earlier;
+  return Tokens{tokens_.issue(kAccessKind, appId, kAccessTokenLifetime, {}, Earlier::Keep).token,
+                tokens_.issue(kRefreshKind, appId, kRefreshTokenLifetime, {}, Earlier::Keep).token};
 }
 
 std::optional<std::string> IocmService::tokenApp(const std::string& accessToken) const {
-  const auto now = platform_.clock().now();
-  std::lock_guard lock(mutex_);
-  auto it = accessTokens_.find(accessToken);
-  if (it == accessTokens_.end() || it->second.expiresAt <= now) return std::nullopt;
-  return it->second.appId;
+  auto t = tokens_.find(kAccessKind, accessToken);
+  if (!t) return std::nullopt;
+  return t->owner;
 }
 
 std::optional<IocmService::Tokens> IocmService::refresh(const std::string& appId, const std::string& refreshToken) {
-  {
-    const auto now = platform_.clock().now();
-    std::lock_guard lock(mutex_);
-    auto it = refreshTokens_.find(refreshToken);
-    if (it == refreshTokens_.end() || it->second.appId != appId || it->second.expiresAt <= now) return std::nullopt;
-    refreshTokens_.erase(it);
-  }
+  if (!tokens_.take(kRefreshKind, refreshToken, appId)) return std::nullopt;
   return issueTokens(appId);
 }
 
 Expected<core::Command, core::Failure> IocmService::createCommand(core::CommandSpec spec,
                                                                   const std::string& callbackUrl) {
-  Creating context{spec.deviceId, callbackUrl};
-  creating = callbackUrl.empty() ? nullptr : &context;
-  auto created = platform_.sendCommand(std::move(spec));
-  creating = nullptr;
-  return created;
+  if (callbackUrl.empty()) return platform_.sendCommand(std::move(spec));
+  // Remembered before the command's first status change is published, so that one is posted too.
+  return platform_.sendCommand(std::move(spec), [this, &callbackUrl](const core::Command& c) {
+    std::lock_guard lock(mutex_);
+    callbacks_[c.id] = callbackUrl;
+  });
 }
 
 std::string IocmService::callbackUrl(const std::string& commandId) const {
@@ -295,83 +275,82 @@ void IocmService::notify(const std::string& productId, const std::string& notify
     for (const auto& body : bodies) post_(url, body.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
-void IocmService::onEvent(const core::PlatformEvent& e) {
-  if (e.type == "device.online" || e.type == "device.deleted") {
-    std::lock_guard lock(mutex_);
-    activations_.erase(e.deviceId);
-  }
-  if (e.type == "command.status") {
-    const auto id = stringKey(e.data, "id");
-    std::string url;
-    {
-      std::lock_guard lock(mutex_);
-      if (auto it = callbacks_.find(id); it != callbacks_.end()) {
-        url = it->second;
-      } else if (creating && !creating->claimed && creating->deviceId == e.deviceId) {
-        creating->claimed = true;
-        url = creating->callbackUrl;
-        callbacks_[id] = url;
-      }
-    }
-    if (!url.empty()) post_(url, iocmCommandCallback(e.data).dump(-1, ' ', false, json::error_handler_t::replace));
-    const auto status = stringKey(e.data, "status");
-    if (status != "SUCCESSFUL" && status != "FAILED") return;
-    // A commandRsp is the device's own answer, which the dialect reports with a "result" value.
-    const auto result = e.data.value("result", json(nullptr));
-    if (!result.is_object() || !result.contains("result")) return;
-    auto command = platform_.command(id);
-    if (!command) return;
-    auto device = platform_.device(e.deviceId);
-    if (!device || !subscribed(device->productId, "commandRsp")) return;
-    const auto body = iocmCommandBody(*command);
-    const auto serviceId = body["serviceId"].is_string() ? body["serviceId"].get<std::string>() : std::string{};
-    notify(device->productId, "commandRsp",
-           {json{{"notifyType", "commandRsp"},
-             {"header",
-              {{"requestId", command->id},
-               {"from", "/devices/" + device->id + "/services/" + serviceId},
-               {"to", "/applications/" + device->productId},
-               {"deviceId", device->id},
-               {"serviceType", serviceId},
-               {"method", body["method"]}}},
-             {"body", result}}});
-    return;
-  }
-  if (e.type == "uplink") {
-    if (stringKey(e.data, "topic") != kUplinkPath) return;
-    auto device = platform_.device(e.deviceId);
+void IocmService::onEvent(const core::Event& e) {
+  if (const auto* changed = std::get_if<core::CommandChanged>(&e)) return onCommandChanged(changed->command);
+  if (const auto* uplink = std::get_if<core::UplinkReceived>(&e)) {
+    const auto& m = uplink->message;
+    if (m.topic != kUplinkPath) return;
+    auto device = platform_.device(m.deviceId);
     if (!device || !subscribed(device->productId, "deviceDataChanged")) return;
     auto product = platform_.product(device->productId);
-    auto payload = base64Decode(stringKey(e.data, "payloadBase64"));
-    if (!product || !payload) return;
-    notify(product->id, "deviceDataChanged", iocmDataChanged(*device, *product, *payload, e.time));
+    if (!product) return;
+    notify(product->id, "deviceDataChanged", iocmDataChanged(*device, *product, m.payload, m.time));
     return;
   }
-  if (e.type == "device.created" || e.type == "device.deleted" || e.type == "device.online" ||
-      e.type == "device.offline") {
-    const auto productId = stringKey(e.data, "productId");
-    const auto nodeId = stringKey(e.data.value("identifiers", json::object()), "nodeId");
-    const auto status = e.type == "device.online" ? "ONLINE" : "OFFLINE";
-    const json info = {{"nodeId", nodeId.empty() ? json(nullptr) : json(nodeId)},
-                       {"name", e.data.value("name", json(nullptr))},
-                       {"status", e.data.value("online", false) ? "ONLINE" : "OFFLINE"}};
-    if (e.type == "device.created")
-      notify(productId, "deviceAdded",
-             {json{{"notifyType", "deviceAdded"},
-               {"deviceId", e.deviceId},
-               {"gatewayId", e.deviceId},
-               {"nodeType", "GATEWAY"},
-               {"deviceInfo", info}}});
-    else if (e.type == "device.deleted")
-      notify(productId, "deviceDeleted",
-             {json{{"notifyType", "deviceDeleted"}, {"deviceId", e.deviceId}, {"gatewayId", e.deviceId}}});
-    else
-      notify(productId, "deviceInfoChanged",
-             {json{{"notifyType", "deviceInfoChanged"},
-               {"deviceId", e.deviceId},
-               {"gatewayId", e.deviceId},
-               {"deviceInfo", {{"nodeId", info["nodeId"]}, {"name", info["name"]}, {"status", status}}}}});
+  const core::Device* device = nullptr;
+  const char* notifyType = "deviceInfoChanged";
+  if (const auto* created = std::get_if<core::DeviceCreated>(&e)) {
+    device = &created->device;
+    notifyType = "deviceAdded";
+  } else if (const auto* deleted = std::get_if<core::DeviceDeleted>(&e)) {
+    device = &deleted->device;
+    notifyType = "deviceDeleted";
+  } else if (const auto* presence = std::get_if<core::PresenceChanged>(&e)) {
+    device = &presence->device;
+  } else {
+    return;
   }
+  const auto& d = *device;
+  if (std::holds_alternative<core::DeviceDeleted>(e) || (std::holds_alternative<core::PresenceChanged>(e) && d.online)) {
+    std::lock_guard lock(mutex_);
+    activations_.erase(d.id);
+  }
+  const auto nodeId = stringKey(d.identifiers, "nodeId");
+  const json nodeIdJson = nodeId.empty() ? json(nullptr) : json(nodeId);
+  if (std::holds_alternative<core::DeviceCreated>(e))
+    notify(d.productId, notifyType,
+           {json{{"notifyType", notifyType},
+                 {"deviceId", d.id},
+                 {"gatewayId", d.id},
+                 {"nodeType", "GATEWAY"},
+                 {"deviceInfo", {{"nodeId", nodeIdJson}, {"name", d.name}, {"status", d.online ? "ONLINE" : "OFFLINE"}}}}});
+  else if (std::holds_alternative<core::DeviceDeleted>(e))
+    notify(d.productId, notifyType, {json{{"notifyType", notifyType}, {"deviceId", d.id}, {"gatewayId", d.id}}});
+  else
+    notify(d.productId, notifyType,
+           {json{{"notifyType", notifyType},
+                 {"deviceId", d.id},
+                 {"gatewayId", d.id},
+                 {"deviceInfo", {{"nodeId", nodeIdJson}, {"name", d.name}, {"status", d.online ? "ONLINE" : "OFFLINE"}}}}});
+}
+
+void IocmService::onCommandChanged(const core::Command& c) {
+  std::string url;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = callbacks_.find(c.id); it != callbacks_.end()) url = it->second;
+  }
+  if (!url.empty()) post_(url, iocmCommandCallback(core::toJson(c)).dump(-1, ' ', false, json::error_handler_t::replace));
+  if (c.status != core::CommandStatus::Successful && c.status != core::CommandStatus::Failed) return;
+  // A commandRsp is the device's own answer, which the dialect reports with a "result" value.
+  const auto result = parsedOr(c.result);
+  if (!result.is_object() || !result.contains("result")) return;
+  auto command = platform_.command(c.id);
+  if (!command) return;
+  auto device = platform_.device(c.spec.deviceId);
+  if (!device || !subscribed(device->productId, "commandRsp")) return;
+  const auto body = iocmCommandBody(*command);
+  const auto serviceId = body["serviceId"].is_string() ? body["serviceId"].get<std::string>() : std::string{};
+  notify(device->productId, "commandRsp",
+         {json{{"notifyType", "commandRsp"},
+               {"header",
+                {{"requestId", command->id},
+                 {"from", "/devices/" + device->id + "/services/" + serviceId},
+                 {"to", "/applications/" + device->productId},
+                 {"deviceId", device->id},
+                 {"serviceType", serviceId},
+                 {"method", body["method"]}}},
+               {"body", result}}});
 }
 
 // --- routes ---
@@ -495,7 +474,7 @@ void deviceCredentials(IocmService& iocm, const IocmService::App& app, const Api
   auto& platform = iocm.platform();
   const auto refused = [&](const core::Failure& f) {
     spdlog::info("iocm: deviceCredentials for nodeId '{}' refused: {}", nodeId, f.message);
-    return respond(f.status == 409 ? iocmError(400, kDeviceBound, "The device has already been bounded. " + f.message)
+    return respond(f.code == core::Errc::Conflict ? iocmError(400, kDeviceBound, "The device has already been bounded. " + f.message)
                                    : iocmError(400, kInputInvalid, f.message));
   };
   if (auto bad = prepareOceanConnectDevice(platform, d)) return refused(*bad);
@@ -583,8 +562,8 @@ void createCommand(IocmService& iocm, const IocmService::App& app, const ApiRequ
   auto created = iocm.createCommand(std::move(spec), callbackUrl);
   if (!created) {
     const auto& f = created.error();
-    return respond(f.status == 404 ? iocmError(400, kDeviceNotExist, "The device is not existed.")
-                                   : iocmError(f.status == 429 ? 429 : 400, kInputInvalid, f.message));
+    return respond(f.code == core::Errc::NotFound ? iocmError(400, kDeviceNotExist, "The device is not existed.")
+                   : iocmError(f.code == core::Errc::Limit ? 429 : 400, kInputInvalid, f.message));
   }
   auto out = iocmCommandJson(*created, app.appId);
   out["callbackUrl"] = callbackUrl.empty() ? json(nullptr) : json(callbackUrl);
@@ -641,7 +620,7 @@ ApiResponse updateCommand(IocmService& iocm, const IocmService::App& app, const 
   if (!c || !appDevice(iocm, app, c->spec.deviceId)) return iocmError(404, kCommandNotExist, "The device command is not existed.");
   auto canceled = iocm.platform().cancelCommand(id);
   if (!canceled) {
-    if (canceled.error().status == 404) return iocmError(404, kCommandNotExist, "The device command is not existed.");
+    if (canceled.error().code == core::Errc::NotFound) return iocmError(404, kCommandNotExist, "The device command is not existed.");
     return iocmError(400, kCommandNotCancelable,
                      "The device command already canceled, expired or executed, cannot cancel (status " +
                          iocmStatus(iocm.platform().command(id).value_or(*c).status) + ").");

@@ -121,7 +121,8 @@ class IocmService {
   bool unsubscribe(const std::string& appId, const std::string& subscriptionId);
 
  private:
-  void onEvent(const core::PlatformEvent& e);
+  void onEvent(const core::Event& e);
+  void onCommandChanged(const core::Command& c);
   void notify(const std::string& productId, const std::string& notifyType, const std::vector<nlohmann::json>& bodies);
   bool subscribed(const std::string& productId, const std::string& notifyType) const;
 
@@ -129,13 +130,8 @@ class IocmService {
   Post post_;
   std::uint64_t listener_ = 0;
 
-  struct Token {
-    std::string appId;
-    core::TimePoint expiresAt{};
-  };
+  core::TokenStore tokens_;  // kinds "iocm.access" and "iocm.refresh", owned by app ids
   mutable std::mutex mutex_;
-  std::map<std::string, Token> accessTokens_;
-  std::map<std::string, Token> refreshTokens_;
   std::map<std::string, std::string> callbacks_;  // command id → callbackUrl (kept to show it in answers)
   std::vector<Subscription> subscriptions_;
   std::uint64_t nextSubscription_ = 1;

@@ -31,7 +31,7 @@ TEST_F(DeviceTokenTest, ATokenResolvesToItsDeviceUntilItExpires) {
   EXPECT_EQ(t.token.size(), 32u);
   auto found = platform_.deviceToken("aliyun.http", t.token);
   ASSERT_TRUE(found);
-  EXPECT_EQ(found->deviceId, "d1");
+  EXPECT_EQ(found->owner, "d1");
   EXPECT_FALSE(platform_.deviceToken("aliyun.iot", t.token)) << "another kind";
   EXPECT_FALSE(platform_.deviceToken("aliyun.http", "no-such-token"));
   clock_.advance(59min);

@@ -21,13 +21,13 @@ class ShadowTest : public ::testing::Test {
     d.id = "d";
     d.productId = "p";
     ASSERT_TRUE(platform_.createDevice(d));
-    platform_.subscribe([this](const PlatformEvent& e) {
-      if (e.type == "shadow.updated") events_.push_back(e);
+    platform_.subscribe([this](const Event& e) {
+      if (const auto* u = std::get_if<ShadowUpdated>(&e)) events_.push_back(*u);
     });
   }
   FixedClock clock_;
   Platform platform_{clock_, nullptr};
-  std::vector<PlatformEvent> events_;
+  std::vector<ShadowUpdated> events_;
 };
 
 TEST_F(ShadowTest, StartsEmptyAndMergesWithNullRemoving) {
@@ -69,7 +69,7 @@ TEST_F(ShadowTest, AGivenVersionMustGoUp) {
   ASSERT_EQ(platform_.updateShadow("d", u)->version, 5);
   auto stale = platform_.updateShadow("d", u);
   ASSERT_FALSE(stale);
-  EXPECT_EQ(stale.error().status, 409);
+  EXPECT_EQ(stale.error().code, Errc::Conflict);
   u.version = 6;
   EXPECT_EQ(platform_.updateShadow("d", u)->version, 6);
   EXPECT_EQ(platform_.updateShadow("d", ShadowUpdate{})->version, 7) << "no version: one more";
@@ -84,19 +84,20 @@ TEST_F(ShadowTest, EventsTellTheSourceAndWhetherDesiredChanged) {
   api.desired = {{"a", 2}};
   ASSERT_TRUE(platform_.updateShadow("d", api));
   ASSERT_EQ(events_.size(), 2u);
-  EXPECT_EQ(events_[0].data["source"], "device");
-  EXPECT_FALSE(events_[0].data["desiredChanged"].get<bool>());
-  EXPECT_EQ(events_[1].data["source"], "api");
-  EXPECT_TRUE(events_[1].data["desiredChanged"].get<bool>());
-  EXPECT_EQ(events_[1].data["state"]["desired"]["a"], 2);
+  EXPECT_EQ(events_[0].source, "device");
+  EXPECT_FALSE(events_[0].desiredChanged);
+  EXPECT_EQ(events_[1].source, "api");
+  EXPECT_TRUE(events_[1].desiredChanged);
+  EXPECT_EQ(events_[1].shadow.desired["a"], 2);
+  EXPECT_EQ(events_[1].shadow.version, 2);
 }
 
 TEST_F(ShadowTest, BadInputAndUnknownDevices) {
   ShadowUpdate notObject;
   notObject.reported = 5;
-  EXPECT_EQ(platform_.updateShadow("d", notObject).error().status, 422);
-  EXPECT_EQ(platform_.updateShadow("ghost", ShadowUpdate{}).error().status, 404);
-  EXPECT_EQ(platform_.shadow("ghost").error().status, 404);
+  EXPECT_EQ(platform_.updateShadow("d", notObject).error().code, Errc::Invalid);
+  EXPECT_EQ(platform_.updateShadow("ghost", ShadowUpdate{}).error().code, Errc::NotFound);
+  EXPECT_EQ(platform_.shadow("ghost").error().code, Errc::NotFound);
 }
 
 TEST_F(ShadowTest, GoesWithItsDeviceAndWithReset) {

@@ -2,6 +2,8 @@
 // by GET, and handler exceptions turned into 500.
 #include "server/http/router.hpp"
 
+#include "server/core/model.hpp"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -111,6 +113,18 @@ TEST(ErrorResponse, EscapesTheMessage) {
   EXPECT_EQ(r.status, 400);
   const auto body = nlohmann::json::parse(r.body);
   EXPECT_EQ(body["error"]["message"], "quote \" and\nnewline");
+}
+
+TEST(FailureResponse, EachDomainCodeHasItsStatusAndCode) {
+  const std::vector<std::tuple<core::Errc, int, std::string>> expected = {
+      {core::Errc::NotFound, 404, "not_found"},  {core::Errc::Conflict, 409, "conflict"},
+      {core::Errc::Invalid, 422, "invalid"},     {core::Errc::Limit, 429, "too_many_commands"},
+      {core::Errc::Internal, 500, "internal"}};
+  for (const auto& [code, status, name] : expected) {
+    auto r = failureResponse(core::Failure{code, "no device 'x'"});
+    EXPECT_EQ(r.status, status) << name;
+    EXPECT_EQ(r.body, R"({"error":{"code":")" + name + R"(","message":"no device 'x'"}})") << name;
+  }
 }
 
 TEST(RouterPatterns, ParametersBindAndLiteralSegmentsWin) {

@@ -342,8 +342,8 @@ TEST_F(AliyunDialectTest, ShadowUpdateGetAndControl) {
 TEST_F(AliyunDialectTest, RrpcNeedsAnOnlineDeviceAndTimesOut) {
   auto offline = dialect_.rrpc("lamp", bytes("ping"), std::chrono::milliseconds(10), [](auto) {});
   ASSERT_FALSE(offline);
-  EXPECT_EQ(offline.error().status, 409);
-  EXPECT_EQ(dialect_.rrpc("ghost", {}, std::chrono::milliseconds(10), [](auto) {}).error().status, 404);
+  EXPECT_EQ(offline.error().code, core::Errc::Conflict);
+  EXPECT_EQ(dialect_.rrpc("ghost", {}, std::chrono::milliseconds(10), [](auto) {}).error().code, core::Errc::NotFound);
 
   platform_.deviceConnected("lamp", "mqtt", "x");
   std::optional<AliyunDialect::RrpcResult> answered;

@@ -1,0 +1,57 @@
+#include "server/http/event_json.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "server/core/platform.hpp"
+
+namespace fc::server::http {
+namespace {
+
+using nlohmann::json;
+
+template <class... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;
+
+}  // namespace
+
+std::string_view eventType(const core::Event& e) {
+  return std::visit(
+      Overloaded{[](const core::DeviceCreated&) { return std::string_view("device.created"); },
+                 [](const core::DeviceDeleted&) { return std::string_view("device.deleted"); },
+                 [](const core::PresenceChanged& x) {
+                   return std::string_view(x.device.online ? "device.online" : "device.offline");
+                 },
+                 [](const core::UplinkReceived&) { return std::string_view("uplink"); },
+                 [](const core::CommandChanged&) { return std::string_view("command.status"); },
+                 [](const core::ShadowUpdated&) { return std::string_view("shadow.updated"); },
+                 [](const core::JournalRecorded&) { return std::string_view("journal"); },
+                 [](const core::Lwm2mNotification&) { return std::string_view("lwm2m.notification"); }},
+      e);
+}
+
+json toJson(const core::Event& e) {
+  json data = std::visit(Overloaded{[](const core::DeviceCreated& x) { return core::toJson(x.device); },
+                                    [](const core::DeviceDeleted& x) { return core::toJson(x.device); },
+                                    [](const core::PresenceChanged& x) { return core::toJson(x.device); },
+                                    [](const core::UplinkReceived& x) { return core::toJson(x.message); },
+                                    [](const core::CommandChanged& x) { return core::toJson(x.command); },
+                                    [](const core::ShadowUpdated& x) {
+                                      auto j = core::toJson(x.shadow);
+                                      j["source"] = x.source;
+                                      j["desiredChanged"] = x.desiredChanged;
+                                      return j;
+                                    },
+                                    [](const core::JournalRecorded& x) { return core::toJson(x.entry); },
+                                    [](const core::Lwm2mNotification& x) { return x.data; }},
+                         e);
+  return {{"type", std::string(eventType(e))},
+          {"deviceId", core::deviceIdOf(e)},
+          {"time", core::isoTime(core::timeOf(e))},
+          {"data", std::move(data)}};
+}
+
+}  // namespace fc::server::http
