@@ -288,7 +288,6 @@ int runServer(const Config& config) {
     dialectRegistry.serving({ports["mqtt"].get<std::uint16_t>(), ports["mqtts"].get<std::uint16_t>(),
                              ports["http"].get<std::uint16_t>(), ports["https"].get<std::uint16_t>(),
                              ports["coap"].get<std::uint16_t>(), ports["coaps"].get<std::uint16_t>()});
-    if (!config.portsFile.empty()) writePortsFile(config.portsFile, ports);
   } catch (const std::exception& e) {
     spdlog::critical("start-up failed: {}", e.what());
     return 1;
@@ -325,6 +324,16 @@ int runServer(const Config& config) {
     spdlog::warn("bound to {}, so the API requires a bearer token; this run's token: {}  (set api.token to fix one)",
                  config.bind, apiToken);
   spdlog::info("TLS CA for devices: {} (also at {}/api/v1/ca.pem)", tlsFiles.caFile, url("http", "http"));
+  // The ports file tells whoever started us that we are up: by then the lines above are in the log
+  // (tests and CI scripts read the generated API token from it).
+  if (!config.portsFile.empty()) {
+    try {
+      writePortsFile(config.portsFile, ports);
+    } catch (const std::exception& e) {
+      spdlog::critical("start-up failed: {}", e.what());
+      return 1;
+    }
+  }
   ready = true;
 
   const unsigned threads = config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());
