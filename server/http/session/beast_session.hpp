@@ -36,9 +36,9 @@ struct SessionContext {
 };
 
 /// Starts an HTTP/1.1 session on an accepted socket (its executor is the session's strand).
-void startPlain(boost::asio::ip::tcp::socket socket, const SessionContext& context);          // session_plain.cpp
+void startPlain(boost::asio::ip::tcp::socket socket, const SessionContext& context);  // session_plain.cpp
 void startTls(boost::asio::ip::tcp::socket socket, boost::asio::ssl::context& tls,
-              const SessionContext& context);                                                  // session_tls.cpp
+              const SessionContext& context);  // session_tls.cpp
 
 /// Subscribes, returns the unsubscribe function; called with the function that queues a text frame.
 using WebSocketOpened = std::function<std::function<void()>(std::function<void(std::string)>)>;
@@ -50,9 +50,14 @@ void startWebSocket(TlsStream stream, StringRequest request, std::size_t maxBack
 
 /// The request as the Router sees it (lower-case header names, path and query split).
 ApiRequest toApiRequest(const StringRequest& request, bool tls);  // message.cpp
+/// The same from the headers alone (a streamed upload's body is not in it).
+ApiRequest toApiRequest(const boost::beast::http::request_header<>& header, bool tls);
+/// The status line and headers of a response whose body is streamed (Content-Length from the
+/// source; `Connection` as HTTP/`version` needs it to say `keepAlive`).
+std::string streamedHead(const ApiResponse& response, bool keepAlive, unsigned version);
 /// The Router's answer as a Beast response, prepared (Content-Length set).
 std::shared_ptr<boost::beast::http::response<boost::beast::http::string_body>> toBeastResponse(ApiResponse response,
-                                                                                             bool keepAlive,
-                                                                                             unsigned version);
+                                                                                               bool keepAlive,
+                                                                                               unsigned version);
 
 }  // namespace fc::server::http::session

@@ -9,6 +9,12 @@ namespace fc::server::http::session {
 namespace bhttp = boost::beast::http;
 
 ApiRequest toApiRequest(const StringRequest& req, bool tls) {
+  ApiRequest out = toApiRequest(static_cast<const bhttp::request_header<>&>(req), tls);
+  out.body = req.body();
+  return out;
+}
+
+ApiRequest toApiRequest(const bhttp::request_header<>& req, bool tls) {
   ApiRequest out;
   out.tls = tls;
   out.method = std::string(req.method_string());
@@ -21,12 +27,22 @@ ApiRequest toApiRequest(const StringRequest& req, bool tls) {
     std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
     out.headers[name] = std::string(field.value());
   }
-  out.body = req.body();
   return out;
 }
 
-std::shared_ptr<bhttp::response<bhttp::string_body>> toBeastResponse(ApiResponse r, bool keepAlive,
-                                                                     unsigned version) {
+std::string streamedHead(const ApiResponse& r, bool keepAlive, unsigned version) {
+  std::string head = version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  head += std::to_string(r.status) + " " + std::string(reasonPhrase(r.status)) + "\r\n";
+  head += "Server: fakecloud\r\nContent-Type: " + r.contentType + "\r\n";
+  for (const auto& [name, value] : r.headers) head += name + ": " + value + "\r\n";
+  head += "Content-Length: " + std::to_string(r.stream ? r.stream->size() : r.body.size()) + "\r\n";
+  if (version == 10 && keepAlive) head += "Connection: keep-alive\r\n";
+  if (version != 10 && !keepAlive) head += "Connection: close\r\n";
+  head += "\r\n";
+  return head;
+}
+
+std::shared_ptr<bhttp::response<bhttp::string_body>> toBeastResponse(ApiResponse r, bool keepAlive, unsigned version) {
   auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(r.status), version);
   res->set(bhttp::field::server, "fakecloud");
   res->set(bhttp::field::content_type, r.contentType);

@@ -3,10 +3,10 @@
 // in its own translation unit (websocket_plain.cpp, websocket_tls.cpp): include it nowhere else.
 #pragma once
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket/stream.hpp>
-#include <spdlog/spdlog.h>
 
 #include <deque>
 #include <memory>
