@@ -15,7 +15,7 @@ namespace {
 //
 // Foreign keys are ON for every connection, and PRAGMA foreign_keys cannot change inside the
 // migration's transaction: a script that rebuilds a referenced table must keep that in mind.
-constexpr std::array<std::string_view, 3> kMigrations = {
+constexpr std::array<std::string_view, 4> kMigrations = {
     // 1 — MQTT broker: persistent sessions (clean session 0) and retained messages.
     R"sql(
 CREATE TABLE broker_sessions (
@@ -160,6 +160,25 @@ CREATE TABLE device_tokens (
   expires_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX device_tokens_device ON device_tokens (device_id, kind);
+)sql",
+
+    // 4 — the firmware repository (issue 14). The image is the file <firmware dir>/<sha256>; rows
+    // may share a file. No foreign key to products: deleting a product leaves its firmware, which
+    // the API deletes explicitly (a cascade would drop rows whose files the repository still lists).
+    R"sql(
+CREATE TABLE firmware (
+  id         TEXT NOT NULL PRIMARY KEY,
+  product_id TEXT NOT NULL,
+  version    TEXT NOT NULL,
+  name       TEXT NOT NULL,
+  module     TEXT NOT NULL,
+  size       INTEGER NOT NULL CHECK (size >= 0),
+  md5        TEXT NOT NULL,
+  sha1       TEXT NOT NULL,
+  sha256     TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX firmware_product ON firmware (product_id, created_at);
 )sql",
 };
 

@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -32,13 +33,17 @@
 #include "server/dialects/registry.hpp"
 #include "server/http/api_auth.hpp"
 #include "server/http/event_json.hpp"
+#include "server/http/firmware_api.hpp"
 #include "server/http/http_server.hpp"
 #include "server/http/lwm2m_api.hpp"
 #include "server/http/platform_api.hpp"
 #include "server/http/system_api.hpp"
 #include "server/http/webhooks.hpp"
+#include "server/ota/downloads.hpp"
+#include "server/ota/firmware_repository.hpp"
 #include "storage/broker_store.hpp"
 #include "storage/database.hpp"
+#include "storage/firmware_store.hpp"
 #include "storage/migrations.hpp"
 #include "storage/platform_store.hpp"
 #include "storage/writer.hpp"
@@ -120,6 +125,7 @@ int runServer(const Config& config) {
   std::unique_ptr<storage::Writer> writer;
   std::unique_ptr<storage::BrokerStore> store;
   std::unique_ptr<storage::PlatformStore> platformStore;
+  std::unique_ptr<storage::FirmwareStore> firmwareStore;
   storage::BrokerSnapshot snapshot;
   storage::PlatformSnapshot platformSnapshot;
   broker::TlsFiles tlsFiles;
@@ -135,6 +141,7 @@ int runServer(const Config& config) {
     snapshot = store->load();
     platformStore = std::make_unique<storage::PlatformStore>(*writer);
     platformSnapshot = platformStore->load();
+    firmwareStore = std::make_unique<storage::FirmwareStore>(*writer);
 
     tlsFiles = {config.tls.certFile, config.tls.keyFile, config.tls.caFile, config.tls.ciphers, config.tls.minVersion,
                 config.tls.clientCerts};
@@ -158,6 +165,29 @@ int runServer(const Config& config) {
                           core::PlatformLimits{config.platform.maxPendingCommandsPerDevice,
                                                config.platform.messagesPerDevice, config.platform.journalPerDevice});
   platform.load(platformSnapshot);
+  // Firmware images: files next to the database, or a temporary directory for --db :memory:
+  // (docs/ota.md). Opening sweeps what a killed upload left behind.
+  std::shared_ptr<ota::FirmwareRepository> firmware;
+  try {
+    const auto dbPath = config.dbPath();
+    fs::path dir;
+    bool temporary = dbPath == ":memory:";
+    if (temporary) {
+      std::string pattern = (fs::temp_directory_path() / "fakecloud-firmware-XXXXXX").string();
+      if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("cannot create a temporary firmware directory");
+      dir = pattern;
+    } else {
+      dir = fs::path(dbPath).parent_path() / "firmware";
+      if (!fs::path(dbPath).has_parent_path()) dir = "firmware";
+    }
+    firmware = ota::FirmwareRepository::open(dir, temporary, *firmwareStore, clock,
+                                             ota::RepositoryLimits{config.ota.maxFirmwareBytes});
+  } catch (const std::exception& e) {
+    spdlog::critical("start-up failed: {}", e.what());
+    return 1;
+  }
+  auto downloads = std::make_shared<ota::DownloadLedger>();
+  auto otaUrls = std::make_shared<http::OtaUrls>();
   platformSnapshot = {};
   platform.tick();  // commands that expired or timed out while the server was down
   // The dialects, asked by the MQTT gateway, the command router, the REST validation and the
@@ -233,10 +263,14 @@ int runServer(const Config& config) {
   std::atomic<bool> ready{false};
   const std::string caPem = readFile(tlsFiles.caFile);
   auto router = std::make_shared<http::Router>();
+  auto openApiParts = dialectRegistry.openApi();
+  openApiParts.fragments.push_back(http::firmwareOpenApi());
   http::addSystemRoutes(
-      *router, [&ready] { return ready.load(); }, caPem, dialectRegistry.openApi());
+      *router, [&ready] { return ready.load(); }, caPem, openApiParts);
   http::PlatformApiHooks hooks;
-  hooks.onReset = [&mqtt, &lwm2m, &dialectRegistry] {
+  hooks.onReset = [&mqtt, &lwm2m, &dialectRegistry, firmware, downloads] {
+    firmware->reset();
+    downloads->reset();
     mqtt.reset();
     lwm2m.reset();
     dialectRegistry.reset();
@@ -264,6 +298,7 @@ int runServer(const Config& config) {
   http::addPlatformRoutes(*router, platform, clock, dialectRegistry, std::move(hooks));
   dialectRegistry.addRoutes(*router);
   http::addLwm2mRoutes(*router, platform, lwm2m);
+  http::addFirmwareRoutes(*router, {platform, firmware, downloads, otaUrls});
   std::string apiToken = config.apiToken;
   if (apiToken.empty() && !http::isLoopbackAddress(config.bind)) apiToken = core::randomAlnum(32);
   if (!apiToken.empty()) router->setGuard(http::bearerTokenGuard(apiToken));
@@ -288,6 +323,15 @@ int runServer(const Config& config) {
     dialectRegistry.serving({ports["mqtt"].get<std::uint16_t>(), ports["mqtts"].get<std::uint16_t>(),
                              ports["http"].get<std::uint16_t>(), ports["https"].get<std::uint16_t>(),
                              ports["coap"].get<std::uint16_t>(), ports["coaps"].get<std::uint16_t>()});
+    // The download URLs handed to devices: the configured public bases, else the bound listeners.
+    const auto host = config.bind == "0.0.0.0" || config.bind == "::" ? std::string("127.0.0.1") : config.bind;
+    const auto base = [&host](const std::string& configured, const char* scheme, int port) {
+      std::string b = configured.empty() ? std::string(scheme) + "://" + host + ":" + std::to_string(port) : configured;
+      while (b.ends_with('/')) b.pop_back();
+      return b;
+    };
+    otaUrls->http = base(config.ota.httpBaseUrl, "http", ports["http"].get<int>());
+    otaUrls->https = base(config.ota.httpsBaseUrl, "https", ports["https"].get<int>());
   } catch (const std::exception& e) {
     spdlog::critical("start-up failed: {}", e.what());
     return 1;

@@ -12,6 +12,7 @@
 #include "server/broker/mqtt_options.hpp"
 #include "server/coap/coap_options.hpp"
 #include "server/net/tls_options.hpp"
+#include "server/ota/ota_options.hpp"
 
 namespace fc::server {
 
@@ -46,6 +47,7 @@ struct Config {
   MqttConfig mqtt;
   PlatformConfig platform;
   CoapConfig coap;
+  OtaConfig ota;
 
   std::string dbPath() const;
 };

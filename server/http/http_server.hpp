@@ -1,5 +1,5 @@
 // The HTTP and HTTPS listeners (Boost.Beast): reads requests with size limits and timeouts and answers them
-// through a Router. Beast stays inside http_server.cpp.
+// through a Router. Beast stays inside http_server.cpp and server/http/session/.
 #pragma once
 
 #include <cstdint>

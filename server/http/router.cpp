@@ -39,9 +39,12 @@ int hexValue(char c) {
   return -1;
 }
 
-/// RFC 9110 §15's reason phrases of the statuses the API answers with.
+}  // namespace
+
 std::string_view reasonPhrase(int status) {
   switch (status) {
+    case 100:
+      return "Continue";
     case 200:
       return "OK";
     case 201:
@@ -50,6 +53,8 @@ std::string_view reasonPhrase(int status) {
       return "Accepted";
     case 204:
       return "No Content";
+    case 206:
+      return "Partial Content";
     case 400:
       return "Bad Request";
     case 401:
@@ -64,6 +69,8 @@ std::string_view reasonPhrase(int status) {
       return "Conflict";
     case 413:
       return "Content Too Large";
+    case 416:
+      return "Range Not Satisfiable";
     case 422:
       return "Unprocessable Content";
     case 500:
@@ -72,8 +79,6 @@ std::string_view reasonPhrase(int status) {
       return "";
   }
 }
-
-}  // namespace
 
 std::string percentDecode(std::string_view s, bool plusIsSpace) {
   std::string out;
@@ -151,9 +156,35 @@ void Router::addAsync(std::string method, std::string pattern, AsyncHandler hand
       return;
     }
   }
-  Route route{pattern, split(pattern), {}};
+  Route route{pattern, split(pattern), {}, {}};
   route.handlers[std::move(method)] = std::move(handler);
   routes_.push_back(std::move(route));
+}
+
+void Router::addUpload(std::string method, std::string pattern, UploadHandler handler) {
+  for (auto& r : routes_) {
+    if (r.pattern == pattern) {
+      r.uploads[std::move(method)] = std::move(handler);
+      return;
+    }
+  }
+  Route route{pattern, split(pattern), {}, {}};
+  route.uploads[std::move(method)] = std::move(handler);
+  routes_.push_back(std::move(route));
+}
+
+std::optional<UploadStart> Router::startUpload(const ApiRequest& headers) const {
+  ApiRequest request = headers;
+  const Route* route = match(request.path, request.params);
+  if (!route) return std::nullopt;
+  const auto upload = route->uploads.find(request.method);
+  if (upload == route->uploads.end()) return std::nullopt;
+  if (auto refused = admit(request)) return UploadStart{std::move(*refused), nullptr};
+  try {
+    return upload->second(request);
+  } catch (const std::exception& e) {
+    return UploadStart{errorResponse(500, "internal", e.what()), nullptr};
+  }
 }
 
 const Router::Route* Router::match(std::string_view path, std::map<std::string, std::string>& params) const {

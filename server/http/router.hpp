@@ -4,10 +4,13 @@
 // synchronously or later through a Respond callback (when the work runs on another strand).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -32,11 +35,55 @@ struct ApiRequest {
   std::optional<std::string> queryParam(std::string_view name) const;
 };
 
+/// A response body too large to hold in memory (a firmware image), read piece by piece on the
+/// connection's strand while the listener writes it. It is also the download path's fault seam:
+/// a wrapper may rewrite the bytes of a piece, hold a piece back (`delay`), or end the response
+/// early (`close`), without the listener knowing why.
+class BodySource {
+ public:
+  struct Piece {
+    std::size_t bytes = 0;                  // filled at the front of the buffer; 0 without close: the source failed
+    std::chrono::milliseconds delay{0};     // wait this long before writing the piece
+    bool close = false;                     // after writing the piece (if any), drop the connection
+  };
+  virtual ~BodySource() = default;
+  /// The exact Content-Length.
+  virtual std::uint64_t size() const = 0;
+  /// The next bytes, at most `buffer.size()`.
+  virtual Piece read(std::span<std::uint8_t> buffer) = 0;
+  /// Called once when the response ends: `sent` body bytes were written, `complete` when all of
+  /// size() were. Not called for HEAD, whose body is never read.
+  virtual void finished(std::uint64_t sent, bool complete) = 0;
+};
+
 struct ApiResponse {
   int status = 200;
   std::string contentType = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers = {};
+  /// When set, the body comes from here (`body` is ignored) with Content-Length = stream->size().
+  std::shared_ptr<BodySource> stream = {};
+};
+
+/// Where a streamed request body goes (a firmware upload), piece by piece as it arrives.
+class UploadSink {
+ public:
+  virtual ~UploadSink() = default;
+  /// The next bytes of the body; an answer ends the upload with it (the rest of the body is read
+  /// and discarded, then the connection closes).
+  virtual std::optional<ApiResponse> write(std::span<const std::uint8_t> bytes) = 0;
+  /// The body is complete: answer once, maybe later, from any thread.
+  virtual void finish(std::function<void(ApiResponse)> respond) = 0;
+  /// The connection ended before the body did.
+  virtual void abort() = 0;
+};
+
+/// An upload route's look at a request whose headers have arrived: `answer` refuses it at once,
+/// `sink` takes the body as it arrives; with neither, the body is read whole (within the usual
+/// limit) and the route's ordinary handler for the method answers.
+struct UploadStart {
+  std::optional<ApiResponse> answer;
+  std::shared_ptr<UploadSink> sink;
 };
 
 /// `{"error":{"code":…,"message":…}}` with the given status.
@@ -56,11 +103,16 @@ std::vector<std::uint8_t> wireBytes(const ApiResponse& response);
 /// Decodes %XX and '+' (as space, in queries only); malformed escapes are kept as they are.
 std::string percentDecode(std::string_view s, bool plusIsSpace);
 
+/// RFC 9110 §15's reason phrase of a status the API answers with ("" for others).
+std::string_view reasonPhrase(int status);
+
 using Respond = std::function<void(ApiResponse)>;
 using Handler = std::function<ApiResponse(const ApiRequest&)>;
 using AsyncHandler = std::function<void(ApiRequest, Respond)>;
 /// Looks at a request before any route does; an answer refuses it (e.g. 401 without a token).
 using Guard = std::function<std::optional<ApiResponse>(const ApiRequest&)>;
+/// Sees the headers of a request (its body empty) and decides how the body is taken.
+using UploadHandler = std::function<UploadStart(const ApiRequest& headers)>;
 
 struct RouteInfo {
   std::string method;
@@ -71,6 +123,12 @@ class Router {
  public:
   void add(std::string method, std::string pattern, Handler handler);
   void addAsync(std::string method, std::string pattern, AsyncHandler handler);
+  /// Lets `method pattern` stream its request body (see UploadStart); the route still needs an
+  /// ordinary handler for the bodies it does not stream.
+  void addUpload(std::string method, std::string pattern, UploadHandler handler);
+  /// For a request whose headers have arrived: the upload route's decision (a guard refusal is an
+  /// answer), or nothing when the request's route does not stream bodies.
+  std::optional<UploadStart> startUpload(const ApiRequest& headers) const;
   /// Every request (routes and WebSocket upgrades alike) passes the guard first.
   void setGuard(Guard guard);
   /// The guard's refusal, if it refuses the request.
@@ -91,6 +149,7 @@ class Router {
     std::string pattern;
     std::vector<std::string> segments;
     std::map<std::string, AsyncHandler> handlers;  // method → handler
+    std::map<std::string, UploadHandler> uploads;  // method → upload handler
   };
   const Route* match(std::string_view path, std::map<std::string, std::string>& params) const;
 

@@ -5,6 +5,7 @@
 
 #include <set>
 
+#include "server/http/firmware_api.hpp"
 #include "server/http/lwm2m_api.hpp"
 #include "server/http/platform_api.hpp"
 #include "server/http/system_api.hpp"
@@ -27,13 +28,15 @@ std::set<std::pair<std::string, std::string>> documented(const OpenApiParts& par
 
 TEST(OpenApi, EveryRouteIsDocumentedAndEveryDocumentedRouteExists) {
   test::ServerDialects d;
-  const auto parts = d.registry.openApi();
+  auto parts = d.registry.openApi();
+  parts.fragments.push_back(firmwareOpenApi());
   Router router;
   addSystemRoutes(
       router, [] { return true; }, "pem", parts);
   addPlatformRoutes(router, d.platform, d.clock, d.registry, {});
   d.registry.addRoutes(router);
   addLwm2mRoutes(router, d.platform, d.lwm2m);
+  addFirmwareRoutes(router, {d.platform, nullptr, nullptr, nullptr});  // handlers are not run
   std::set<std::pair<std::string, std::string>> served;
   for (auto r : router.routes()) {
     // A rest-of-path parameter "{name*}" is "{name}" in OpenAPI.

@@ -1,0 +1,17 @@
+// The OTA options (config keys ota.*; docs/ota.md).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace fc::server {
+
+struct OtaConfig {
+  std::uint64_t maxFirmwareBytes = 512ull << 20;  // a larger upload is refused with 413
+  // The public bases of the download URLs handed to devices, e.g. "http://iot.example.com:8080" for a
+  // device that resolves a real cloud's host name to fakecloud; empty: from the bound listeners.
+  std::string httpBaseUrl;
+  std::string httpsBaseUrl;
+};
+
+}  // namespace fc::server
