@@ -6,6 +6,8 @@
 #include <type_traits>
 #include <variant>
 
+#include "protocols/common/overloaded.hpp"
+
 namespace fc::coap {
 namespace {
 
@@ -75,12 +77,6 @@ std::string transferKey(const Message& request) {
   return key;
 }
 
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-Overloaded(F...) -> Overloaded<F...>;
 
 }  // namespace
 

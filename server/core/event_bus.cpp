@@ -1,17 +1,11 @@
+// The event bus: listeners in a copy-on-write list, told of each event after the platform's locks.
 #include "server/core/event_bus.hpp"
 
 #include <algorithm>
 
-namespace fc::server::core {
+#include "protocols/common/overloaded.hpp"
 
-namespace {
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-Overloaded(F...) -> Overloaded<F...>;
-}  // namespace
+namespace fc::server::core {
 
 const std::string& deviceIdOf(const Event& e) {
   return std::visit(Overloaded{[](const DeviceCreated& x) -> const std::string& { return x.device.id; },

@@ -1,20 +1,16 @@
+// Core events as the event stream and webhooks carry them: {"type","deviceId","time","data"}, the
+// one place an event becomes JSON.
 #include "server/http/event_json.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include "protocols/common/overloaded.hpp"
 #include "server/core/platform.hpp"
 
 namespace fc::server::http {
 namespace {
 
 using nlohmann::json;
-
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-Overloaded(F...) -> Overloaded<F...>;
 
 }  // namespace
 
