@@ -422,6 +422,106 @@ TEST_F(Aliyun, PreStepThenTokenLogin) {
   EXPECT_FALSE(json::parse(wrong.body).contains("data"));
 }
 
+TEST_F(Aliyun, DynamicRegistrationHandsOutTheDeviceSecretOnceThenTheDeviceSignsIn) {
+  // A product with one secret for all its devices; the device was added by name beforehand, as
+  // the real platform requires. The sign is the golden vector of aliyun_sign_test.cpp.
+  constexpr const char* kDynPk = "a1ExpAkj9Hi";
+  constexpr const char* kProductSecret = "Rfa9GqVnP0cXk2LzYw4sHd7TbJm3Ue8N";
+  ASSERT_EQ(call(server_, "POST", "/api/v1/products",
+                 {{"id", "dyn"}, {"dialect", "aliyun"},
+                  {"keys", {{"productKey", kDynPk}, {"productSecret", kProductSecret}, {"dynamicRegistration", true}}}})
+                .status,
+            201);
+  ASSERT_EQ(call(server_, "POST", "/api/v1/devices",
+                 {{"id", "dyn-1"}, {"productId", "dyn"}, {"identifiers", {{"deviceName", "Example_dyn1"}}},
+                  {"secrets", {{"deviceSecret", kSecret}}}})
+                .status,
+            201);
+  const auto registration = [this](const std::string& form) {
+    auto r = httpRequest(server_.httpPort(), "POST", "/auth/register/device", form, {},
+                         "application/x-www-form-urlencoded");
+    EXPECT_EQ(r.status, 200) << "the device endpoints answer 200 with the code in the body";
+    EXPECT_LE(r.body.size(), 256u) << "iotkit-embedded reads the answer into 256 bytes";
+    return json::parse(r.body, nullptr, false);
+  };
+  const std::string good = std::string("productKey=") + kDynPk +
+                           "&deviceName=Example_dyn1&random=7y4Jg5xdKCy9W2i"
+                           "&sign=fe21c9720338e2843577753a623452c55a7a75094affbade2909431b8f64f278&signMethod=hmacsha256";
+
+  auto wrongSign = registration(std::string("productKey=") + kDynPk + "&deviceName=Example_dyn1&random=7y4Jg5xdKCy9W2i&sign=" +
+                                std::string(64, '0') + "&signMethod=hmacsha256");
+  EXPECT_EQ(wrongSign["code"], 401) << wrongSign;
+  EXPECT_FALSE(wrongSign.contains("data"));
+
+  auto first = registration(good);
+  ASSERT_EQ(first["code"], 200) << first;
+  EXPECT_EQ(first["message"], "success");
+  EXPECT_EQ(first["data"]["productKey"], kDynPk);
+  EXPECT_EQ(first["data"]["deviceName"], "Example_dyn1");
+  EXPECT_EQ(first["data"]["deviceSecret"], kSecret);
+  EXPECT_EQ(registration(good)["code"], 200) << "not yet activated: it may register again";
+
+  // The device signs in with what it was given; from then on it is activated.
+  auto o = server_.mqtt("");
+  const std::string id = std::string(kDynPk) + ".Example_dyn1";
+  o.clientId = id + "|securemode=3,timestamp=" + kTs + ",signmethod=hmacsha256|";
+  o.username = std::string("Example_dyn1&") + kDynPk;
+  o.password = aliyun::sign(aliyun::SignMethod::HmacSha256, first["data"]["deviceSecret"].get<std::string>(), id,
+                            "Example_dyn1", kDynPk, kTs);
+  SyncMqttClient c(o);
+  auto ack = c.connect();
+  ASSERT_TRUE(ack);
+  EXPECT_EQ(ack->returnCode, mqtt::ConnectReturn::Accepted);
+  c.disconnect();
+  EXPECT_EQ(registration(good)["code"], 409) << "an activated device cannot register again";
+
+  auto journal = call(server_, "GET", "/api/v1/devices/dyn-1/journal");
+  ASSERT_EQ(journal.status, 200);
+  int exchanges = 0;
+  for (const auto& e : journal.body["items"])
+    if (e["topic"] == "/auth/register/device") ++exchanges;
+  EXPECT_EQ(exchanges, 8) << "four requests and their four answers: " << journal.body;
+
+  // A device whose secrets were replaced without one gets a new secret, which then signs it in.
+  ASSERT_EQ(call(server_, "POST", "/api/v1/devices",
+                 {{"id", "dyn-2"}, {"productId", "dyn"}, {"identifiers", {{"deviceName", "dyn_2"}}}})
+                .status,
+            201);
+  ASSERT_EQ(call(server_, "PATCH", "/api/v1/devices/dyn-2", {{"secrets", json::object()}}).status, 200);
+  const auto random = std::string("A1b2C3d4E5f6G7h");
+  const auto sign2 = aliyun::hmacHex(aliyun::SignMethod::HmacSha1, kProductSecret,
+                                     aliyun::registrationSignContent("dyn_2", kDynPk, random));
+  auto second = registration(std::string("productKey=") + kDynPk + "&deviceName=dyn_2&random=" + random +
+                             "&sign=" + sign2 + "&signMethod=hmacsha1");
+  ASSERT_EQ(second["code"], 200) << second;
+  const auto issued = second["data"]["deviceSecret"].get<std::string>();
+  EXPECT_EQ(issued.size(), 32u);
+  EXPECT_EQ(call(server_, "GET", "/api/v1/devices/dyn-2").body["secrets"]["deviceSecret"], issued);
+
+  // Refusals: missing fields, an unknown sign method, product or device, a product without it.
+  EXPECT_EQ(registration(std::string("productKey=") + kDynPk + "&deviceName=Example_dyn1&sign=00&signMethod=hmacsha256")["code"],
+            460);
+  EXPECT_EQ(registration(std::string("productKey=") + kDynPk + "&deviceName=Example_dyn1&random=x&sign=00&signMethod=rot13")["code"],
+            460);
+  EXPECT_EQ(registration("productKey=a1Nope&deviceName=Example_dyn1&random=x&sign=00&signMethod=hmacsha256")["code"], 404);
+  EXPECT_EQ(registration(std::string("productKey=") + kDynPk + "&deviceName=ghost&random=x&sign=00&signMethod=hmacsha256")["code"],
+            404);
+  EXPECT_EQ(registration(std::string("productKey=") + kPk + "&deviceName=test_01&random=x&sign=00&signMethod=hmacsha256")["code"],
+            403)
+      << "the fixture's product has no productSecret";
+  EXPECT_EQ(registration("")["code"], 460);
+
+  // Product keys are checked when the product is made.
+  EXPECT_EQ(call(server_, "POST", "/api/v1/products",
+                 {{"id", "bad1"}, {"dialect", "aliyun"}, {"keys", {{"dynamicRegistration", true}}}})
+                .status,
+            422);
+  EXPECT_EQ(call(server_, "POST", "/api/v1/products",
+                 {{"id", "bad2"}, {"dialect", "aliyun"}, {"keys", {{"productSecret", 5}}}})
+                .status,
+            422);
+}
+
 TEST_F(Aliyun, GarbageOnEveryTopicAndEndpointIsAnsweredNotFatal) {
   auto d = online("test_01");
   ASSERT_TRUE(d->subscribe(sys() + "thing/#", QoS::AtMostOnce));

@@ -74,6 +74,16 @@ std::string sign(SignMethod method, std::string_view deviceSecret, std::string_v
   return hmacHex(method, deviceSecret, signContent(clientId, deviceName, productKey, timestamp));
 }
 
+std::string registrationSignContent(std::string_view deviceName, std::string_view productKey,
+                                    std::string_view random) {
+  std::string s;
+  s.reserve(32 + deviceName.size() + productKey.size() + random.size());
+  s.append("deviceName").append(deviceName);
+  s.append("productKey").append(productKey);
+  s.append("random").append(random);
+  return s;
+}
+
 bool signatureMatches(std::string_view expectedHex, std::string_view givenHex) noexcept {
   if (expectedHex.empty() || expectedHex.size() != givenHex.size()) return false;
   unsigned char diff = 0;

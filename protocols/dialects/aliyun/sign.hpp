@@ -35,6 +35,12 @@ enum class SignMethod : std::uint8_t { HmacMd5, HmacSha1, HmacSha256 };
                                std::string_view deviceName, std::string_view productKey,
                                std::string_view timestamp);
 
+/// Dynamic registration ("one secret per product", iotkit-embedded's dynreg and the Link SDK's
+/// aiot_dynreg): the content the device signs with the ProductSecret when it asks for its
+/// DeviceSecret, `deviceName{dn}productKey{pk}random{random}`.
+[[nodiscard]] std::string registrationSignContent(std::string_view deviceName, std::string_view productKey,
+                                                  std::string_view random);
+
 /// Compares a given hex signature with the expected one without regard to letter case (v2 sends
 /// lowercase, v3 uppercase), in time independent of where they differ.
 [[nodiscard]] bool signatureMatches(std::string_view expectedHex, std::string_view givenHex) noexcept;

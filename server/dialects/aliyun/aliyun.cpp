@@ -101,15 +101,20 @@ std::optional<AliyunDialect::Triplet> AliyunDialect::triplet(const core::Device&
   return t;
 }
 
+std::optional<core::Product> AliyunDialect::findProduct(const std::string& productKey) const {
+  if (!ali::validName(productKey)) return std::nullopt;
+  for (auto& product : platform_.products())
+    if (product.dialect == name() && stringField(product.keys, "productKey") == productKey) return std::move(product);
+  return std::nullopt;
+}
+
 std::optional<AliyunDialect::Triplet> AliyunDialect::findDevice(const std::string& productKey,
                                                                 const std::string& deviceName) const {
-  if (!ali::validName(productKey) || !ali::validName(deviceName)) return std::nullopt;
-  for (const auto& product : platform_.products()) {
-    if (product.dialect != name() || stringField(product.keys, "productKey") != productKey) continue;
-    auto device = platform_.findDevice(product.id, "deviceName", deviceName);
-    return device ? triplet(*device) : std::nullopt;
-  }
-  return std::nullopt;
+  if (!ali::validName(deviceName)) return std::nullopt;
+  auto product = findProduct(productKey);
+  if (!product) return std::nullopt;
+  auto device = platform_.findDevice(product->id, "deviceName", deviceName);
+  return device ? triplet(*device) : std::nullopt;
 }
 
 AliyunDialect::Login AliyunDialect::read(const core::Platform& platform, const broker::ClientIdentity& client) const {

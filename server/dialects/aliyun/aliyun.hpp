@@ -75,6 +75,8 @@ class AliyunDialect final : public MqttDialect {
     std::string deviceName;
     std::string deviceSecret;
   };
+  /// The aliyun product whose keys.productKey is `productKey`, if there is one.
+  std::optional<core::Product> findProduct(const std::string& productKey) const;
   /// The aliyun device {productKey}/{deviceName}, if there is one.
   std::optional<Triplet> findDevice(const std::string& productKey, const std::string& deviceName) const;
   std::optional<Triplet> triplet(const core::Device& device) const;

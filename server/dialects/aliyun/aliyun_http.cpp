@@ -8,6 +8,7 @@
 #include "protocols/common/base64.hpp"
 #include "protocols/dialects/aliyun/sign.hpp"
 #include "protocols/mqtt/topic.hpp"
+#include "server/core/random.hpp"
 
 namespace fc::server::dialects {
 namespace {
@@ -144,6 +145,59 @@ ApiResponse preAuth(core::Platform& platform, AliyunDialect& aliyun, const ApiRe
   return answer;
 }
 
+// POST /auth/register/device — dynamic registration: form productKey, deviceName, random, sign,
+// signMethod; the sign is keyed by the ProductSecret. The SDK reads only `code` (200 or not) and
+// data.deviceSecret, into a 256-byte buffer. Alibaba does not publish its refusal codes; these are
+// fakecloud's, in the manner of the pre-step's (docs/dialects/aliyun.md).
+constexpr int kRegisterOk = 200;
+constexpr int kRegisterParamError = 460;
+constexpr int kRegisterSignError = 401;
+constexpr int kRegisterNotEnabled = 403;
+constexpr int kRegisterUnknown = 404;
+constexpr int kRegisterActivated = 409;
+
+ApiResponse registerDevice(core::Platform& platform, AliyunDialect& aliyun, const ApiRequest& r) {
+  ApiRequest form;
+  form.query = r.body;  // application/x-www-form-urlencoded is a query string
+  const auto get = [&form](const char* name) { return form.queryParam(name).value_or(""); };
+  const auto pk = get("productKey"), dn = get("deviceName"), random = get("random"), sign = get("sign");
+  const auto device = pk.empty() || dn.empty() ? std::nullopt : aliyun.findDevice(pk, dn);
+  const auto refuse = [&](int code, const std::string& message) {
+    spdlog::info("aliyun: dynamic registration of {}/{} refused: {}", pk, dn, message);
+    auto refused = deviceAnswer({{"code", code}, {"message", message}});
+    if (device) journalExchange(platform, device->device.id, r, refused, r.path);
+    return refused;
+  };
+  if (pk.empty() || dn.empty() || random.empty() || sign.empty())
+    return refuse(kRegisterParamError,
+                  "request parameter error: productKey, deviceName, random and sign are required");
+  const auto method = ali::parseSignMethod(get("signMethod"));
+  if (!method) return refuse(kRegisterParamError, "request parameter error: signMethod must be hmacsha256, hmacsha1 or hmacmd5");
+  const auto product = aliyun.findProduct(pk);
+  if (!product) return refuse(kRegisterUnknown, "product not found");
+  const auto productSecret = field(product->keys, "productSecret");
+  if (productSecret.empty() || product->keys.value("dynamicRegistration", false) != true)
+    return refuse(kRegisterNotEnabled, "dynamic registration is not enabled for this product");
+  if (!device) return refuse(kRegisterUnknown, "device not found: add the device to its product first");
+  if (!ali::signatureMatches(ali::hmacHex(*method, productSecret, ali::registrationSignContent(dn, pk, random)), sign))
+    return refuse(kRegisterSignError, "sign check failed");
+  if (device->device.online || device->device.lastSeen)
+    return refuse(kRegisterActivated, "the device is already activated");
+
+  auto deviceSecret = device->deviceSecret;
+  if (deviceSecret.empty()) {  // possible after a PATCH that replaced the secrets
+    auto secrets = device->device.secrets;
+    secrets["deviceSecret"] = deviceSecret = core::randomAlnum(32);
+    if (auto updated = platform.updateDevice(device->device.id, {{"secrets", secrets}}); !updated)
+      return refuse(500, "device secret not stored: " + updated.error().message);
+  }
+  auto answer = deviceAnswer({{"code", kRegisterOk},
+                              {"data", {{"productKey", pk}, {"deviceName", dn}, {"deviceSecret", deviceSecret}}},
+                              {"message", "success"}});
+  journalExchange(platform, device->device.id, r, answer, r.path);
+  return answer;
+}
+
 // POST /api/v1/devices/{id}/rrpc — {"payload": JSON | "payloadBase64": "…", "timeoutMs"?: 5000}
 void postRrpc(AliyunDialect& aliyun, const ApiRequest& r, const http::Respond& respond) {
   const auto body = json::parse(r.body, nullptr, false);
@@ -218,6 +272,9 @@ void addAliyunRoutes(http::Router& router, core::Platform& platform, AliyunDiale
   router.add("POST", "/topic/{topic*}", [a, p](const ApiRequest& r) { return httpTopic(*a, *p, r); });
   router.addAsync("POST", "/auth/devicename", [a, p, afterCommit](ApiRequest r, http::Respond respond) {
     afterCommit(preAuth(*p, *a, r), std::move(respond));
+  });
+  router.addAsync("POST", "/auth/register/device", [a, p, afterCommit](ApiRequest r, http::Respond respond) {
+    afterCommit(registerDevice(*p, *a, r), std::move(respond));
   });
   router.addAsync("POST", "/api/v1/devices/{id}/rrpc",
                   [a](ApiRequest r, http::Respond respond) { postRrpc(*a, r, respond); });

@@ -2,6 +2,7 @@
 //   POST /auth                    HTTP device channel sign-in → {"code":0,"message":"success","info":{"token":…}}
 //   POST /topic/{pk}/{dn}/…       a message from the device, header `password:{token}` → {"code":0,…,"info":{"messageId":N}}
 //   POST /auth/devicename         the MQTT pre-step (form) → {"code":200,"data":{"iotId","iotToken","resources"},…}
+//   POST /auth/register/device    dynamic registration (form, signed with the ProductSecret) → {"code":200,"data":{…,"deviceSecret"},…}
 //   POST /api/v1/devices/{id}/rrpc  northbound RRPC: waits for the device's answer (200) or times out (504)
 // The device endpoints answer HTTP 200 with Alibaba's own `code` in the body, as the SDK expects.
 #pragma once

@@ -26,6 +26,14 @@ std::optional<core::Failure> AliyunModule::prepareProduct(const core::Platform& 
   const auto pk = stringKey(p.keys, "productKey");
   if (!fc::aliyun::validName(pk))
     return invalid("keys.productKey must be 1-64 characters without / + # & | or controls");
+  if (p.keys.contains("productSecret") && (!p.keys["productSecret"].is_string() || stringKey(p.keys, "productSecret").empty() ||
+                                            stringKey(p.keys, "productSecret").size() > 64))
+    return invalid("keys.productSecret must be a string of 1-64 characters");
+  if (p.keys.contains("dynamicRegistration")) {
+    if (!p.keys["dynamicRegistration"].is_boolean()) return invalid("keys.dynamicRegistration must be true or false");
+    if (p.keys["dynamicRegistration"] == true && !p.keys.contains("productSecret"))
+      return invalid("keys.dynamicRegistration needs keys.productSecret");
+  }
   for (const auto& other : platform.products())
     if (other.dialect == name() && stringKey(other.keys, "productKey") == pk)
       return core::Failure{core::Errc::Conflict, "productKey '" + pk + "' is used by product '" + other.id + "'"};
@@ -80,6 +88,13 @@ http::OpenApiFragment AliyunModule::openApi() const {
       {"POST",
        "/auth/devicename",
        "aliyun pre-step for securemode -1/0 (form-encoded): answered {code, data{iotId, iotToken, resources}}",
+       nullptr,
+       nullptr,
+       {200}},
+      {"POST",
+       "/auth/register/device",
+       "aliyun dynamic registration (form-encoded, signed with the ProductSecret): answered {code, data{productKey, "
+       "deviceName, deviceSecret}, message}",
        nullptr,
        nullptr,
        {200}},

@@ -51,6 +51,19 @@ TEST(AliyunSign, HmacMatchesPublishedTestVectors) {
   EXPECT_EQ(hmacHex(SignMethod::HmacSha1, "", "").size(), 40u) << "an empty key is still a key";
 }
 
+TEST(AliyunSign, DynamicRegistrationGoldenVectors) {
+  // The request an iotkit-embedded device sends (productKey=a1ExpAkj9Hi&deviceName=Example_dyn1&
+  // random=7y4Jg5xdKCy9W2i&sign=…&signMethod=hmacsha256), signed with a made-up ProductSecret;
+  // computed independently with `printf '<content>' | openssl dgst -<alg> -hmac <secret>`.
+  constexpr std::string_view productSecret = "Rfa9GqVnP0cXk2LzYw4sHd7TbJm3Ue8N";
+  const auto content = registrationSignContent("Example_dyn1", "a1ExpAkj9Hi", "7y4Jg5xdKCy9W2i");
+  EXPECT_EQ(content, "deviceNameExample_dyn1productKeya1ExpAkj9Hirandom7y4Jg5xdKCy9W2i");
+  EXPECT_EQ(hmacHex(SignMethod::HmacSha256, productSecret, content),
+            "fe21c9720338e2843577753a623452c55a7a75094affbade2909431b8f64f278");
+  EXPECT_EQ(hmacHex(SignMethod::HmacSha1, productSecret, content), "99aca368c984ba1a2e79614ce369bd8f8bbc8bb5");
+  EXPECT_EQ(hmacHex(SignMethod::HmacMd5, productSecret, content), "6d07acd23d81f18620799f47a7901ab7");
+}
+
 TEST(AliyunSign, SignatureComparisonIgnoresHexCaseOnly) {
   const std::string good = "d8b19bb8f07df191ef73a0e868a4b65373017f1f";
   EXPECT_TRUE(signatureMatches(good, good));
