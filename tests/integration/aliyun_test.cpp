@@ -422,6 +422,102 @@ TEST_F(Aliyun, PreStepThenTokenLogin) {
   EXPECT_FALSE(json::parse(wrong.body).contains("data"));
 }
 
+TEST_F(Aliyun, PassThroughRawDataBothWaysAndTheThingModelOnRequest) {
+  auto d = online("test_01");
+  ASSERT_TRUE(d->subscribe(sys() + "thing/#", QoS::AtLeastOnce));
+
+  // Down: a binary command is the raw bytes on thing/model/down_raw; the raw reply completes it.
+  auto created = call(server_, "POST", "/api/v1/devices/lamp-test_01/commands",
+                      {{"payloadBase64", "AAEC/w=="}, {"expireTime", 3600}});
+  ASSERT_EQ(created.status, 201) << created.body;
+  const auto id = created.body["id"].get<std::string>();
+  auto m = d->receive();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->topic, sys() + "thing/model/down_raw");
+  EXPECT_EQ(m->payload, (std::vector<std::uint8_t>{0x00, 0x01, 0x02, 0xff}));
+  ASSERT_TRUE(waitStatus(id, "DELIVERED"));
+  ASSERT_FALSE(d->publish(sys() + "thing/model/down_raw_reply", std::string("\x05\x06", 2), QoS::AtLeastOnce));
+  ASSERT_TRUE(waitStatus(id, "SUCCESSFUL"));
+  EXPECT_EQ(call(server_, "GET", "/api/v1/commands/" + id).body["result"]["payloadBase64"], "BQY=");
+  EXPECT_EQ(call(server_, "POST", "/api/v1/devices/lamp-test_01/commands", {{"name", "reboot"}, {"payloadBase64", "AA=="}})
+                .status,
+            422)
+      << "a raw command has no service name";
+
+  // Up: raw bytes on thing/model/up_raw are kept as they came.
+  ASSERT_FALSE(d->publish(sys() + "thing/model/up_raw", std::string("\x01\xfe", 2), QoS::AtLeastOnce));
+  bool kept = false;
+  for (int i = 0; i < 100 && !kept; ++i) {
+    const auto messages = call(server_, "GET", "/api/v1/devices/lamp-test_01/messages").body;
+    for (const auto& item : messages["items"])
+      kept = kept || (item["topic"] == sys() + "thing/model/up_raw" && item["payloadBase64"] == "Af4=");
+    if (!kept) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(kept);
+
+  // thing.dynamicTsl.get is answered with the product's thing model (an empty one here).
+  ASSERT_FALSE(d->publish(sys() + "thing/dynamicTsl/get",
+                          R"({"id":"7","version":"1.0","params":{"nodes":["type","identifier"],"addDefault":false},"method":"thing.dynamicTsl.get"})",
+                          QoS::AtLeastOnce));
+  std::optional<client::Message> tsl;
+  for (int i = 0; i < 5 && !tsl; ++i)
+    if (auto got = d->receive(); got && got->topic == sys() + "thing/dynamicTsl/get_reply") tsl = got;
+  ASSERT_TRUE(tsl);
+  auto reply = payloadJson(*tsl);
+  EXPECT_EQ(reply["id"], "7");
+  EXPECT_EQ(reply["code"], 200);
+  EXPECT_EQ(reply["data"]["profile"]["productKey"], kPk);
+  EXPECT_TRUE(reply["data"]["properties"].is_array());
+}
+
+TEST_F(Aliyun, BroadcastReachesTheProductsSubscribedDevicesOnly) {
+  ASSERT_EQ(call(server_, "POST", "/api/v1/products", {{"id", "other"}, {"dialect", "aliyun"}, {"keys", {{"productKey", "a1Other00"}}}})
+                .status,
+            201);
+  ASSERT_EQ(call(server_, "POST", "/api/v1/devices",
+                 {{"id", "stranger"}, {"productId", "other"}, {"identifiers", {{"deviceName", "test_01"}}},
+                  {"secrets", {{"deviceSecret", kSecret}}}})
+                .status,
+            201);
+  auto a = online("test_01");
+  auto b = online("test_02");
+  ASSERT_TRUE(a->subscribe(std::string("/broadcast/") + kPk + "/#", QoS::AtLeastOnce));
+  ASSERT_TRUE(b->subscribe(std::string("/broadcast/") + kPk + "/alerts", QoS::AtMostOnce));
+  auto o = server_.mqtt("");
+  const std::string otherId = "a1Other00.test_01";
+  o.clientId = otherId + "|securemode=3,timestamp=" + kTs + ",signmethod=hmacsha1|";
+  o.username = "test_01&a1Other00";
+  o.password = aliyun::sign(aliyun::SignMethod::HmacSha1, kSecret, otherId, "test_01", "a1Other00", kTs);
+  SyncMqttClient stranger(o);
+  ASSERT_TRUE(stranger.connect());
+  ASSERT_TRUE(stranger.subscribe("/broadcast/a1Other00/#", QoS::AtMostOnce));
+  EXPECT_FALSE(stranger.subscribe(std::string("/broadcast/") + kPk + "/#", QoS::AtMostOnce))
+      << "another product's broadcasts are not its to hear";
+
+  auto sent = call(server_, "POST", "/api/v1/products/light/broadcast", {{"topic", "alerts"}, {"payload", {{"level", 2}}}});
+  ASSERT_EQ(sent.status, 200) << sent.body;
+  EXPECT_EQ(sent.body["topic"], std::string("/broadcast/") + kPk + "/alerts");
+  for (auto* device : {a.get(), b.get()}) {
+    auto m = device->receive();
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->topic, std::string("/broadcast/") + kPk + "/alerts");
+    EXPECT_EQ(payloadJson(*m), json({{"level", 2}}));
+    EXPECT_EQ(m->qos, QoS::AtMostOnce);
+  }
+  EXPECT_FALSE(stranger.receive(300ms));
+  ASSERT_EQ(call(server_, "POST", "/api/v1/products/light/broadcast", {{"topic", "raw/x"}, {"payloadBase64", "/w=="}}).status,
+            200);
+  auto raw = a->receive();
+  ASSERT_TRUE(raw);
+  EXPECT_EQ(raw->payload, std::vector<std::uint8_t>{0xff});
+
+  EXPECT_EQ(call(server_, "POST", "/api/v1/products/light/broadcast", {{"topic", "a/#"}, {"payload", 1}}).status, 422);
+  EXPECT_EQ(call(server_, "POST", "/api/v1/products/light/broadcast", {{"topic", ""}, {"payload", 1}}).status, 422);
+  EXPECT_EQ(call(server_, "POST", "/api/v1/products/light/broadcast", {{"topic", "x"}}).status, 422);
+  EXPECT_EQ(call(server_, "POST", "/api/v1/products/nope/broadcast", {{"topic", "x"}, {"payload", 1}}).status, 404);
+  EXPECT_EQ(httpRequest(server_.httpPort(), "POST", "/api/v1/products/light/broadcast", "{oops").status, 400);
+}
+
 TEST_F(Aliyun, DynamicRegistrationHandsOutTheDeviceSecretOnceThenTheDeviceSignsIn) {
   // A product with one secret for all its devices; the device was added by name beforehand, as
   // the real platform requires. The sign is the golden vector of aliyun_sign_test.cpp.

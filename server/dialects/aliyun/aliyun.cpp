@@ -237,17 +237,15 @@ bool AliyunDialect::receivesCommands(const core::Device& device, std::string_vie
 MqttDownlink AliyunDialect::encodeCommand(const core::Device& device, const core::Command& command) const {
   auto t = triplet(device);
   const std::string pk = t ? t->productKey : "", dn = t ? t->deviceName : "";
+  // Raw bytes are the pass-through ("透传") model: the device's own format, on thing/model/down_raw.
+  if (command.spec.binary)
+    return {"/sys/" + pk + "/" + dn + "/thing/model/down_raw", bytes(command.spec.payload), mqtt::QoS::AtLeastOnce};
   const std::string service =
       command.spec.name.empty() || command.spec.name == "property.set" ? "property/set" : command.spec.name;
   const std::string method =
       "thing.service." + (command.spec.name.empty() ? std::string("property.set") : command.spec.name);
-  json params;
-  if (command.spec.binary) {
-    params = base64Encode(command.spec.payload);
-  } else {
-    params = json::parse(command.spec.payload, nullptr, false);
-    if (params.is_discarded()) params = command.spec.payload;
-  }
+  json params = json::parse(command.spec.payload, nullptr, false);
+  if (params.is_discarded()) params = command.spec.payload;
   // The Alink id is the command's sequence number: numeric, unique, stable across resends and restarts.
   const auto body = ali::alinkRequest(std::to_string(command.seq), method, params);
   return {"/sys/" + pk + "/" + dn + "/thing/service/" + service, bytes(body), mqtt::QoS::AtLeastOnce};
@@ -281,7 +279,15 @@ void AliyunDialect::handleUplink(const Triplet& t, const std::string& topic, con
       handleCommandReply(t, payload);
       return;
     }
+    if (rest == "model/down_raw_reply") {
+      handleRawReply(t, payload);
+      return;
+    }
     record();
+    if (rest == "dynamicTsl/get") {
+      answerTslRequest(t, topic, payload, out);
+      return;
+    }
     // Device requests that the cloud answers on topic + "_reply".
     const bool eventPost = rest.starts_with("event/") && rest.ends_with("/post") && rest.size() > 11;
     if (!eventPost && rest != "deviceinfo/update" && rest != "deviceinfo/delete") return;
@@ -341,6 +347,59 @@ void AliyunDialect::handleCommandReply(const Triplet& t, const std::vector<std::
     return;
   }
   spdlog::info("aliyun: device {} answered unknown service call id {}", t.device.id, *id);
+}
+
+void AliyunDialect::handleRawReply(const Triplet& t, const std::vector<std::uint8_t>& payload) const {
+  // Raw replies carry no id: the device answers its pass-through commands in the order it got them.
+  auto delivered = platform_.commands(t.device.id, core::CommandStatus::Delivered);
+  if (delivered)
+    for (const auto& c : *delivered) {
+      if (!c.spec.binary) continue;
+      const json result = {{"payloadBase64", base64Encode(payload)}};
+      auto done = platform_.commandCompleted(c.id, true, result.dump());
+      if (!done) spdlog::info("aliyun: raw reply to command {} ignored: {}", c.id, done.error().message);
+      return;
+    }
+  spdlog::info("aliyun: device {} sent a down_raw_reply but no pass-through command of it awaits one", t.device.id);
+}
+
+void AliyunDialect::answerTslRequest(const Triplet& t, const std::string& topic,
+                                     const std::vector<std::uint8_t>& payload, MqttPublisher& out) const {
+  const auto request = json::parse(payload.begin(), payload.end(), nullptr, false);
+  const auto id = ali::alinkId(request);
+  std::string reply;
+  if (!request.is_object() || !id) {
+    spdlog::info("aliyun: device {} sent a malformed thing.dynamicTsl.get: {}", t.device.id, text(payload));
+    reply = ali::alinkReply(id.value_or(""), ali::kAlinkBadRequest, json::object(), "request parameter error");
+  } else {
+    reply = ali::alinkReply(*id, ali::kAlinkSuccess, productTsl(t), "success");
+  }
+  out.publish(topic + "_reply", bytes(reply), mqtt::QoS::AtMostOnce);
+}
+
+json AliyunDialect::productTsl(const Triplet& t) {
+  // The product's thing model as the API stored it in keys.tsl, else an empty one that names it.
+  if (t.product.keys.contains("tsl") && t.product.keys["tsl"].is_object()) return t.product.keys["tsl"];
+  return {{"schema", "https://iotx-tsl.oss-ap-southeast-1.aliyuncs.com/schema.json"},
+          {"profile", {{"productKey", t.productKey}}},
+          {"properties", json::array()},
+          {"events", json::array()},
+          {"services", json::array()}};
+}
+
+Expected<std::string, core::Failure> AliyunDialect::broadcast(const std::string& productId, const std::string& suffix,
+                                                              std::vector<std::uint8_t> payload) {
+  auto product = platform_.product(productId);
+  if (!product) return Unexpected(core::Failure{core::Errc::NotFound, "no product '" + productId + "'"});
+  if (product->dialect != name())
+    return Unexpected(core::Failure{core::Errc::Invalid, "product '" + productId + "' is not an aliyun product"});
+  const auto pk = stringField(product->keys, "productKey");
+  const std::string topic = "/broadcast/" + pk + "/" + suffix;
+  if (suffix.empty() || !mqtt::validTopicName(topic))
+    return Unexpected(core::Failure{core::Errc::Invalid, "'" + suffix + "' cannot end a topic name (no + or #)"});
+  // Alibaba delivers broadcasts at QoS 0, to the devices subscribed at that moment.
+  publisher_.publish(topic, std::move(payload), mqtt::QoS::AtMostOnce);
+  return topic;
 }
 
 void AliyunDialect::handleShadow(const Triplet& t, const std::vector<std::uint8_t>& payload, MqttPublisher& out) const {

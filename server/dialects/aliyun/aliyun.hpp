@@ -1,6 +1,7 @@
 // The aliyun dialect: Alibaba Cloud IoT as iotkit-embedded sees it (docs/dialects/aliyun.md,
 // ../shared/protocols/aliyun.md).
-//   product      keys.productKey (keys.productSecret optional); device identifiers.deviceName, secrets.deviceSecret
+//   product      keys.productKey (keys.productSecret, keys.dynamicRegistration, keys.tsl optional);
+//                device identifiers.deviceName, secrets.deviceSecret
 //   login        triplet: clientId `{id}|securemode=2|3,signmethod=…,timestamp=…|`, username `{dn}&{pk}`,
 //                password hex HMAC(deviceSecret, clientId{id}deviceName{dn}productKey{pk}timestamp{ts});
 //                pre-step (securemode -1/0): POST /auth/devicename → iotId/iotToken, then username=iotId,
@@ -8,9 +9,12 @@
 //                fakecloud does not support (ID2, or a direct login with -1/0): CONNACK 0x05.
 //   ACL          the device's own topics only (aliyunTopicAcl)
 //   Alink        property/event posts and deviceinfo → uplink history + `_reply`; NTP; OTA inform →
-//                firmware version; shadow update/get/delete → reply on /shadow/get, desired → control
+//                firmware version; shadow update/get/delete → reply on /shadow/get, desired → control;
+//                thing.dynamicTsl.get → keys.tsl; thing/model/up_raw → uplink history
 //   commands     name "" or "property.set" → thing/service/property/set, other N → thing/service/N;
-//                Alink id = the command's sequence number; the `_reply` code 200 → SUCCESSFUL, else FAILED
+//                Alink id = the command's sequence number; the `_reply` code 200 → SUCCESSFUL, else FAILED;
+//                binary → thing/model/down_raw, whose down_raw_reply completes the oldest delivered one
+//   broadcast    broadcast() publishes /broadcast/{pk}/{suffix} at QoS 0 to the product's subscribers
 //   RRPC         rrpc() publishes /sys/{pk}/{dn}/rrpc/request/{msgId} and waits (real time) for the response
 //   HTTP channel tokens for POST /auth and /topic/… (aliyun_http.cpp holds the routes) and the CoAP
 //                channel's (aliyun_coap.cpp), kept and persisted by the platform
@@ -125,6 +129,11 @@ class AliyunDialect final : public MqttDialect {
   /// (real time), without one. 404 unknown device, 409 not online over MQTT, 422 not an aliyun device.
   Expected<std::string, core::Failure> rrpc(const std::string& deviceId, std::vector<std::uint8_t> payload,
                                             std::chrono::milliseconds timeout, RrpcDone done);
+  /// Publishes `payload` to /broadcast/{pk}/{suffix} of an aliyun product; the topic, or 404
+  /// unknown product, 422 another dialect's or a suffix that is no topic name.
+  Expected<std::string, core::Failure> broadcast(const std::string& productId, const std::string& suffix,
+                                                 std::vector<std::uint8_t> payload);
+
   /// Times out RRPC calls; the app calls it every 50 ms.
   void tick();
 
@@ -135,6 +144,10 @@ class AliyunDialect final : public MqttDialect {
   void answerRrpc(const std::string& deviceId, const std::string& msgId, const std::vector<std::uint8_t>& payload) const;
   void handleShadow(const Triplet& t, const std::vector<std::uint8_t>& payload, MqttPublisher& out) const;
   void handleCommandReply(const Triplet& t, const std::vector<std::uint8_t>& payload) const;
+  void handleRawReply(const Triplet& t, const std::vector<std::uint8_t>& payload) const;
+  void answerTslRequest(const Triplet& t, const std::string& topic, const std::vector<std::uint8_t>& payload,
+                        MqttPublisher& out) const;
+  static nlohmann::json productTsl(const Triplet& t);
 
   core::Platform& platform_;
   MqttPublisher& publisher_;

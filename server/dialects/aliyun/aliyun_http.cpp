@@ -198,24 +198,45 @@ ApiResponse registerDevice(core::Platform& platform, AliyunDialect& aliyun, cons
   return answer;
 }
 
+/// The bytes a northbound request sends to devices: `payload` (JSON, sent as its text) or
+/// `payloadBase64` (raw bytes); the error answer otherwise.
+Expected<std::vector<std::uint8_t>, ApiResponse> requestPayload(const json& body, const char* what) {
+  if (body.contains("payloadBase64")) {
+    if (!body["payloadBase64"].is_string())
+      return Unexpected(http::errorResponse(422, "invalid", "field 'payloadBase64' must be a string"));
+    auto decoded = base64Decode(body["payloadBase64"].get<std::string>());
+    if (!decoded) return Unexpected(http::errorResponse(422, "invalid", "payloadBase64 is not valid base64"));
+    return std::move(*decoded);
+  }
+  if (body.contains("payload")) {
+    const auto text = body["payload"].dump();
+    return std::vector<std::uint8_t>(text.begin(), text.end());
+  }
+  return Unexpected(http::errorResponse(422, "invalid", std::string(what) + " needs 'payload' (JSON) or 'payloadBase64'"));
+}
+
+// POST /api/v1/products/{id}/broadcast — {"topic": "<suffix>", "payload": JSON | "payloadBase64": "…"}
+ApiResponse postBroadcast(AliyunDialect& aliyun, const ApiRequest& r) {
+  const auto body = json::parse(r.body, nullptr, false);
+  if (body.is_discarded()) return http::errorResponse(400, "bad_json", "the body is not JSON");
+  if (!body.is_object()) return http::errorResponse(400, "bad_request", "the body must be a JSON object");
+  if (!body.contains("topic") || !body["topic"].is_string())
+    return http::errorResponse(422, "invalid", "field 'topic' (the part after /broadcast/{productKey}/) must be a string");
+  auto payload = requestPayload(body, "a broadcast");
+  if (!payload) return payload.error();
+  auto topic = aliyun.broadcast(r.params.at("id"), body["topic"].get<std::string>(), std::move(*payload));
+  if (!topic) return http::failureResponse(topic.error());
+  return http::jsonResponse(200, json{{"topic", *topic}}.dump());
+}
+
 // POST /api/v1/devices/{id}/rrpc — {"payload": JSON | "payloadBase64": "…", "timeoutMs"?: 5000}
 void postRrpc(AliyunDialect& aliyun, const ApiRequest& r, const http::Respond& respond) {
   const auto body = json::parse(r.body, nullptr, false);
   if (body.is_discarded()) return respond(http::errorResponse(400, "bad_json", "the body is not JSON"));
   if (!body.is_object()) return respond(http::errorResponse(400, "bad_request", "the body must be a JSON object"));
-  std::vector<std::uint8_t> payload;
-  if (body.contains("payloadBase64")) {
-    if (!body["payloadBase64"].is_string())
-      return respond(http::errorResponse(422, "invalid", "field 'payloadBase64' must be a string"));
-    auto decoded = base64Decode(body["payloadBase64"].get<std::string>());
-    if (!decoded) return respond(http::errorResponse(422, "invalid", "payloadBase64 is not valid base64"));
-    payload = std::move(*decoded);
-  } else if (body.contains("payload")) {
-    const auto text = body["payload"].dump();
-    payload.assign(text.begin(), text.end());
-  } else {
-    return respond(http::errorResponse(422, "invalid", "an RRPC needs 'payload' (JSON) or 'payloadBase64'"));
-  }
+  auto requested = requestPayload(body, "an RRPC");
+  if (!requested) return respond(requested.error());
+  auto payload = std::move(*requested);
   std::int64_t timeoutMs = 5000;
   if (body.contains("timeoutMs")) {
     if (!body["timeoutMs"].is_number_integer())
@@ -276,6 +297,7 @@ void addAliyunRoutes(http::Router& router, core::Platform& platform, AliyunDiale
   router.addAsync("POST", "/auth/register/device", [a, p, afterCommit](ApiRequest r, http::Respond respond) {
     afterCommit(registerDevice(*p, *a, r), std::move(respond));
   });
+  router.add("POST", "/api/v1/products/{id}/broadcast", [a](const ApiRequest& r) { return postBroadcast(*a, r); });
   router.addAsync("POST", "/api/v1/devices/{id}/rrpc",
                   [a](ApiRequest r, http::Respond respond) { postRrpc(*a, r, respond); });
 }

@@ -3,6 +3,7 @@
 //   POST /topic/{pk}/{dn}/…       a message from the device, header `password:{token}` → {"code":0,…,"info":{"messageId":N}}
 //   POST /auth/devicename         the MQTT pre-step (form) → {"code":200,"data":{"iotId","iotToken","resources"},…}
 //   POST /auth/register/device    dynamic registration (form, signed with the ProductSecret) → {"code":200,"data":{…,"deviceSecret"},…}
+//   POST /api/v1/products/{id}/broadcast  northbound: {"topic","payload"|"payloadBase64"} → /broadcast/{pk}/{topic}, QoS 0
 //   POST /api/v1/devices/{id}/rrpc  northbound RRPC: waits for the device's answer (200) or times out (504)
 // The device endpoints answer HTTP 200 with Alibaba's own `code` in the body, as the SDK expects.
 #pragma once

@@ -29,6 +29,8 @@ std::optional<core::Failure> AliyunModule::prepareProduct(const core::Platform& 
   if (p.keys.contains("productSecret") && (!p.keys["productSecret"].is_string() || stringKey(p.keys, "productSecret").empty() ||
                                             stringKey(p.keys, "productSecret").size() > 64))
     return invalid("keys.productSecret must be a string of 1-64 characters");
+  if (p.keys.contains("tsl") && !p.keys["tsl"].is_object())
+    return invalid("keys.tsl must be the product's thing model, a JSON object");
   if (p.keys.contains("dynamicRegistration")) {
     if (!p.keys["dynamicRegistration"].is_boolean()) return invalid("keys.dynamicRegistration must be true or false");
     if (p.keys["dynamicRegistration"] == true && !p.keys.contains("productSecret"))
@@ -60,6 +62,8 @@ std::optional<core::Failure> AliyunModule::prepareDevice(const core::Platform& p
 }
 
 std::optional<core::Failure> AliyunModule::checkCommand(const core::Product&, const core::CommandSpec& spec) const {
+  if (spec.binary && !spec.name.empty())
+    return invalid("a binary aliyun command goes to thing/model/down_raw and has no name");
   if (!spec.name.empty() && !fc::aliyun::validServiceName(spec.name))
     return invalid("an aliyun command name is a service identifier (letters, digits, _) or property.set");
   return std::nullopt;
@@ -79,6 +83,12 @@ http::OpenApiFragment AliyunModule::openApi() const {
        "RrpcInput",
        "RrpcReply",
        {200, 400, 404, 409, 422, 504}},
+      {"POST",
+       "/api/v1/products/{id}/broadcast",
+       "aliyun broadcast: publish to /broadcast/{productKey}/{topic} at QoS 0 (the product's subscribed devices)",
+       "BroadcastInput",
+       "BroadcastReply",
+       {200, 400, 404, 422}},
       {"POST",
        "/auth",
        "aliyun device channel: HTTP sign-in, answered {code, message, info{token}}",
@@ -108,6 +118,8 @@ http::OpenApiFragment AliyunModule::openApi() const {
   out.schemas = {
       {"RrpcInput", object({{"payload", any()}, {"payloadBase64", str()}, {"timeoutMs", integer()}})},
       {"RrpcReply", object({{"msgId", str()}, {"payload", any()}, {"payloadBase64", str()}})},
+      {"BroadcastInput", object({{"topic", str()}, {"payload", any()}, {"payloadBase64", str()}})},
+      {"BroadcastReply", object({{"topic", str()}})},
   };
   return out;
 }
