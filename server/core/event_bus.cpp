@@ -9,6 +9,7 @@ namespace fc::server::core {
 
 const std::string& deviceIdOf(const Event& e) {
   return std::visit(Overloaded{[](const DeviceCreated& x) -> const std::string& { return x.device.id; },
+                               [](const DeviceUpdated& x) -> const std::string& { return x.device.id; },
                                [](const DeviceDeleted& x) -> const std::string& { return x.device.id; },
                                [](const PresenceChanged& x) -> const std::string& { return x.device.id; },
                                [](const UplinkReceived& x) -> const std::string& { return x.message.deviceId; },
@@ -21,6 +22,7 @@ const std::string& deviceIdOf(const Event& e) {
 
 TimePoint timeOf(const Event& e) {
   return std::visit(Overloaded{[](const DeviceCreated& x) { return x.device.createdAt; },
+                               [](const DeviceUpdated& x) { return x.time; },
                                [](const DeviceDeleted& x) { return x.time; },
                                [](const PresenceChanged& x) { return x.time; },
                                [](const UplinkReceived& x) { return x.message.time; },

@@ -20,6 +20,13 @@ struct DeviceCreated {
   Device device;
 };
 
+/// A device's name, identifiers, secrets or firmware version changed, through the API or a dialect
+/// (an OTA inform, a dynamic registration …) ("device.updated"); `device` after the change.
+struct DeviceUpdated {
+  Device device;
+  TimePoint time{};
+};
+
 /// A device was deleted, alone or with its product ("device.deleted"); `device` as it was.
 struct DeviceDeleted {
   Device device;
@@ -66,7 +73,7 @@ struct Lwm2mNotification {
 };
 
 // OTA progress and injected faults get their alternatives here when they arrive.
-using Event = std::variant<DeviceCreated, DeviceDeleted, PresenceChanged, UplinkReceived, CommandChanged,
+using Event = std::variant<DeviceCreated, DeviceUpdated, DeviceDeleted, PresenceChanged, UplinkReceived, CommandChanged,
                            ShadowUpdated, JournalRecorded, Lwm2mNotification>;
 
 /// The device the event is about.

@@ -260,6 +260,7 @@ Expected<Device, Failure> Platform::createDevice(Device d) {
 }
 
 Expected<Device, Failure> Platform::updateDevice(const std::string& id, const json& changes) {
+  Pending pending;
   Device updated;
   {
     std::lock_guard lock(mutex_);
@@ -272,7 +273,9 @@ Expected<Device, Failure> Platform::updateDevice(const std::string& id, const js
     });
     persistDevice(*d);
     updated = *d;
+    pending.events.push_back(DeviceUpdated{updated, clock_.now()});
   }
+  flush(pending);
   return updated;
 }
 

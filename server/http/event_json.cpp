@@ -17,6 +17,7 @@ using nlohmann::json;
 std::string_view eventType(const core::Event& e) {
   return std::visit(
       Overloaded{[](const core::DeviceCreated&) { return std::string_view("device.created"); },
+                 [](const core::DeviceUpdated&) { return std::string_view("device.updated"); },
                  [](const core::DeviceDeleted&) { return std::string_view("device.deleted"); },
                  [](const core::PresenceChanged& x) {
                    return std::string_view(x.device.online ? "device.online" : "device.offline");
@@ -31,6 +32,7 @@ std::string_view eventType(const core::Event& e) {
 
 json toJson(const core::Event& e) {
   json data = std::visit(Overloaded{[](const core::DeviceCreated& x) { return core::toJson(x.device); },
+                                    [](const core::DeviceUpdated& x) { return core::toJson(x.device); },
                                     [](const core::DeviceDeleted& x) { return core::toJson(x.device); },
                                     [](const core::PresenceChanged& x) { return core::toJson(x.device); },
                                     [](const core::UplinkReceived& x) { return core::toJson(x.message); },

@@ -10,7 +10,7 @@
 
 namespace fc::server::http {
 
-/// "device.created", "device.deleted", "device.online", "device.offline", "uplink",
+/// "device.created", "device.updated", "device.deleted", "device.online", "device.offline", "uplink",
 /// "command.status", "shadow.updated", "journal", "lwm2m.notification".
 std::string_view eventType(const core::Event& e);
 /// {"type","deviceId","time","data"}; data is the JSON form of the event's entity (a shadow's

@@ -137,7 +137,7 @@ const std::vector<Operation>& operations() {
       {"GET", "/api/v1/commands/{id}", "One command", nullptr, "Command", {200, 404}},
       {"DELETE", "/api/v1/commands/{id}", "Cancel a PENDING command", nullptr, "Command", {200, 404, 409}},
       {"GET", "/api/v1/events",
-       "Platform events over WebSocket (device.created, device.deleted, device.online, device.offline, uplink, "
+       "Platform events over WebSocket (device.created, device.updated, device.deleted, device.online, device.offline, uplink, "
        "command.status, journal, shadow.updated), filtered by deviceId and type prefixes; a plain GET answers 426",
        nullptr, nullptr, {101, 404, 426}, {"deviceId", "type"}},
       {"POST", "/api/v1/mqtt/publish", "Publish an MQTT message as the platform", "PublishInput", nullptr,

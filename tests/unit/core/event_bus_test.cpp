@@ -69,6 +69,7 @@ TEST(Events, DeviceAndTimeOfEveryAlternative) {
   Shadow s{"dev"};
   s.updatedAt = t;
   const std::vector<Event> all{DeviceCreated{d},
+                               DeviceUpdated{d, t},
                                DeviceDeleted{d, t},
                                PresenceChanged{d, t},
                                UplinkReceived{UplinkMessage{1, "dev", t}},
@@ -99,6 +100,7 @@ TEST_F(PlatformEvents, ALifeOfADeviceInTypedEvents) {
   platform_.deviceConnected("d", "mqtt", "127.0.0.1:1");
   platform_.recordUplink("d", "mqtt", "t", {1, 2}, "application/octet-stream");
   platform_.journal("d", "in", "mqtt", "t", {3}, "PUBLISH");
+  ASSERT_TRUE(platform_.updateDevice("d", {{"firmwareVersion", "2.0"}}));
   CommandSpec spec;
   spec.deviceId = "d";
   spec.expireSeconds = 0;  // immediate: the device is not reachable, so it fails at once
@@ -106,7 +108,7 @@ TEST_F(PlatformEvents, ALifeOfADeviceInTypedEvents) {
   platform_.deviceDisconnected("d");
   ASSERT_TRUE(platform_.deleteDevice("d"));
 
-  ASSERT_EQ(events_.size(), 7u);
+  ASSERT_EQ(events_.size(), 8u);
   ASSERT_TRUE(std::holds_alternative<DeviceCreated>(events_[0]));
   ASSERT_TRUE(std::holds_alternative<PresenceChanged>(events_[1]));
   EXPECT_TRUE(std::get<PresenceChanged>(events_[1]).device.online);
@@ -115,11 +117,14 @@ TEST_F(PlatformEvents, ALifeOfADeviceInTypedEvents) {
   EXPECT_EQ(std::get<UplinkReceived>(events_[2]).message.payload, (std::vector<std::uint8_t>{1, 2}));
   ASSERT_TRUE(std::holds_alternative<JournalRecorded>(events_[3]));
   EXPECT_EQ(std::get<JournalRecorded>(events_[3]).entry.summary, "PUBLISH");
-  ASSERT_TRUE(std::holds_alternative<CommandChanged>(events_[4]));
-  EXPECT_EQ(std::get<CommandChanged>(events_[4]).command.status, CommandStatus::Failed);
-  ASSERT_TRUE(std::holds_alternative<PresenceChanged>(events_[5]));
-  EXPECT_FALSE(std::get<PresenceChanged>(events_[5]).device.online);
-  ASSERT_TRUE(std::holds_alternative<DeviceDeleted>(events_[6]));
+  ASSERT_TRUE(std::holds_alternative<DeviceUpdated>(events_[4]));
+  EXPECT_EQ(std::get<DeviceUpdated>(events_[4]).device.firmwareVersion, "2.0");
+  EXPECT_TRUE(std::get<DeviceUpdated>(events_[4]).device.online) << "the device as it is after the change";
+  ASSERT_TRUE(std::holds_alternative<CommandChanged>(events_[5]));
+  EXPECT_EQ(std::get<CommandChanged>(events_[5]).command.status, CommandStatus::Failed);
+  ASSERT_TRUE(std::holds_alternative<PresenceChanged>(events_[6]));
+  EXPECT_FALSE(std::get<PresenceChanged>(events_[6]).device.online);
+  ASSERT_TRUE(std::holds_alternative<DeviceDeleted>(events_[7]));
   for (const auto& e : events_) EXPECT_EQ(deviceIdOf(e), "d");
 }
 

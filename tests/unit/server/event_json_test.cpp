@@ -32,6 +32,8 @@ TEST(EventJson, DeviceEvents) {
       R"("lastSeen":null,"name":"Lamp","online":false,"productId":"p","remoteAddress":null,"secrets":{},"transport":null})";
   EXPECT_EQ(wire(core::DeviceCreated{d}),
             R"({"data":)" + offlineData + R"(,"deviceId":"lamp","time":"2023-11-14T22:13:20.000Z","type":"device.created"})");
+  EXPECT_EQ(wire(core::DeviceUpdated{d, kT}),
+            R"({"data":)" + offlineData + R"(,"deviceId":"lamp","time":"2023-11-14T22:13:20.123Z","type":"device.updated"})");
   EXPECT_EQ(wire(core::DeviceDeleted{d, kT}),
             R"({"data":)" + offlineData + R"(,"deviceId":"lamp","time":"2023-11-14T22:13:20.123Z","type":"device.deleted"})");
   d.online = true;
