@@ -1,12 +1,15 @@
 // libFuzzer target for the aliyun dialect's hand-written parsers of network input: the MQTT client
 // id (parseClientId), the MQTT username (parseUsername), the device shadow request
-// (parseShadowRequest) and the Alink id / NTP fields. Besides "no crash, no UB" (ASan/UBSan) it
+// (parseShadowRequest), the Alink id / NTP fields and the OTA / remote-config messages (ota.hpp).
+// Besides "no crash, no UB" (ASan/UBSan) it
 // checks on every input:
 //   - a parsed client id re-serialises to a client id that parses to the same value, its id has
 //     no '|', and an input without '|' is the id itself;
 //   - a parsed username joins back to the input with its one '&';
 //   - a parsed shadow request holds JSON objects where it promises them, a "get" carries no state,
-//     and every reply built from it (and from a parse error's clientToken) is JSON.
+//     and every reply built from it (and from a parse error's clientToken) is JSON;
+//   - a parsed OTA progress step is in -4..100 and only negative steps have a meaning; a parsed
+//     version is 1-32 characters; the replies built from a parsed config request are JSON.
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
@@ -16,6 +19,7 @@
 #include <string_view>
 
 #include "protocols/dialects/aliyun/alink.hpp"
+#include "protocols/dialects/aliyun/ota.hpp"
 #include "protocols/dialects/aliyun/sign.hpp"
 
 namespace {
@@ -93,6 +97,22 @@ void alink(std::string_view in) {
   }
 }
 
+void ota(std::string_view in) {
+  if (const auto p = ali::parseOtaProgress(in)) {
+    if (p->step < -4 || p->step > 100) fail();
+    if (p->failed() == ali::otaStepMeaning(p->step).empty()) fail();
+  }
+  if (const auto v = ali::parseOtaVersionReport(in)) {
+    if (v->version.empty() || v->version.size() > 32) fail();
+  }
+  if (const auto c = ali::parseConfigGet(in)) {
+    if (!isJson(ali::configGetReply(c->id, ali::ConfigFile{c->id, 1, "00", "Sha256", "http://x/" + c->configScope, c->getType})))
+      fail();
+    if (!isJson(ali::configGetNothing(c->id))) fail();
+  }
+  (void)ali::parseConfigPushReply(in);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -101,5 +121,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   username(in);
   shadow(in);
   alink(in);
+  ota(in);
   return 0;
 }
