@@ -28,9 +28,24 @@ std::size_t ServerSession::onBytes(std::span<const std::uint8_t> in, TimePoint n
       state_ = State::Connected;
       clientId_ = connect->clientId;
       keepAlive_ = connect->keepAlive;
+      if (options_->rules) rules_ = options_->rules(*connect);
+      if (rules_.maxKeepAlive != 0 && (keepAlive_ == 0 || keepAlive_ > rules_.maxKeepAlive))
+        keepAlive_ = rules_.maxKeepAlive;
       mark_ = now;
       out.deliver(std::move(p), bytes);
     } else if (std::holds_alternative<Pingreq>(p)) {
+      if (rules_.maxPings != 0) {
+        while (!pings_.empty() && now - pings_.front() >= rules_.pingWindow) pings_.pop_front();
+        pings_.push_back(now);
+        if (pings_.size() > rules_.maxPings) {
+          closeWith(CloseReason::TooManyPings,
+                    "more than " + std::to_string(rules_.maxPings) + " PINGREQ within " +
+                        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(rules_.pingWindow).count()) +
+                        " s",
+                    out);
+          break;
+        }
+      }
       out.send(Pingresp{});
     } else {
       if (std::holds_alternative<Disconnect>(p)) state_ = State::Disconnected;
@@ -77,6 +92,8 @@ std::string_view toString(CloseReason reason) noexcept {
       return "first packet was not CONNECT";
     case CloseReason::Malformed:
       return "malformed packet";
+    case CloseReason::TooManyPings:
+      return "too many PINGREQ";
   }
   return "closed";
 }

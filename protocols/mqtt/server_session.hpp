@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -25,11 +27,27 @@ enum class CloseReason : std::uint8_t {
   KeepaliveTimeout,  ///< nothing received for 1.5 keepalive periods [MQTT-3.1.2-24]
   NotConnect,        ///< the first packet was not CONNECT [MQTT-3.1.0-1]
   Malformed,         ///< the bytes do not decode (the DecodeError is in the message) [MQTT-4.8.0-1]
+  TooManyPings,      ///< more PINGREQs within ConnectionRules::pingWindow than ConnectionRules::maxPings
+};
+
+/// Rules a server may set for one connection from its CONNECT, beyond the protocol's (a platform
+/// that caps the keepalive it honours, or drops clients that ping too fast). The defaults are none.
+struct ConnectionRules {
+  /// 0: none. A CONNECT keepalive above this (or 0, "no keepalive") is treated as this.
+  std::uint16_t maxKeepAlive = 0;
+  /// 0: no limit. The connection closes at the PINGREQ that makes more than this many within
+  /// any `pingWindow`.
+  std::uint32_t maxPings = 0;
+  std::chrono::milliseconds pingWindow{0};
+  bool operator==(const ConnectionRules&) const = default;
 };
 
 struct ServerSessionOptions {
   std::chrono::milliseconds connectTimeout{10'000};
   Limits limits;
+  /// Asked once per connection with its CONNECT, before it is delivered (e.g. the dialect of the
+  /// device it names); none: no rules. Called on the connection's strand: it must be thread-safe.
+  std::function<ConnectionRules(const Connect&)> rules;
 };
 
 /// Where a ServerSession's output goes, in the order the input called for it.
@@ -79,7 +97,9 @@ class ServerSession {
   [[nodiscard]] State state() const noexcept { return state_; }
   /// The client id of the CONNECT, as sent (empty before it, or when the client sent none).
   [[nodiscard]] const std::string& clientId() const noexcept { return clientId_; }
+  /// The keepalive in force: the CONNECT's, capped by the connection's rules.
   [[nodiscard]] std::uint16_t keepAlive() const noexcept { return keepAlive_; }
+  [[nodiscard]] const ConnectionRules& rules() const noexcept { return rules_; }
 
  private:
   void closeWith(CloseReason reason, std::string_view message, ServerSessionHandler& out);
@@ -89,6 +109,8 @@ class ServerSession {
   std::string clientId_;
   std::uint16_t keepAlive_ = 0;
   State state_ = State::AwaitingConnect;
+  ConnectionRules rules_;
+  std::deque<TimePoint> pings_;  // the recent PINGREQs, while rules_.maxPings is set
 };
 
 /// The message for a CloseReason, for logs ("keepalive timeout").

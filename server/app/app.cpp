@@ -28,6 +28,7 @@
 #include "server/dialects/aliyun/module.hpp"
 #include "server/dialects/command_router.hpp"
 #include "server/dialects/generic/module.hpp"
+#include "server/dialects/gizwits/module.hpp"
 #include "server/dialects/mqtt_gateway.hpp"
 #include "server/dialects/oceanconnect/module.hpp"
 #include "server/dialects/registry.hpp"
@@ -206,6 +207,7 @@ int runServer(const Config& config) {
   dialectRegistry.add(std::make_unique<dialects::GenericModule>());
   dialectRegistry.add(std::make_unique<dialects::AliyunModule>(context));
   dialectRegistry.add(std::make_unique<dialects::OceanConnectModule>(context));
+  dialectRegistry.add(std::make_unique<dialects::GizwitsModule>(context, config.gizwits, config.bind));
   // The dialects hold on to the gateway, the CoAP and LwM2M servers and the webhook sender: they go
   // before those do (and after everything declared below, which may still call into them).
   struct ClearDialects {

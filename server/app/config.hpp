@@ -11,6 +11,7 @@
 
 #include "server/broker/mqtt_options.hpp"
 #include "server/coap/coap_options.hpp"
+#include "server/dialects/gizwits/gizwits_options.hpp"
 #include "server/net/tls_options.hpp"
 #include "server/ota/ota_options.hpp"
 
@@ -48,6 +49,7 @@ struct Config {
   PlatformConfig platform;
   CoapConfig coap;
   OtaConfig ota;
+  GizwitsConfig gizwits;
 
   std::string dbPath() const;
 };

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "protocols/mqtt/packet.hpp"
+#include "protocols/mqtt/server_session.hpp"
 #include "server/broker/mqtt_options.hpp"
 
 namespace fc::server::broker {
@@ -31,6 +32,9 @@ class AccessPolicy {
                                            const std::optional<std::vector<std::uint8_t>>& password) = 0;
   virtual bool mayPublish(const ClientIdentity& client, std::string_view topic) = 0;
   virtual bool maySubscribe(const ClientIdentity& client, std::string_view filter) = 0;
+  /// The rules of the connection that sent this CONNECT (a capped keepalive, a PINGREQ rate), asked
+  /// before the CONNECT reaches the broker, on the connection's strand: any thread. None by default.
+  virtual mqtt::ConnectionRules connectionRules(const mqtt::Connect&) { return {}; }
 };
 
 /// Users and ACL rules from MqttConfig.

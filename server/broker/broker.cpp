@@ -354,7 +354,7 @@ struct Broker::Impl {
   }
 
   /// Forgets connection `id`; publishes the will when the close was not a DISCONNECT.
-  void detach(ConnectionId id, bool publishWill) {
+  void detach(ConnectionId id, bool publishWill, std::string_view reason = {}) {
     auto it = links.find(id);
     if (it == links.end()) return;
     if (it->second.held) {
@@ -370,7 +370,7 @@ struct Broker::Impl {
     links.erase(it);
     auto will = std::move(s->will);
     s->will.reset();
-    if (observer) observer->clientDisconnected(s->identity);
+    if (observer) observer->clientDisconnected(s->identity, reason);
     s->conn = 0;
     s->connackSent = false;
     s->port.reset();
@@ -429,7 +429,7 @@ struct Broker::Impl {
       const ConnectionId oldConn = old->second->conn;
       spdlog::info("mqtt: {} connected again from {}; closing its previous connection", c.clientId, info.remote);
       if (auto link = links.find(oldConn); link != links.end()) link->second.session->port->close("session taken over");
-      detach(oldConn, true);
+      detach(oldConn, true, "session taken over");
     }
 
     Session* s = nullptr;
@@ -667,13 +667,13 @@ struct Broker::Impl {
           else if constexpr (std::is_same_v<T, mqtt::Disconnect>) {
             s.will.reset();  // [MQTT-3.14.4-3]
             auto port = s.port;
-            detach(id, false);
+            detach(id, false, "client disconnected");
             port->close("client disconnected");
           } else {
             // CONNECT twice [MQTT-3.1.0-2], or a server-to-client packet.
             const std::string why = std::string("protocol violation: unexpected ") + mqtt::packetName(pkt);
             auto port = s.port;
-            detach(id, true);
+            detach(id, true, why);
             port->close(why);
           }
         },
@@ -733,7 +733,7 @@ void Broker::onPacket(ConnectionId id, mqtt::Packet&& packet, std::span<const st
 void Broker::onClosed(ConnectionId id, const std::string& reason) {
   impl_->wroteStore = false;
   if (impl_->links.contains(id)) spdlog::debug("mqtt: connection {} closed: {}", id, reason);
-  impl_->detach(id, true);
+  impl_->detach(id, true, reason);
 }
 
 namespace {
@@ -776,7 +776,7 @@ void Broker::reset() {
   auto& impl = *impl_;
   for (auto& [id, link] : impl.links) {
     link.session->will.reset();
-    if (impl.observer) impl.observer->clientDisconnected(link.session->identity);
+    if (impl.observer) impl.observer->clientDisconnected(link.session->identity, "server reset");
     link.session->port->close("server reset");
   }
   impl.links.clear();

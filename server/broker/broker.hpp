@@ -56,7 +56,9 @@ class BrokerObserver {
   virtual ~BrokerObserver() = default;
   /// Returns whether to report this client's packets (clientPacket) until it disconnects.
   virtual bool clientConnected(const ClientIdentity& client) = 0;
-  virtual void clientDisconnected(const ClientIdentity& client) = 0;
+  /// The client's connection ended; `reason` says why as the connection or the broker logged it
+  /// ("client disconnected", "keepalive timeout", "more than 60 PINGREQ within 180 s" …).
+  virtual void clientDisconnected(const ClientIdentity& client, std::string_view reason) = 0;
   /// The client holds a subscription to `filter`: granted by a SUBSCRIBE, or resumed with its
   /// session at CONNECT.
   virtual void clientSubscribed(const ClientIdentity& client, const std::string& filter) = 0;

@@ -214,6 +214,7 @@ struct MqttServer::Impl : std::enable_shared_from_this<MqttServer::Impl> {
                [this](std::function<void()> fn) { onStrand(std::move(fn)); }, observer) {
     sessionOptions.connectTimeout = std::chrono::milliseconds(cfg.connectTimeoutMs);
     sessionOptions.limits.maxPacket = cfg.maxPacketSize;
+    sessionOptions.rules = [&access](const mqtt::Connect& c) { return access.connectionRules(c); };
   }
 
   /// Runs `fn` with the broker held, later, on the broker strand.
@@ -548,6 +549,7 @@ class Connection final : public SweptConnection {
     switch (reason) {
       case mqtt::CloseReason::NotConnect:
       case mqtt::CloseReason::Malformed:
+      case mqtt::CloseReason::TooManyPings:
         return spdlog::level::warn;
       case mqtt::CloseReason::ConnectTimeout:
       case mqtt::CloseReason::KeepaliveTimeout:

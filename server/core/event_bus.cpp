@@ -16,7 +16,8 @@ const std::string& deviceIdOf(const Event& e) {
                                [](const CommandChanged& x) -> const std::string& { return x.command.spec.deviceId; },
                                [](const ShadowUpdated& x) -> const std::string& { return x.shadow.deviceId; },
                                [](const JournalRecorded& x) -> const std::string& { return x.entry.deviceId; },
-                               [](const Lwm2mNotification& x) -> const std::string& { return x.deviceId; }},
+                               [](const Lwm2mNotification& x) -> const std::string& { return x.deviceId; },
+                               [](const DeviceLogged& x) -> const std::string& { return x.entry.deviceId; }},
                     e);
 }
 
@@ -29,7 +30,8 @@ TimePoint timeOf(const Event& e) {
                                [](const CommandChanged& x) { return x.time; },
                                [](const ShadowUpdated& x) { return x.shadow.updatedAt.value_or(TimePoint{}); },
                                [](const JournalRecorded& x) { return x.entry.time; },
-                               [](const Lwm2mNotification& x) { return x.time; }},
+                               [](const Lwm2mNotification& x) { return x.time; },
+                               [](const DeviceLogged& x) { return x.entry.time; }},
                     e);
 }
 

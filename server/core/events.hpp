@@ -72,9 +72,14 @@ struct Lwm2mNotification {
   nlohmann::json data;
 };
 
+/// A device sent a line of its own log ("device.log").
+struct DeviceLogged {
+  DeviceLogEntry entry;
+};
+
 // OTA progress and injected faults get their alternatives here when they arrive.
 using Event = std::variant<DeviceCreated, DeviceUpdated, DeviceDeleted, PresenceChanged, UplinkReceived, CommandChanged,
-                           ShadowUpdated, JournalRecorded, Lwm2mNotification>;
+                           ShadowUpdated, JournalRecorded, Lwm2mNotification, DeviceLogged>;
 
 /// The device the event is about.
 const std::string& deviceIdOf(const Event& e);

@@ -57,6 +57,18 @@ struct UplinkMessage {
   std::string contentType;
 };
 
+/// One line of a device's own log (gizwits 0x0012; kept in memory only, bounded per device).
+struct DeviceLogEntry {
+  std::int64_t id = 0;
+  std::string deviceId;
+  TimePoint time{};
+  int level = 3;  // 1 error, 2 warning, 3 info (Gizwits' levels); others kept as they came
+  std::string tag;
+  std::string source;
+  std::string content;
+  std::string transport;
+};
+
 /// What went wrong, in the platform's terms. Each edge maps it to its protocol: the REST API to an
 /// HTTP status and error code (http::failureResponse), IoCM to Huawei's error codes, aliyun to its
 /// reply codes.

@@ -62,6 +62,7 @@ Platform::Platform(Clock& clock, storage::PlatformStore* store, PlatformLimits l
       limits_(limits),
       messages_(limits.messagesPerDevice),
       journal_(limits.journalPerDevice),
+      logs_(limits.logsPerDevice),
       commands_(CommandLimits{limits.maxPendingCommandsPerDevice}),
       tokens_(clock) {}
 
@@ -229,6 +230,7 @@ Expected<Product, Failure> Platform::deleteProduct(const std::string& id) {
     for (auto& d : registry_.eraseProduct(id)) {
       messages_.erase(d.id);
       journal_.erase(d.id);
+      logs_.erase(d.id);
       shadows_.erase(d.id);
       tokens_.eraseOwner(d.id);
       pending.events.push_back(DeviceDeleted{std::move(d), clock_.now()});
@@ -307,6 +309,7 @@ Expected<Device, Failure> Platform::deleteDevice(const std::string& id) {
     removed = std::move(*erased);
     messages_.erase(id);
     journal_.erase(id);
+    logs_.erase(id);
     shadows_.erase(id);
     tokens_.eraseOwner(id);
     commands_.deviceOffline(id);
@@ -495,6 +498,7 @@ void Platform::reset() {
   registry_.clear();
   messages_.clear();
   journal_.clear();
+  logs_.clear();
   commands_.clear();
   shadows_.clear();
   tokens_.clear();
@@ -542,6 +546,23 @@ void Platform::announce(Event event) {
     pending.events.push_back(std::move(event));
   }
   flush(pending);
+}
+
+void Platform::recordDeviceLog(DeviceLogEntry entry) {
+  Pending pending;
+  {
+    std::lock_guard lock(mutex_);
+    if (!registry_.contains(entry.deviceId)) return;
+    entry.time = clock_.now();
+    logs_.append(std::move(entry), [&](const DeviceLogEntry& e) { pending.events.push_back(DeviceLogged{e}); });
+  }
+  flush(pending);
+}
+
+std::vector<DeviceLogEntry> Platform::deviceLogs(const std::string& deviceId, std::size_t limit,
+                                                 std::optional<std::int64_t> before) const {
+  std::lock_guard lock(mutex_);
+  return logs_.page(deviceId, limit, before);
 }
 
 void Platform::journal(const std::string& deviceId, std::string direction, std::string transport, std::string topic,
@@ -667,6 +688,11 @@ json toJson(const JournalEntry& e) {
   return {{"id", e.id},           {"deviceId", e.deviceId},   {"time", isoTime(e.time)},
           {"direction", e.direction}, {"transport", e.transport}, {"topic", e.topic},
           {"summary", e.summary}, {"rawBase64", base64Encode(e.raw)}};
+}
+
+json toJson(const DeviceLogEntry& e) {
+  return {{"id", e.id},       {"deviceId", e.deviceId}, {"time", isoTime(e.time)}, {"level", e.level},
+          {"tag", e.tag},     {"source", e.source},     {"content", e.content},    {"transport", e.transport}};
 }
 
 json toJson(const UplinkMessage& m) {

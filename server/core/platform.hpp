@@ -48,6 +48,7 @@ struct PlatformLimits {
   std::size_t maxPendingCommandsPerDevice = 1000;
   std::size_t messagesPerDevice = 1000;  // uplink history kept per device
   std::size_t journalPerDevice = 1000;   // journal entries kept per device
+  std::size_t logsPerDevice = 1000;      // device log lines kept per device (in memory)
 };
 
 class Platform {
@@ -123,6 +124,14 @@ class Platform {
   /// platform's, e.g. an LwM2M notification; nothing is stored. Ignored for an unknown device.
   void announce(Event event);
 
+  // --- device logs (in memory only) ---
+  /// Keeps a line of the device's own log and announces it ("device.log"). Ignored for an
+  /// unknown device.
+  void recordDeviceLog(DeviceLogEntry entry);
+  /// Newest last; at most `limit`, before entry id `before` when given.
+  std::vector<DeviceLogEntry> deviceLogs(const std::string& deviceId, std::size_t limit,
+                                         std::optional<std::int64_t> before = {}) const;
+
   // --- journal ---
   /// Records one exchange with a device and announces it as a "journal" event.
   void journal(const std::string& deviceId, std::string direction, std::string transport, std::string topic,
@@ -167,6 +176,7 @@ class Platform {
   DeviceRegistry registry_;  // products and devices
   History<UplinkMessage> messages_;
   History<JournalEntry> journal_;
+  History<DeviceLogEntry> logs_;
   std::uint64_t idCounter_ = 0;
   CommandQueue commands_;
 
@@ -182,6 +192,7 @@ nlohmann::json toJson(const Device& d);
 nlohmann::json toJson(const Command& c);
 nlohmann::json toJson(const UplinkMessage& m);
 nlohmann::json toJson(const JournalEntry& e);
+nlohmann::json toJson(const DeviceLogEntry& e);
 std::string isoTime(TimePoint t);
 /// {"deviceId","state":{"reported","desired"},"version","updatedAt"}
 nlohmann::json toJson(const Shadow& s);

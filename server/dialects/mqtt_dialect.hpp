@@ -58,6 +58,12 @@ class MqttDialect {
   virtual std::optional<MqttRefusal> refuse(const core::Platform&, const broker::ClientIdentity&) const {
     return std::nullopt;
   }
+  /// The connection rules of a CONNECT this dialect recognises (a capped keepalive, a PINGREQ
+  /// rate), asked before the login is checked, from any thread; nullopt: not this dialect's.
+  virtual std::optional<mqtt::ConnectionRules> connectionRules(const core::Platform&,
+                                                               const broker::ClientIdentity&) const {
+    return std::nullopt;
+  }
   /// The topics the device may publish and subscribe to; the gateway compiles them once, when the
   /// device signs in, and asks them for every PUBLISH and SUBSCRIBE of that connection.
   virtual broker::TopicAcl topicAcl(const core::Device& device) const = 0;

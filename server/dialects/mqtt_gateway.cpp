@@ -92,6 +92,15 @@ bool MqttGateway::maySubscribe(const broker::ClientIdentity& client, std::string
   return b->acl && b->acl->maySubscribe(filter);
 }
 
+mqtt::ConnectionRules MqttGateway::connectionRules(const mqtt::Connect& connect) {
+  broker::ClientIdentity client;
+  client.clientId = connect.clientId;
+  client.username = connect.username;
+  for (const MqttDialect* dialect : dialects_.mqttDialects())
+    if (auto rules = dialect->connectionRules(platform_, client)) return *rules;
+  return fallback_.connectionRules(connect);
+}
+
 bool MqttGateway::clientConnected(const broker::ClientIdentity& client) {
   std::string deviceId;
   {
@@ -151,18 +160,27 @@ void MqttGateway::clientPacket(const broker::ClientIdentity& client, bool incomi
                     std::vector<std::uint8_t>(bytes.begin(), bytes.end()), std::move(summary.text));
 }
 
-void MqttGateway::clientDisconnected(const broker::ClientIdentity& client) {
+void MqttGateway::clientDisconnected(const broker::ClientIdentity& client, std::string_view reason) {
   std::string deviceId;
+  bool current = false;
   {
     std::lock_guard lock(mutex_);
     auto it = connected_.find(client.clientId);
     if (it == connected_.end()) return;
     deviceId = it->second->deviceId;
     connected_.erase(it);
-    if (auto c = clientOf_.find(deviceId); c != clientOf_.end() && c->second == client.clientId) clientOf_.erase(c);
-    else return;  // the device is connected again under another client id
+    if (auto c = clientOf_.find(deviceId); c != clientOf_.end() && c->second == client.clientId) {
+      clientOf_.erase(c);
+      current = true;  // else the device is connected again under another client id
+    }
   }
-  platform_.deviceDisconnected(deviceId);
+  // A close the server decided (a rule of the connection, a takeover) goes to the device's
+  // journal: nothing on the wire says why the device lost its connection.
+  if (!reason.empty() && reason != "client disconnected" && reason != "connection closed by client" &&
+      !reason.starts_with("read failed"))
+    platform_.journal(deviceId, "out", client.tls ? "mqtts" : "mqtt", "", {},
+                      "connection closed: " + std::string(reason));
+  if (current) platform_.deviceDisconnected(deviceId);
 }
 
 void MqttGateway::clientSubscribed(const broker::ClientIdentity& client, const std::string& filter) {

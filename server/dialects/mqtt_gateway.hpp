@@ -41,6 +41,8 @@ class MqttGateway final : public broker::AccessPolicy,
                                    const std::optional<std::vector<std::uint8_t>>& password) override;
   bool mayPublish(const broker::ClientIdentity& client, std::string_view topic) override;
   bool maySubscribe(const broker::ClientIdentity& client, std::string_view filter) override;
+  /// The first dialect's rules that recognises the CONNECT (any thread).
+  mqtt::ConnectionRules connectionRules(const mqtt::Connect& connect) override;
 
   // broker::BrokerObserver (broker strand)
   bool clientConnected(const broker::ClientIdentity& client) override;
@@ -48,7 +50,7 @@ class MqttGateway final : public broker::AccessPolicy,
                      std::span<const std::uint8_t> connack) override;
   void clientPacket(const broker::ClientIdentity& client, bool incoming, const mqtt::Packet* packet,
                     std::span<const std::uint8_t> bytes) override;
-  void clientDisconnected(const broker::ClientIdentity& client) override;
+  void clientDisconnected(const broker::ClientIdentity& client, std::string_view reason) override;
   void clientSubscribed(const broker::ClientIdentity& client, const std::string& filter) override;
   void clientPublished(const broker::ClientIdentity& client, const mqtt::Publish& publish) override;
 

@@ -26,7 +26,8 @@ std::string_view eventType(const core::Event& e) {
                  [](const core::CommandChanged&) { return std::string_view("command.status"); },
                  [](const core::ShadowUpdated&) { return std::string_view("shadow.updated"); },
                  [](const core::JournalRecorded&) { return std::string_view("journal"); },
-                 [](const core::Lwm2mNotification&) { return std::string_view("lwm2m.notification"); }},
+                 [](const core::Lwm2mNotification&) { return std::string_view("lwm2m.notification"); },
+                 [](const core::DeviceLogged&) { return std::string_view("device.log"); }},
       e);
 }
 
@@ -44,7 +45,8 @@ json toJson(const core::Event& e) {
                                       return j;
                                     },
                                     [](const core::JournalRecorded& x) { return core::toJson(x.entry); },
-                                    [](const core::Lwm2mNotification& x) { return x.data; }},
+                                    [](const core::Lwm2mNotification& x) { return x.data; },
+                                    [](const core::DeviceLogged& x) { return core::toJson(x.entry); }},
                          e);
   return {{"type", std::string(eventType(e))},
           {"deviceId", core::deviceIdOf(e)},

@@ -472,6 +472,16 @@ void addPlatformRoutes(Router& router, core::Platform& platform, core::PlatformC
     return ok(200, {{"items", items}, {"limit", limit}});
   });
 
+  router.add("GET", "/api/v1/devices/{id}/logs", [&p](const ApiRequest& r) {
+    if (!p.device(r.params.at("id"))) return errorResponse(404, "not_found", "no device '" + r.params.at("id") + "'");
+    const auto limit = std::min<std::size_t>(sizeParam(r, "limit").value_or(100), 1000);
+    std::optional<std::int64_t> before;
+    if (auto b = sizeParam(r, "before")) before = static_cast<std::int64_t>(*b);
+    json items = json::array();
+    for (const auto& e : p.deviceLogs(r.params.at("id"), limit, before)) items.push_back(core::toJson(e));
+    return ok(200, {{"items", items}, {"limit", limit}});
+  });
+
   router.addAsync("POST", "/api/v1/devices/{id}/commands",
                   [&p, d](ApiRequest r, Respond respond) { postCommand(p, *d, r, respond); });
   router.add("GET", "/api/v1/devices/{id}/commands", [&p](const ApiRequest& r) { return listCommands(p, r); });

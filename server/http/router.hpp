@@ -63,6 +63,9 @@ struct ApiResponse {
   std::vector<std::pair<std::string, std::string>> headers = {};
   /// When set, the body comes from here (`body` is ignored) with Content-Length = stream->size().
   std::shared_ptr<BodySource> stream = {};
+  /// The listener writes the status line, headers and body as one buffer in one write, for
+  /// devices that read a whole response with a single recv() (Gizwits GAgent).
+  bool singleWrite = false;
 };
 
 /// Where a streamed request body goes (a firmware upload), piece by piece as it arrives.

@@ -253,6 +253,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   void respond(ApiResponse r, bool keepAlive, unsigned version) {
     if (r.stream) return respondStreamed(std::move(r), keepAlive, version, false);
+    if (r.singleWrite) return respondWhole(std::move(r), keepAlive, version);
     auto res = toBeastResponse(std::move(r), keepAlive, version);
     arm();
     boost::beast::http::async_write(stream_, *res,
@@ -260,6 +261,18 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                                       if (ec || !keepAlive) return self->close();
                                       self->doRead();
                                     });
+  }
+
+  /// Head and body in one buffer, handed to the socket in one write.
+  void respondWhole(ApiResponse r, bool keepAlive, unsigned version) {
+    head_ = streamedHead(r, keepAlive, version);
+    head_ += r.body;
+    arm();
+    boost::asio::async_write(stream_, boost::asio::buffer(head_),
+                             [self = shared_from_this(), keepAlive](error_code ec, std::size_t) {
+                               if (ec || !keepAlive) return self->close();
+                               self->doRead();
+                             });
   }
 
   /// The head, then (unless `headOnly`) the source's pieces until size() bytes are out.

@@ -76,7 +76,8 @@ TEST(Events, DeviceAndTimeOfEveryAlternative) {
                                CommandChanged{c, t},
                                ShadowUpdated{s, "api", true},
                                JournalRecorded{JournalEntry{1, "dev", t}},
-                               Lwm2mNotification{"dev", t, nlohmann::json::object()}};
+                               Lwm2mNotification{"dev", t, nlohmann::json::object()},
+                               DeviceLogged{DeviceLogEntry{1, "dev", t}}};
   ASSERT_EQ(all.size(), std::variant_size_v<Event>) << "one of each";
   for (const auto& e : all) {
     EXPECT_EQ(deviceIdOf(e), "dev") << e.index();

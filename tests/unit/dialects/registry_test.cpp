@@ -44,22 +44,22 @@ class Registered : public ::testing::Test {
 };
 
 TEST_F(Registered, UnregisteredDialectIsRefusedNamingTheRegisteredOnes) {
-  for (const char* name : {"gizwits", "wmiot", "rtthread", "", "Generic"}) {
+  for (const char* name : {"tuya", "wmiot", "rtthread", "", "Generic"}) {
     auto r = call("POST", "/api/v1/products", {{"id", "p"}, {"dialect", name}});
     EXPECT_EQ(r.status, 422) << name;
     const auto error = json::parse(r.body)["error"];
     EXPECT_EQ(error["code"], "invalid");
-    EXPECT_EQ(error["dialects"], json({"generic", "aliyun", "oceanconnect"})) << r.body;
+    EXPECT_EQ(error["dialects"], json({"generic", "aliyun", "oceanconnect", "gizwits"})) << r.body;
     EXPECT_NE(error["message"].get<std::string>().find("unknown dialect '" + std::string(name) +
-                                                       "'; this server runs: generic, aliyun, oceanconnect"),
+                                                       "'; this server runs: generic, aliyun, oceanconnect, gizwits"),
               std::string::npos)
         << r.body;
   }
   EXPECT_EQ(call("GET", "/api/v1/products/p").status, 404) << "nothing was created";
-  auto fixtures = call("POST", "/api/v1/admin/fixtures", {{"products", {{{"id", "g"}, {"dialect", "gizwits"}}}}});
+  auto fixtures = call("POST", "/api/v1/admin/fixtures", {{"products", {{{"id", "g"}, {"dialect", "wmiot"}}}}});
   EXPECT_EQ(fixtures.status, 422);
   EXPECT_NE(
-      fixtures.body.find("products[0]: unknown dialect 'gizwits'; this server runs: generic, aliyun, oceanconnect"),
+      fixtures.body.find("products[0]: unknown dialect 'wmiot'; this server runs: generic, aliyun, oceanconnect, gizwits"),
       std::string::npos)
       << fixtures.body;
   EXPECT_EQ(call("POST", "/api/v1/products", {{"id", "d"}}).status, 201) << "no dialect: generic";

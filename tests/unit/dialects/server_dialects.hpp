@@ -11,6 +11,7 @@
 #include "server/core/platform.hpp"
 #include "server/dialects/aliyun/module.hpp"
 #include "server/dialects/generic/module.hpp"
+#include "server/dialects/gizwits/module.hpp"
 #include "server/dialects/oceanconnect/module.hpp"
 #include "server/dialects/registry.hpp"
 
@@ -25,6 +26,7 @@ struct ServerDialects {
     registry.add(std::make_unique<server::dialects::GenericModule>());
     registry.add(std::make_unique<server::dialects::AliyunModule>(context));
     registry.add(std::make_unique<server::dialects::OceanConnectModule>(context));
+    registry.add(std::make_unique<server::dialects::GizwitsModule>(context, server::GizwitsConfig{}, "127.0.0.1"));
   }
 
   boost::asio::io_context ioc;

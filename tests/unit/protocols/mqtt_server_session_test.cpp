@@ -251,4 +251,81 @@ TEST_F(ServerSessionTest, TheLongestKeepaliveDoesNotOverflow) {
   EXPECT_EQ(session_.deadline(), t0 + std::chrono::milliseconds(65535LL * 1500));
 }
 
+
+// --- per-connection rules (a dialect's, e.g. gizwits: keepalive ≤ 600 s, ≤ 60 PINGREQ per 180 s) ---
+
+class ServerSessionRulesTest : public ServerSessionTest {
+ protected:
+  ServerSessionRulesTest() {
+    options_.rules = [this](const mqtt::Connect& c) {
+      asked.push_back(c.clientId);
+      return c.clientId == "dev" ? mqtt::ConnectionRules{600, 3, 10s} : mqtt::ConnectionRules{};
+    };
+  }
+  void ping(TimePoint at) { session_.onBytes(mqtt::encode(mqtt::Pingreq{}).value(), at, out_); }
+  std::vector<std::string> asked;
+};
+
+TEST_F(ServerSessionRulesTest, RulesAreAskedOnceWithTheConnect) {
+  connectAt(t0, 60);
+  EXPECT_EQ(asked, std::vector<std::string>{"dev"});
+  EXPECT_EQ(session_.rules(), (mqtt::ConnectionRules{600, 3, 10s}));
+  ping(t0 + 1s);
+  EXPECT_EQ(asked.size(), 1u);
+}
+
+TEST_F(ServerSessionRulesTest, KeepaliveAboveTheCapCountsAsTheCap) {
+  connectAt(t0, 1200);
+  EXPECT_EQ(session_.keepAlive(), 600);
+  EXPECT_EQ(session_.deadline(), t0 + 900s);
+}
+
+TEST_F(ServerSessionRulesTest, NoKeepaliveCountsAsTheCap) {
+  connectAt(t0, 0);
+  EXPECT_EQ(session_.deadline(), t0 + 900s);
+}
+
+TEST_F(ServerSessionRulesTest, KeepaliveBelowTheCapIsKept) {
+  connectAt(t0, 120);
+  EXPECT_EQ(session_.keepAlive(), 120);
+  EXPECT_EQ(session_.deadline(), t0 + 180s);
+}
+
+TEST_F(ServerSessionRulesTest, OneMorePingThanAllowedWithinTheWindowCloses) {
+  connectAt(t0, 60);
+  ping(t0 + 1s);
+  ping(t0 + 2s);
+  ping(t0 + 3s);
+  EXPECT_EQ(out_.sent.size(), 3u);
+  EXPECT_TRUE(out_.closes.empty());
+  ping(t0 + 10s + 999ms);  // the fourth within 10 s of the first
+  EXPECT_EQ(out_.closes, std::vector<CloseReason>{CloseReason::TooManyPings});
+  EXPECT_EQ(out_.closeMessage, "more than 3 PINGREQ within 10 s");
+  EXPECT_EQ(out_.sent.size(), 3u) << "no PINGRESP for the ping that broke the rule";
+  EXPECT_EQ(session_.state(), State::Closed);
+}
+
+TEST_F(ServerSessionRulesTest, PingsOutsideTheWindowDoNotCount) {
+  connectAt(t0, 60);
+  for (int i = 0; i < 20; ++i) ping(t0 + std::chrono::milliseconds(3400 * i));  // 3 per 10.2 s
+  EXPECT_TRUE(out_.closes.empty());
+  EXPECT_EQ(out_.sent.size(), 20u);
+}
+
+TEST_F(ServerSessionRulesTest, PingsInOneReadCountEach) {
+  connectAt(t0, 60);
+  const Bytes p = mqtt::encode(mqtt::Pingreq{}).value();
+  session_.onBytes(p + p + p + p + p, t0 + 1s, out_);
+  EXPECT_EQ(out_.sent.size(), 3u);
+  EXPECT_EQ(out_.closes, std::vector<CloseReason>{CloseReason::TooManyPings});
+}
+
+TEST_F(ServerSessionRulesTest, OtherClientsGetNoRules) {
+  const Bytes wire = mqtt::encode(connectWith(0, "other")).value();
+  session_.onBytes(wire, t0, out_);
+  EXPECT_EQ(session_.deadline(), std::nullopt);
+  for (int i = 0; i < 10; ++i) ping(t0 + 1s);
+  EXPECT_TRUE(out_.closes.empty());
+}
+
 }  // namespace

@@ -98,5 +98,12 @@ TEST(EventJson, Lwm2mNotificationDataAsGiven) {
             R"("deviceId":"lamp","time":"2023-11-14T22:13:20.123Z","type":"lwm2m.notification"})");
 }
 
+TEST(EventJson, DeviceLogLine) {
+  EXPECT_EQ(wire(core::DeviceLogged{core::DeviceLogEntry{7, "lamp", kT, 2, "wifi", "gagent", "rssi low", "mqtt"}}),
+            R"({"data":{"content":"rssi low","deviceId":"lamp","id":7,"level":2,"source":"gagent","tag":"wifi",)"
+            R"("time":"2023-11-14T22:13:20.123Z","transport":"mqtt"},)"
+            R"("deviceId":"lamp","time":"2023-11-14T22:13:20.123Z","type":"device.log"})");
+}
+
 }  // namespace
 }  // namespace fc::server::http

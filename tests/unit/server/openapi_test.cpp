@@ -67,7 +67,7 @@ TEST(OpenApi, DialectsAreTheRegisteredOnesAndIocmErrorsAreHuaweis) {
   test::ServerDialects d;
   const auto doc = nlohmann::json::parse(openApiDocument(d.registry.openApi()));
   EXPECT_EQ(doc["components"]["schemas"]["ProductInput"]["properties"]["dialect"]["enum"],
-            nlohmann::json({"generic", "aliyun", "oceanconnect"}));
+            nlohmann::json({"generic", "aliyun", "oceanconnect", "gizwits"}));
   EXPECT_EQ(doc["paths"]["/iocm/app/dm/v1.4.0/devices/{id}"]["get"]["responses"]["404"]["content"]["application/json"]
                ["schema"]["$ref"],
             "#/components/schemas/IocmError");
