@@ -349,6 +349,89 @@ void CoapClient::request(fc::coap::Message request, fc::coap::ResponseHandler do
   });
 }
 
+namespace {
+
+namespace fcoap = fc::coap;
+
+struct Download {
+  fcoap::Message request;
+  BlockHandler onBlock;
+  std::function<void(BlockDownloadResult)> done;
+  BlockDownloadResult result;
+  bool haveEtag = false;
+};
+
+void finishDownload(Download& d, std::error_code e = {}) {
+  d.result.error = e;
+  d.result.nextBlock = static_cast<std::uint32_t>(d.result.offset / fcoap::blockSize(d.result.szx));
+  if (d.done) d.done(std::move(d.result));
+  d.done = nullptr;
+}
+
+/// Asks for the block at d.result.offset; on the strand.
+void fetchBlock(const std::shared_ptr<detail::CoapConnection>& impl, const std::shared_ptr<Download>& d) {
+  auto m = d->request;
+  const auto num = static_cast<std::uint32_t>(d->result.offset / fcoap::blockSize(d->result.szx));
+  m.set(fcoap::option::kBlock2, fcoap::encodeBlock(fcoap::Block{num, false, d->result.szx}));
+  fcoap::RequestOptions options;
+  options.singleBlock = true;
+  impl->request(
+      std::move(m),
+      [impl, d](Expected<fcoap::Message, std::error_code> r) {
+        if (!r) return finishDownload(*d, r.error());
+        if (r->code.codeClass() != 2) {
+          d->result.code = r->code;
+          return finishDownload(*d, make_error_code(Error::ErrorResponse));
+        }
+        const auto mismatch = make_error_code(fcoap::RequestError::BlockMismatch);
+        const auto* b2opt = r->find(fcoap::option::kBlock2);
+        std::optional<fcoap::Block> block;
+        if (b2opt) {
+          auto b = fcoap::decodeBlock(b2opt->value);
+          if (!b) return finishDownload(*d, mismatch);
+          block = *b;
+        } else if (d->result.offset == 0) {
+          block = fcoap::Block{0, false, d->result.szx};  // the whole representation in one response
+        } else {
+          return finishDownload(*d, mismatch);
+        }
+        // RFC 7959 §2.4: the block must be the one asked for (at the server's size, maybe smaller).
+        if (block->offset() != d->result.offset) return finishDownload(*d, mismatch);
+        const auto* tag = r->find(fcoap::option::kETag);
+        std::vector<std::uint8_t> etag = tag ? tag->value : std::vector<std::uint8_t>{};
+        if (d->haveEtag && etag != d->result.etag) return finishDownload(*d, mismatch);
+        d->result.etag = std::move(etag);
+        d->haveEtag = true;
+        if (const auto size2 = r->getUint(fcoap::option::kSize2)) d->result.size = *size2;
+        if (block->more && r->payload.size() != block->size()) return finishDownload(*d, mismatch);
+        if (d->onBlock) d->onBlock(d->result.offset, r->payload);
+        d->result.offset += r->payload.size();
+        d->result.szx = block->szx;
+        ++d->result.blocks;
+        if (!block->more) return finishDownload(*d);
+        fetchBlock(impl, d);
+      },
+      options, {});
+}
+
+}  // namespace
+
+void CoapClient::download(fc::coap::Message request, BlockDownloadOptions options, BlockHandler onBlock,
+                          std::function<void(BlockDownloadResult)> done) {
+  auto d = std::make_shared<Download>();
+  request.remove(fcoap::option::kBlock2);
+  d->request = std::move(request);
+  d->onBlock = std::move(onBlock);
+  d->done = std::move(done);
+  d->result.szx = std::min(options.szx, fcoap::kMaxSzx);
+  d->result.offset = std::uint64_t{options.fromBlock} * fcoap::blockSize(d->result.szx);
+  if (options.etag) {
+    d->result.etag = *options.etag;
+    d->haveEtag = true;
+  }
+  boost::asio::post(impl_->strand(), [impl = impl_, d] { fetchBlock(impl, d); });
+}
+
 void CoapClient::observe(fc::coap::Message request, fc::coap::NotificationHandler notify, Started started) {
   boost::asio::post(impl_->strand(), [impl = impl_, request = std::move(request), notify = std::move(notify),
                                       started = std::move(started)]() mutable {

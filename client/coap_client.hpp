@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -54,6 +55,33 @@ struct CoapDtlsStatus {
   std::uint64_t handshakes = 0;  ///< handshakes completed so far
 };
 
+/// A block-wise download's choices (RFC 7959 §2.4).
+struct BlockDownloadOptions {
+  std::uint8_t szx = fc::coap::kMaxSzx;  ///< blocks of 2^(szx+4) bytes asked for (the server may answer smaller)
+  std::uint32_t fromBlock = 0;           ///< resume: the first block to fetch, in blocks of `szx`
+  /// The ETag of the blocks fetched before (a resume): a block with another ETag ends the download
+  /// with RequestError::BlockMismatch — the representation changed, start again from block 0.
+  std::optional<std::vector<std::uint8_t>> etag;
+};
+
+/// How a block-wise download ended, and where to resume it.
+struct BlockDownloadResult {
+  /// Empty once the last block (M clear) came; else fc::coap::RequestError (Timeout, Reset,
+  /// BlockMismatch: another ETag, a block out of sequence or short), Error::ErrorResponse (`code`
+  /// says which), or a transport error.
+  std::error_code error;
+  std::optional<fc::coap::Code> code;  ///< the error response's code (4.04, 5.03 …)
+  std::uint64_t offset = 0;            ///< bytes through the last block received: the resume offset
+  std::uint8_t szx = fc::coap::kMaxSzx;  ///< the block size in use (the server's, when it chose smaller)
+  std::uint32_t nextBlock = 0;          ///< the block to resume from, in blocks of `szx`
+  std::vector<std::uint8_t> etag;       ///< the blocks' ETag (pass it back as BlockDownloadOptions::etag)
+  std::optional<std::uint64_t> size;    ///< Size2, when the server sent it (RFC 7959 §4)
+  std::uint32_t blocks = 0;             ///< blocks received by this call
+};
+
+/// A block's bytes as they arrive, in order: `offset` is where they start in the representation.
+using BlockHandler = std::function<void(std::uint64_t offset, std::span<const std::uint8_t> bytes)>;
+
 namespace detail {
 class CoapConnection;
 }
@@ -78,6 +106,12 @@ class CoapClient {
   /// (fc::coap::RequestError::Timeout, Reset …, or a transport error).
   void request(fc::coap::Message request, fc::coap::ResponseHandler done, fc::coap::RequestOptions options = {},
                Started started = {});
+  /// RFC 7959 §2.4 block-wise GET of `request` (a GET; its Block2 is set here), one request per
+  /// block from BlockDownloadOptions::fromBlock, each block handed to `onBlock` as it comes (nothing
+  /// is accumulated here, so a firmware image need not fit in memory). The ETag must stay the same
+  /// across blocks. `done` is called once with how it ended and where to resume.
+  void download(fc::coap::Message request, BlockDownloadOptions options, BlockHandler onBlock,
+                std::function<void(BlockDownloadResult)> done);
   /// RFC 7641: registers with Observe = 0 and calls `notify` with every fresh notification.
   void observe(fc::coap::Message request, fc::coap::NotificationHandler notify, Started started = {});
   /// Ends a request or observation (for an observation, `deregister` sends Observe = 1, RFC 7641 §3.6).

@@ -24,6 +24,7 @@ class ClientCategory final : public std::error_category {
       case Error::InvalidArgument: return "invalid argument";
       case Error::TlsSetup: return "TLS setup failed (CA, certificate or key file)";
       case Error::DtlsHandshakeFailed: return "DTLS handshake failed";
+      case Error::ErrorResponse: return "the server answered with an error code";
     }
     return "unknown fc.client error " + std::to_string(ev);
   }

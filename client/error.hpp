@@ -23,6 +23,7 @@ enum class Error {
   InvalidArgument,      ///< invalid topic name or filter, empty subscription list, bad QoS
   TlsSetup,             ///< CA, certificate or key file could not be loaded
   DtlsHandshakeFailed,  ///< coaps: the DTLS-PSK handshake failed (wrong key, unknown identity, no common suite, no answer)
+  ErrorResponse,        ///< coap: a block-wise download was answered with a 4.xx/5.xx code
 };
 
 const std::error_category& clientCategory() noexcept;

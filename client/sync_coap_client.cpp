@@ -84,6 +84,34 @@ Expected<fc::coap::Message, std::error_code> SyncCoapClient::request(fc::coap::M
   return Unexpected(make_error_code(Error::Timeout));
 }
 
+SyncCoapClient::Download SyncCoapClient::download(std::string_view path, BlockDownloadOptions options,
+                                                  std::chrono::milliseconds timeout) {
+  struct State {
+    std::mutex mutex;
+    std::vector<std::uint8_t> bytes;
+    std::promise<BlockDownloadResult> done;
+  };
+  auto state = std::make_shared<State>();
+  auto f = state->done.get_future();
+  client_->download(
+      makeRequest(fc::coap::code::kGet, path), std::move(options),
+      [state](std::uint64_t, std::span<const std::uint8_t> b) {
+        std::lock_guard lock(state->mutex);
+        state->bytes.insert(state->bytes.end(), b.begin(), b.end());
+      },
+      [state](BlockDownloadResult r) { state->done.set_value(std::move(r)); });
+  Download out;
+  auto r = await(f, timeout);
+  if (r) {
+    out.result = std::move(*r);
+  } else {
+    out.result.error = make_error_code(Error::Timeout);
+  }
+  std::lock_guard lock(state->mutex);
+  out.bytes = state->bytes;
+  return out;
+}
+
 Expected<fc::coap::Message, std::error_code> SyncCoapClient::get(std::string_view path,
                                                                  fc::coap::RequestOptions options,
                                                                  std::chrono::milliseconds timeout) {

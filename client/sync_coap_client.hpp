@@ -47,6 +47,16 @@ class SyncCoapClient {
                                                     std::uint16_t contentFormat, fc::coap::RequestOptions options = {},
                                                     std::chrono::milliseconds timeout = kCoapTimeout);
 
+  /// A block-wise download's bytes and how it ended.
+  struct Download {
+    BlockDownloadResult result;
+    std::vector<std::uint8_t> bytes;  ///< the blocks received by this call, from the first one's offset
+  };
+  /// CoapClient::download of `path`, waiting for its end; result.error is Error::Timeout when it did
+  /// not end within `timeout`.
+  Download download(std::string_view path, BlockDownloadOptions options = {},
+                    std::chrono::milliseconds timeout = std::chrono::seconds(120));
+
   /// Registers an observation; notifications queue up for nextNotification().
   Expected<CoapClient::RequestId, std::error_code> observe(fc::coap::Message request,
                                                            std::chrono::milliseconds timeout = kCoapTimeout);

@@ -294,6 +294,24 @@ void Endpoint::respond(const PeerKey& peer, const Message& request, Message resp
   run(layer_.respond(peer, request, std::move(response), now), now);
 }
 
+void Endpoint::respondLater(const PeerKey& peer, const Message& request, Message response, TimePoint now) {
+  respond(peer, request, sliceBlock2(request, std::move(response)), now);
+}
+
+Message deferredResponse() {
+  Message m;
+  m.type = Type::Acknowledgement;
+  m.code = code::kEmpty;
+  return m;
+}
+
+Message ignoredRequest() {
+  Message m;
+  m.type = Type::NonConfirmable;
+  m.code = code::kEmpty;
+  return m;
+}
+
 void Endpoint::refuse(const PeerKey& peer, const Message& request, Code c, std::string why, TimePoint now) {
   note(peer, Note::Kind::BadRequest,
        codeName(request.code) + " /" + request.uriPath() + " → " + codeName(c) + ": " + why);
@@ -346,6 +364,10 @@ void Endpoint::serve(const PeerKey& peer, const Message& request, TimePoint now)
 
   Message response = handler ? handler(IncomingRequest{peer, full, path, subpath, now})
                              : withCode(code::kInternalServerError, "no handler");
+  if (response.code == code::kEmpty) {
+    if (response.type == Type::Acknowledgement) run(layer_.acknowledge(peer, request, now), now);
+    return;  // ignoredRequest(): the message layer remembers the id, so retransmissions are dropped
+  }
   // §5.10.4: a representation in another format than the one asked for is 4.06.
   if (const auto accept = request.getUint(option::kAccept); accept && response.code.codeClass() == 2) {
     if (const auto cf = response.getUint(option::kContentFormat); cf && *cf != *accept)
@@ -435,6 +457,7 @@ Message Endpoint::sliceBlock2(const Message& request, Message response) const {
   if (const auto* o = request.find(option::kBlock2))
     if (auto b = decodeBlock(o->value)) asked = *b;
   const std::size_t total = response.payload.size();
+  if (response.has(option::kBlock2)) return response;  // the handler cut its own block
   if (total <= blockSize(limits_.maxSzx) && (!asked || response.code.codeClass() != 2)) return response;
 
   // RFC 7959 §2.4: the block the client asked for (or block 0), no larger than we send.
@@ -557,7 +580,8 @@ void Endpoint::sendNext(Outgoing& o, TimePoint now) {
       m.set(option::kBlock2, encodeBlock(Block{0, false, o.block2Szx}));
   } else {
     m.payload = payload;
-    if (o.options.block2Szx) m.set(option::kBlock2, encodeBlock(Block{0, false, o.block2Szx}));
+    if (o.options.block2Szx && !o.options.singleBlock)
+      m.set(option::kBlock2, encodeBlock(Block{0, false, o.block2Szx}));
   }
   sendStep(o, std::move(m), now);
 }
@@ -585,7 +609,7 @@ void Endpoint::onResponse(RequestId id, Message response, TimePoint now) {
   }
 
   const auto* b2opt = response.find(option::kBlock2);
-  if (b2opt && response.code.codeClass() == 2) {
+  if (b2opt && response.code.codeClass() == 2 && !o.options.singleBlock) {
     const auto b2 = decodeBlock(b2opt->value);
     if (!b2 || b2->offset() != o.body.size()) return finish(id, Unexpected(make_error_code(RequestError::BlockMismatch)));
     const auto* tagOpt = response.find(option::kETag);

@@ -72,8 +72,17 @@ struct IncomingRequest {
 
 /// A handler returns the response: code, options (Content-Format, ETag, Location-Path …) and payload.
 /// Type, message id and token are filled in; a payload larger than the negotiated block size is
-/// served block-wise (RFC 7959 §2.4).
+/// served block-wise (RFC 7959 §2.4). A response that already carries a Block2 option is one block
+/// the handler cut itself (a representation too large to hold, read piece by piece) and goes out
+/// as it is. Two answers that are not responses: deferredResponse() and ignoredRequest().
 using ResourceHandler = std::function<Message(const IncomingRequest&)>;
+
+/// A handler's answer meaning "later": a CON request gets the Empty ACK that promises a separate
+/// response (RFC 7252 §5.2.2), which the owner sends with Endpoint::respondLater — or never.
+Message deferredResponse();
+/// A handler's answer meaning "as if it was lost": nothing is sent, and retransmissions of the
+/// request (same message id) are dropped as duplicates (§4.5).
+Message ignoredRequest();
 
 struct Resource {
   std::string path;           ///< "auth", "rd", "" for the root; no leading slash
@@ -103,6 +112,10 @@ struct RequestOptions {
   std::optional<std::uint8_t> block2Szx;
   /// A payload larger than 2^(block1Szx+4) is uploaded block-wise (RFC 7959 §2.5).
   std::uint8_t block1Szx = kMaxSzx;
+  /// The request carries its own Block2 option (any NUM) and the response is delivered as it came,
+  /// Block2 option included, without fetching further blocks: the caller drives the transfer (a
+  /// resumable download, RFC 7959 §2.4).
+  bool singleBlock = false;
 };
 
 /// The final response (Block2 bodies reassembled, Block2 option removed) or why there is none.
@@ -161,6 +174,9 @@ class Endpoint {
   /// A CON is retransmitted until acknowledged or given up; its ACK, RST or give-up is not reported.
   /// False when it cannot be encoded.
   bool sendNotification(const PeerKey& peer, Message notification, TimePoint now);
+  /// The separate response (RFC 7252 §5.2.2) to a request whose handler returned deferredResponse():
+  /// a CON response with a fresh message id (a NON one for a NON request), the request's token.
+  void respondLater(const PeerKey& peer, const Message& request, Message response, TimePoint now);
   /// Drops every state held for `peer` (e.g. its DTLS session ended); its requests fail Cancelled.
   void forgetPeer(const PeerKey& peer, TimePoint now);
   /// The message last sent for request `id` as it went on the wire (message id, token, the block

@@ -22,6 +22,7 @@
 #include "server/broker/mqtt_server.hpp"
 #include "server/coap/coap_psk.hpp"
 #include "server/coap/coap_server.hpp"
+#include "server/coap/firmware_hosting.hpp"
 #include "server/coap/lwm2m_server.hpp"
 #include "server/core/platform.hpp"
 #include "server/core/random.hpp"
@@ -198,6 +199,8 @@ int runServer(const Config& config) {
   dialects::MqttGateway gateway(platform, dialectRegistry, staticAccess);
   coap::CoapServer coapServer(ioc, config.coap, clock);
   coap::Lwm2mServer lwm2m(platform, coapServer);
+  coap::FirmwareHosting coapFirmware(platform, coapServer, firmware, downloads, config.ota.coapPath);
+  otaUrls->coapPath = config.ota.coapPath;
   http::WebhookSender webhooks(ioc, tlsFiles.caFile);
   const dialects::DialectContext context{
       platform, gateway, coapServer, lwm2m,
@@ -221,6 +224,7 @@ int runServer(const Config& config) {
   snapshot = {};
   dialectRegistry.addCoapResources(coapServer);
   coapServer.addResource(lwm2m.resource());
+  coapServer.addResource(coapFirmware.resource());
   dialects::CommandRouter commandRouter(dialectRegistry, gateway);  // a dialect's own sender, else MQTT
   platform.setCommandSender(&commandRouter);
 
@@ -256,6 +260,7 @@ int runServer(const Config& config) {
       platform.tick();
       coapServer.tick();  // CoAP retransmissions and expiries (platform time)
       lwm2m.tick();       // LwM2M registration lifetimes (platform time)
+      coapFirmware.tick(coap::coapTime(clock.now()));  // block-wise downloads gone idle
       dialectRegistry.tick();  // the dialects' timers (IoCM activations, aliyun RRPC timeouts …)
       scheduleTick();
     });
@@ -270,9 +275,10 @@ int runServer(const Config& config) {
   http::addSystemRoutes(
       *router, [&ready] { return ready.load(); }, caPem, openApiParts);
   http::PlatformApiHooks hooks;
-  hooks.onReset = [&mqtt, &lwm2m, &dialectRegistry, firmware, downloads] {
+  hooks.onReset = [&mqtt, &lwm2m, &dialectRegistry, &coapFirmware, firmware, downloads] {
     firmware->reset();
     downloads->reset();
+    coapFirmware.reset();
     mqtt.reset();
     lwm2m.reset();
     dialectRegistry.reset();
@@ -334,6 +340,8 @@ int runServer(const Config& config) {
     };
     otaUrls->http = base(config.ota.httpBaseUrl, "http", ports["http"].get<int>());
     otaUrls->https = base(config.ota.httpsBaseUrl, "https", ports["https"].get<int>());
+    otaUrls->coap = base(config.ota.coapBaseUrl, "coap", ports["coap"].get<int>());
+    otaUrls->coaps = base(config.ota.coapsBaseUrl, "coaps", ports["coaps"].get<int>());
   } catch (const std::exception& e) {
     spdlog::critical("start-up failed: {}", e.what());
     return 1;

@@ -210,6 +210,24 @@ const std::vector<Option>& options() {
       {"gizwits.pingWindowSeconds", "--gizwits-ping-window-seconds", "The window of gizwits.maxPings, seconds",
        Kind::Int, 1, 86'400, {},
        [](Config& c, const json& v) { c.gizwits.pingWindowSeconds = static_cast<std::uint32_t>(asInt(v)); }},
+      {"ota.coapPath", "--ota-coap-path",
+       "CoAP path under which firmware is served block-wise: /<path>/{firmwareId}, offers /<path>/o/{token}",
+       Kind::String, 0, 0, {},
+       [](Config& c, const json& v) {
+         std::string p = v.get<std::string>();
+         while (p.starts_with('/')) p.erase(0, 1);
+         while (p.ends_with('/')) p.pop_back();
+         if (p.empty() || p.find("//") != std::string::npos || p.find_first_of("?#") != std::string::npos ||
+             p == ".well-known" || p.starts_with(".well-known/"))
+           throw ConfigError("ota.coapPath", "must be a path of non-empty segments, e.g. \"fw\"");
+         c.ota.coapPath = p;
+       }},
+      {"ota.coapBaseUrl", "--ota-coap-base-url",
+       "Public base of the coap download URLs handed to devices (default: coap://<bind>:<coap port>)", Kind::String,
+       0, 0, {}, [](Config& c, const json& v) { c.ota.coapBaseUrl = v.get<std::string>(); }},
+      {"ota.coapsBaseUrl", "--ota-coaps-base-url",
+       "Public base of the coaps download URLs handed to devices (default: coaps://<bind>:<coaps port>)",
+       Kind::String, 0, 0, {}, [](Config& c, const json& v) { c.ota.coapsBaseUrl = v.get<std::string>(); }},
       {"mqtt.users", nullptr, "Username/password list (file only)", Kind::Object, 0, 0, {},
        [](Config& c, const json& v) { c.mqtt.users = parseUsers(v); }},
       {"mqtt.acl", nullptr, "Static topic ACL rules (file only)", Kind::Object, 0, 0, {},

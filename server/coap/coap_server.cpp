@@ -11,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
 #include <array>
@@ -435,6 +436,17 @@ void CoapServer::cancel(fcoap::Endpoint::RequestId id, bool deregister, std::fun
               if (auto get = impl->endpoint.lastSent(id); get && sent) sent(*get);
               impl->flush();
             });
+}
+
+void CoapServer::respondLater(fcoap::PeerKey peer, fcoap::Message request, fcoap::Message response,
+                              std::chrono::milliseconds delay) {
+  auto timer = std::make_shared<net::steady_timer>(impl_->strand, delay);
+  timer->async_wait([impl = impl_, timer, peer = std::move(peer), request = std::move(request),
+                     response = std::move(response)](const boost::system::error_code& ec) mutable {
+    if (ec || impl->stopped) return;
+    impl->endpoint.respondLater(peer, request, std::move(response), impl->now());
+    impl->flush();
+  });
 }
 
 void CoapServer::stats(std::function<void(CoapStats)> done) {

@@ -10,6 +10,7 @@
 // clock stops retransmissions and expiries but never stalls the endpoint: datagrams are served.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -104,6 +105,11 @@ class CoapServer {
   /// answer (or why there is none); neither is called when no GET went out.
   void cancel(fc::coap::Endpoint::RequestId id, bool deregister = true,
               std::function<void(const fc::coap::Message&)> sent = {}, fc::coap::ResponseHandler answered = {});
+
+  /// The separate response to `request` (whose resource handler returned fc::coap::deferredResponse())
+  /// after `delay` of real time, on a timer: the strand is not held meanwhile. From any thread.
+  void respondLater(fc::coap::PeerKey peer, fc::coap::Message request, fc::coap::Message response,
+                    std::chrono::milliseconds delay);
 
   /// The DTLS session of `peer`, or nullopt for a plain UDP peer (or one whose session ended).
   /// Callable from any thread, e.g. a resource handler on the strand.

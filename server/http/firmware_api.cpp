@@ -11,6 +11,7 @@
 
 #include "protocols/http/range.hpp"
 #include "server/core/platform.hpp"
+#include "server/ota/download_faults.hpp"
 #include "server/ota/downloads.hpp"
 #include "server/ota/firmware_repository.hpp"
 
@@ -26,7 +27,10 @@ ApiResponse ok(int status, const json& j) {
 
 json firmwareJson(const ota::Firmware& f, const OtaUrls& urls) {
   auto j = ota::toJson(f);
-  j["urls"] = {{"http", urls.http + firmwarePath(f.id)}, {"https", urls.https + firmwarePath(f.id)}};
+  j["urls"] = {{"http", urls.http + firmwarePath(f.id)},
+               {"https", urls.https + firmwarePath(f.id)},
+               {"coap", urls.coap + coapFirmwarePath(urls, f.id)},
+               {"coaps", urls.coaps + coapFirmwarePath(urls, f.id)}};
   return j;
 }
 
@@ -117,18 +121,85 @@ class FileBody final : public BodySource {
   std::function<void(std::uint64_t, bool)> done_;
 };
 
+/// A body with download faults (docs/ota.md, "Download faults"): the file's bytes as planBytes
+/// decides — a byte flipped, the body ended early (truncateAt, dropConnectionAt: the connection is
+/// closed, Content-Length stays the full one), held forever (stallAfter: the connection stays open),
+/// pieces delayed on the session's timer (throttleBytesPerSec).
+class FaultyBody final : public BodySource {
+ public:
+  // A stalled body asks again this often; the session's timer, not a thread, waits.
+  static constexpr std::chrono::seconds kStallRecheck{10};
+
+  FaultyBody(std::shared_ptr<BodySource> inner, std::uint64_t first, ota::DownloadFaults faults)
+      : inner_(std::move(inner)), first_(first), faults_(std::move(faults)) {}
+
+  std::uint64_t size() const override { return inner_->size(); }
+  Piece read(std::span<std::uint8_t> buffer) override {
+    if (stalled_) return {0, kStallRecheck, false};
+    std::size_t want = buffer.size();
+    // Throttled pieces are about a tenth of a second's worth, so the rate is smooth.
+    if (faults_.throttleBytesPerSec)
+      want = std::min<std::size_t>(want, std::max<std::uint64_t>(1, *faults_.throttleBytesPerSec / 10));
+    const auto a = first_ + pos_;
+    const auto plan = ota::planBytes(faults_, first_, a, a + want);
+    Piece p;
+    if (plan.send > 0) {
+      p = inner_->read(buffer.first(static_cast<std::size_t>(plan.send)));
+      if (p.bytes == 0) return p;  // the file failed
+      ota::BytePlan got = plan;
+      if (got.corruptOffset && *got.corruptOffset >= a + p.bytes) got.corruptOffset.reset();
+      ota::applyCorruption(got, a, buffer.data());
+      pos_ += p.bytes;
+      p.delay = std::chrono::milliseconds(ota::throttleDelayMs(faults_, p.bytes));
+      if (p.bytes < plan.send) return p;  // the rest of the plan next time
+    }
+    using Stop = ota::BytePlan::Stop;
+    switch (plan.stop) {
+      case Stop::None:
+        break;
+      case Stop::Truncate:
+      case Stop::Drop:
+        p.close = true;
+        break;
+      case Stop::Stall:
+        stalled_ = true;
+        if (p.bytes == 0) p.delay = kStallRecheck;
+        break;
+    }
+    return p;
+  }
+  void finished(std::uint64_t sent, bool complete) override { inner_->finished(sent, complete); }
+
+ private:
+  std::shared_ptr<BodySource> inner_;
+  std::uint64_t first_;
+  ota::DownloadFaults faults_;
+  std::uint64_t pos_ = 0;
+  bool stalled_ = false;
+};
+
 std::string header(const ApiRequest& r, const char* name) {
   const auto it = r.headers.find(name);
   return it == r.headers.end() ? std::string{} : it->second;
 }
 
-/// GET or HEAD of a firmware's bytes for `who` (an offer's device and job, or anonymous).
-ApiResponse serve(const FirmwareApi& api, const ApiRequest& r, const ota::Firmware& f, const ota::DownloadKey& who) {
+/// GET or HEAD of a firmware's bytes for `who` (an offer's device and job, or anonymous), with the
+/// download faults in force.
+ApiResponse serve(const FirmwareApi& api, const ApiRequest& r, const ota::Firmware& f, const ota::DownloadKey& who,
+                  const ota::DownloadFaults& faults) {
   const bool head = r.method == "HEAD";
   const auto transport = r.tls ? "https" : "http";
-  const auto journal = [&api, who, transport, path = r.path, raw = wireBytes(r)](std::string summary) {
-    if (!who.deviceId.empty()) api.platform.journal(who.deviceId, "in", transport, path, raw, std::move(summary));
+  const std::string faultNote = faults.empty() ? "" : " [faults: " + ota::describe(faults) + "]";
+  const auto journal = [&api, who, transport, path = r.path, raw = wireBytes(r), faultNote](std::string summary) {
+    if (!who.deviceId.empty())
+      api.platform.journal(who.deviceId, "in", transport, path, raw, std::move(summary) + faultNote);
   };
+  if (faults.failWith) {
+    const int status = faults.failWith->http;
+    api.ledger->record(who, {});
+    journal(r.method + " firmware " + f.id + " → " + std::to_string(status) + " (failWith)");
+    return errorResponse(status, "download_fault", "download fault: failWith " + std::to_string(status));
+  }
   const int fd = api.repository->openImage(f);
   if (fd < 0) {
     journal(r.method + " firmware " + f.id + " → 404 (its file is missing)");
@@ -174,6 +245,7 @@ ApiResponse serve(const FirmwareApi& api, const ApiRequest& r, const ota::Firmwa
   }
   ApiResponse res{status, "application/octet-stream", {}, std::move(headers)};
   res.stream = std::make_shared<FileBody>(fd, first, length, std::move(done));
+  if (!faults.empty()) res.stream = std::make_shared<FaultyBody>(std::move(res.stream), first, faults);
   return res;
 }
 
@@ -191,6 +263,13 @@ json statsJson(const ota::DownloadKey& key, const ota::DownloadStats& s) {
 
 std::string firmwarePath(const std::string& firmwareId) { return "/ota/firmware/" + firmwareId; }
 std::string offerPath(const std::string& token) { return "/ota/o/" + token; }
+std::string coapFirmwarePath(const OtaUrls& urls, const std::string& firmwareId) {
+  return "/" + urls.coapPath + "/" + firmwareId;
+}
+std::string coapOfferPath(const OtaUrls& urls, const std::string& token) { return "/" + urls.coapPath + "/o/" + token; }
+std::string coapOfferUrl(const OtaUrls& urls, const std::string& token, bool secure) {
+  return (secure ? urls.coaps : urls.coap) + coapOfferPath(urls, token);
+}
 
 void addFirmwareRoutes(Router& router, FirmwareApi api) {
   // A raw body streams into the repository; a JSON body ({"generate": …}) is read whole.
@@ -249,22 +328,52 @@ void addFirmwareRoutes(Router& router, FirmwareApi api) {
     const auto body = json::parse(r.body, nullptr, false);
     if (body.is_discarded() || !body.is_object() || !body.contains("deviceId") || !body["deviceId"].is_string() ||
         (body.contains("jobId") && !body["jobId"].is_string()))
-      return errorResponse(400, "invalid", "body: {\"deviceId\": string, \"jobId\": optional string}");
+      return errorResponse(400, "invalid",
+                           "body: {\"deviceId\": string, \"jobId\": optional string, \"faults\": optional object}");
+    ota::DownloadFaults faults;
+    if (body.contains("faults")) {
+      auto parsed = ota::parseFaults(body["faults"]);
+      if (!parsed) return errorResponse(400, "invalid", "faults: " + parsed.error());
+      faults = std::move(*parsed);
+    }
     const auto device = api.platform.device(body["deviceId"].get<std::string>());
     if (!device) return errorResponse(404, "not_found", "no device '" + body["deviceId"].get<std::string>() + "'");
     if (device->productId != f->productId)
       return errorResponse(422, "invalid",
                            "device '" + device->id + "' is of product '" + device->productId + "', the firmware of '" +
                                f->productId + "'");
-    const auto offer = api.ledger->issue(f->id, device->id, body.value("jobId", std::string{}));
-    return ok(
-        201,
-        {{"token", offer.token},
-         {"firmwareId", offer.firmwareId},
-         {"deviceId", offer.deviceId},
-         {"jobId", offer.jobId.empty() ? json(nullptr) : json(offer.jobId)},
-         {"urls",
-          {{"http", api.urls->http + offerPath(offer.token)}, {"https", api.urls->https + offerPath(offer.token)}}}});
+    const auto offer = api.ledger->issue(f->id, device->id, body.value("jobId", std::string{}), std::move(faults));
+    return ok(201, {{"token", offer.token},
+                    {"firmwareId", offer.firmwareId},
+                    {"deviceId", offer.deviceId},
+                    {"jobId", offer.jobId.empty() ? json(nullptr) : json(offer.jobId)},
+                    {"faults", ota::toJson(offer.faults)},
+                    {"urls",
+                     {{"http", api.urls->http + offerPath(offer.token)},
+                      {"https", api.urls->https + offerPath(offer.token)},
+                      {"coap", coapOfferUrl(*api.urls, offer.token, false)},
+                      {"coaps", coapOfferUrl(*api.urls, offer.token, true)}}}});
+  });
+  // A firmware's download faults: for anonymous downloads and for offers without faults of their own.
+  router.add("GET", "/api/v1/firmware/{id}/faults", [api](const ApiRequest& r) {
+    const auto f = api.repository->get(r.params.at("id"));
+    if (!f) return errorResponse(404, "not_found", "no firmware '" + r.params.at("id") + "'");
+    return ok(200, ota::toJson(api.ledger->faults(f->id)));
+  });
+  router.add("PUT", "/api/v1/firmware/{id}/faults", [api](const ApiRequest& r) {
+    const auto f = api.repository->get(r.params.at("id"));
+    if (!f) return errorResponse(404, "not_found", "no firmware '" + r.params.at("id") + "'");
+    const auto body = json::parse(r.body, nullptr, false);
+    auto faults = ota::parseFaults(body.is_discarded() ? json() : body);
+    if (!faults) return errorResponse(400, "invalid", "faults: " + faults.error());
+    api.ledger->setFaults(f->id, *faults);
+    return ok(200, ota::toJson(*faults));
+  });
+  router.add("DELETE", "/api/v1/firmware/{id}/faults", [api](const ApiRequest& r) {
+    const auto f = api.repository->get(r.params.at("id"));
+    if (!f) return errorResponse(404, "not_found", "no firmware '" + r.params.at("id") + "'");
+    api.ledger->setFaults(f->id, {});
+    return ok(200, json::object());
   });
   router.add("GET", "/api/v1/firmware/{id}/downloads", [api](const ApiRequest& r) {
     const auto f = api.repository->get(r.params.at("id"));
@@ -277,14 +386,14 @@ void addFirmwareRoutes(Router& router, FirmwareApi api) {
   router.add("GET", "/ota/firmware/{id}", [api](const ApiRequest& r) {
     const auto f = api.repository->get(r.params.at("id"));
     if (!f) return errorResponse(404, "not_found", "no firmware '" + r.params.at("id") + "'");
-    return serve(api, r, *f, {"", "", f->id});
+    return serve(api, r, *f, {"", "", f->id}, api.ledger->faultsFor(f->id, nullptr));
   });
   router.add("GET", "/ota/o/{token}", [api](const ApiRequest& r) {
     const auto offer = api.ledger->offer(r.params.at("token"));
     if (!offer) return errorResponse(404, "not_found", "no download offer '" + r.params.at("token") + "'");
     const auto f = api.repository->get(offer->firmwareId);
     if (!f) return errorResponse(404, "not_found", "the firmware of this offer was deleted");
-    return serve(api, r, *f, {offer->deviceId, offer->jobId, f->id});
+    return serve(api, r, *f, {offer->deviceId, offer->jobId, f->id}, api.ledger->faultsFor(f->id, &*offer));
   });
 }
 
@@ -314,6 +423,16 @@ OpenApiFragment firmwareOpenApi() {
        "OfferInput",
        "Offer",
        {201, 400, 404, 422}},
+      {"GET", "/api/v1/firmware/{id}/faults", "The firmware's download faults ({} when none)", nullptr,
+       "DownloadFaults", {200, 404}},
+      {"PUT",
+       "/api/v1/firmware/{id}/faults",
+       "Set the firmware's download faults (HTTP(S) and CoAP; an offer's own faults win); {} clears them",
+       "DownloadFaults",
+       "DownloadFaults",
+       {200, 400, 404}},
+      {"DELETE", "/api/v1/firmware/{id}/faults", "Clear the firmware's download faults", nullptr, "DownloadFaults",
+       {200, 404}},
       {"GET",
        "/api/v1/firmware/{id}/downloads",
        "Download counts per device and job",
@@ -333,7 +452,7 @@ OpenApiFragment firmwareOpenApi() {
        nullptr,
        {200, 206, 404, 416}},
   };
-  const json urls = object({{"http", str()}, {"https", str()}});
+  const json urls = object({{"http", str()}, {"https", str()}, {"coap", str()}, {"coaps", str()}});
   out.schemas = {
       {"Firmware", object({{"id", str()},
                            {"productId", str()},
@@ -355,9 +474,19 @@ OpenApiFragment firmwareOpenApi() {
                                 {"generate", object({{"size", integer()}, {"seed", integer()}}, {"size"})}},
                                {"productId", "version", "name", "generate"})},
       {"FirmwareList", object({{"items", arrayOf("Firmware")}, {"total", integer()}})},
-      {"OfferInput", object({{"deviceId", str()}, {"jobId", str()}}, {"deviceId"})},
-      {"Offer",
-       object({{"token", str()}, {"firmwareId", str()}, {"deviceId", str()}, {"jobId", str()}, {"urls", urls}})},
+      {"DownloadFaults", object({{"corruptAt", integer()},
+                                 {"truncateAt", integer()},
+                                 {"stallAfter", integer()},
+                                 {"throttleBytesPerSec", integer()},
+                                 {"failWith", json{{"description", "HTTP status 400-599 or CoAP code \"4.04\""}}},
+                                 {"dropConnectionAt", integer()}})},
+      {"OfferInput", object({{"deviceId", str()}, {"jobId", str()}, {"faults", ref("DownloadFaults")}}, {"deviceId"})},
+      {"Offer", object({{"token", str()},
+                        {"firmwareId", str()},
+                        {"deviceId", str()},
+                        {"jobId", str()},
+                        {"faults", ref("DownloadFaults")},
+                        {"urls", urls}})},
       {"DownloadStats", object({{"deviceId", str()},
                                 {"jobId", str()},
                                 {"requests", integer()},

@@ -42,7 +42,8 @@ struct ApiRequest {
 class BodySource {
  public:
   struct Piece {
-    std::size_t bytes = 0;                  // filled at the front of the buffer; 0 without close: the source failed
+    std::size_t bytes = 0;                  // filled at the front of the buffer; 0 without close or delay: the source failed
+                                            // 0 with a delay and no close: nothing yet, read() is asked again after it
     std::chrono::milliseconds delay{0};     // wait this long before writing the piece
     bool close = false;                     // after writing the piece (if any), drop the connection
   };

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "server/ota/download_faults.hpp"
+
 namespace fc::server::ota {
 
 struct Offer {
@@ -20,6 +22,7 @@ struct Offer {
   std::string firmwareId;
   std::string deviceId;
   std::string jobId;  // "" until jobs hand out offers
+  DownloadFaults faults;  // when not empty, these apply instead of the firmware's (docs/ota.md)
 };
 
 struct DownloadKey {
@@ -49,15 +52,21 @@ struct DownloadRecord {
 class DownloadLedger {
  public:
   /// A new offer: its token is 24 random characters, unguessable enough to identify the device.
-  Offer issue(std::string firmwareId, std::string deviceId, std::string jobId = {});
+  Offer issue(std::string firmwareId, std::string deviceId, std::string jobId = {}, DownloadFaults faults = {});
   std::optional<Offer> offer(const std::string& token) const;
+
+  /// A firmware's download faults (empty: none), for anonymous downloads and offers without their own.
+  void setFaults(const std::string& firmwareId, DownloadFaults faults);
+  DownloadFaults faults(const std::string& firmwareId) const;
+  /// The faults a download through `offer` (or anonymous, nullptr) of `firmwareId` meets.
+  DownloadFaults faultsFor(const std::string& firmwareId, const Offer* offer) const;
 
   void record(const DownloadKey& key, const DownloadRecord& r);
   DownloadStats stats(const DownloadKey& key) const;
   /// Every (device, job) that downloaded the firmware, with its counts.
   std::vector<std::pair<DownloadKey, DownloadStats>> forFirmware(const std::string& firmwareId) const;
 
-  /// Offers and counts of a deleted firmware go with it.
+  /// Offers, counts and faults of a deleted firmware go with it.
   void forgetFirmware(const std::string& firmwareId);
   void reset();
 
@@ -65,6 +74,7 @@ class DownloadLedger {
   mutable std::mutex mutex_;
   std::map<std::string, Offer> offers_;  // token → offer
   std::map<DownloadKey, DownloadStats> stats_;
+  std::map<std::string, DownloadFaults> faults_;  // firmware id → faults
 };
 
 }  // namespace fc::server::ota

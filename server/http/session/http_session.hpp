@@ -297,7 +297,15 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     const auto room = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_.size(), source_->size() - sent_));
     const auto piece = source_->read(std::span<std::uint8_t>(chunk_.data(), room));
     const auto bytes = std::min(piece.bytes, room);
-    if (bytes == 0) return endStreamed(false);  // the source ended early (a fault, or a read error)
+    const bool hold = bytes == 0 && piece.delay.count() > 0 && !piece.close;  // nothing yet: ask again later
+    if (bytes == 0 && !hold) return endStreamed(false);  // the source ended early (a fault, or a read error)
+    if (hold) {
+      lowest().expires_never();
+      timer_.expires_after(piece.delay);
+      return timer_.async_wait([self = shared_from_this()](error_code ec) {
+        if (!ec) self->pump();
+      });
+    }
     const auto write = [self = shared_from_this(), bytes, close = piece.close] {
       self->arm();
       boost::asio::async_write(self->stream_, boost::asio::buffer(self->chunk_.data(), bytes),

@@ -312,6 +312,64 @@ TEST_F(ServerFixture, LargeResponseIsSlicedAtTheServersLimitWhenTheClientDidNotA
   EXPECT_EQ(b->szx, 2);
 }
 
+TEST_F(ServerFixture, AHandlerThatCutsItsOwnBlockIsSentAsItIs) {
+  // A representation too large to hold is served one block at a time by its handler (firmware).
+  ep->addResource(coap::Resource{"piece", false, {code::kGet}, {}, false, [](const coap::IncomingRequest&) {
+                                   Message m;
+                                   m.code = code::kContent;
+                                   m.set(option::kBlock2, coap::encodeBlock({3, true, 0}));  // block 3 of 16-byte blocks
+                                   m.setPayload("0123456789abcdef");
+                                   return m;
+                                 }});
+  auto get = req(Type::Confirmable, code::kGet, 0x0501, "piece");
+  get.set(option::kBlock2, coap::encodeBlock({3, false, 0}));
+  const auto r = one(get);
+  EXPECT_EQ(r.code, code::kContent);
+  EXPECT_EQ(r.payloadText(), "0123456789abcdef");
+  EXPECT_EQ(coap::decodeBlock(r.find(option::kBlock2)->value).value(), (coap::Block{3, true, 0}));
+  EXPECT_FALSE(r.has(option::kETag));  // nothing added: the handler's message as it was
+}
+
+TEST_F(ServerFixture, ADeferredResponseIsAnEmptyAckThenASeparateConWithTheToken) {
+  std::optional<Message> held;
+  ep->addResource(coap::Resource{"slow", false, {code::kGet}, {}, false, [&held](const coap::IncomingRequest& r) {
+                                   held = r.message;
+                                   return coap::deferredResponse();
+                                 }});
+  const auto get = req(Type::Confirmable, code::kGet, 0x0601, "slow");
+  auto out = exchange(get);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].type, Type::Acknowledgement);  // RFC 7252 §5.2.2: the Empty ACK
+  EXPECT_EQ(out[0].code, code::kEmpty);
+  EXPECT_EQ(out[0].messageId, 0x0601);
+  EXPECT_TRUE(exchange(get, kT0 + 1s).size() == 1u);  // a retransmission gets the Empty ACK again
+  ASSERT_TRUE(held);
+  Message later;
+  later.code = code::kContent;
+  later.setPayload("late");
+  ep->respondLater(kDevice, *held, later, kT0 + 2s);
+  out = drain();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].type, Type::Confirmable);
+  EXPECT_NE(out[0].messageId, 0x0601);
+  EXPECT_EQ(out[0].token, get.token);
+  EXPECT_EQ(out[0].payloadText(), "late");
+}
+
+TEST_F(ServerFixture, AnIgnoredRequestGetsNoAnswerNorDoItsRetransmissions) {
+  int calls = 0;
+  ep->addResource(coap::Resource{"void", false, {code::kGet}, {}, false, [&calls](const coap::IncomingRequest&) {
+                                   ++calls;
+                                   return coap::ignoredRequest();
+                                 }});
+  const auto get = req(Type::Confirmable, code::kGet, 0x0701, "void");
+  EXPECT_TRUE(exchange(get).empty());
+  EXPECT_TRUE(exchange(get, kT0 + 2s).empty());  // the same message id: a duplicate, dropped
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(exchange(req(Type::Confirmable, code::kGet, 0x0702, "void"), kT0 + 3s).empty());
+  EXPECT_EQ(calls, 2);  // a new message id is a new request
+}
+
 TEST_F(ServerFixture, Block2WithTheReservedSzxIs400) {
   auto m = req(Type::Confirmable, code::kGet, 450, "big");
   m.set(option::kBlock2, Bytes{0x07});

@@ -256,6 +256,24 @@ TEST(ConfigErrors, UnknownFlagPointsAtHelp) {
 
 // --- mqtt.users and mqtt.acl -----------------------------------------------------------------
 
+TEST(ConfigOta, CoapPathAndBasesFromFileAndFlags) {
+  auto d = configFromJson("{}");
+  ASSERT_CONFIG(d);
+  EXPECT_EQ(d.config->ota.coapPath, "fw");
+  EXPECT_EQ(d.config->ota.coapBaseUrl, "");
+  auto r = configFromJson(R"({"ota": {"coapPath": "/ota/fw/", "coapsBaseUrl": "coaps://iot.example.com:5684"}})");
+  ASSERT_CONFIG(r);
+  EXPECT_EQ(r.config->ota.coapPath, "ota/fw");  // slashes at the ends do not matter
+  EXPECT_EQ(r.config->ota.coapsBaseUrl, "coaps://iot.example.com:5684");
+  auto f = load({"--ota-coap-path", "firmware", "--ota-coap-base-url", "coap://10.0.0.1:5683"});
+  ASSERT_CONFIG(f);
+  EXPECT_EQ(f.config->ota.coapPath, "firmware");
+  EXPECT_EQ(f.config->ota.coapBaseUrl, "coap://10.0.0.1:5683");
+  for (const char* bad : {R"({"ota": {"coapPath": "/"}})", R"({"ota": {"coapPath": "a//b"}})",
+                          R"({"ota": {"coapPath": "fw?x=1"}})", R"({"ota": {"coapPath": ".well-known/core"}})"})
+    expectError(configFromJson(bad), {"ota.coapPath"});
+}
+
 TEST(ConfigUsers, ParsedWithOptionalPasswords) {
   auto r = configFromJson(R"({"mqtt": {"users": [{"username": "alice", "password": "s3"}, {"username": "bob"}]}})");
   ASSERT_CONFIG(r);
