@@ -15,7 +15,12 @@ const std::string& deviceIdOf(const Event& e) {
                                [](const CommandChanged& x) -> const std::string& { return x.command.spec.deviceId; },
                                [](const ShadowUpdated& x) -> const std::string& { return x.shadow.deviceId; },
                                [](const JournalRecorded& x) -> const std::string& { return x.entry.deviceId; },
-                               [](const Lwm2mNotification& x) -> const std::string& { return x.deviceId; }},
+                               [](const Lwm2mNotification& x) -> const std::string& { return x.deviceId; },
+                               [](const OtaJobChanged&) -> const std::string& {
+                                 static const std::string kNone;  // a job concerns no single device
+                                 return kNone;
+                               },
+                               [](const OtaDeviceChanged& x) -> const std::string& { return x.deviceId; }},
                     e);
 }
 
@@ -27,7 +32,9 @@ TimePoint timeOf(const Event& e) {
                                [](const CommandChanged& x) { return x.time; },
                                [](const ShadowUpdated& x) { return x.shadow.updatedAt.value_or(TimePoint{}); },
                                [](const JournalRecorded& x) { return x.entry.time; },
-                               [](const Lwm2mNotification& x) { return x.time; }},
+                               [](const Lwm2mNotification& x) { return x.time; },
+                               [](const OtaJobChanged& x) { return x.time; },
+                               [](const OtaDeviceChanged& x) { return x.time; }},
                     e);
 }
 
