@@ -225,6 +225,28 @@ TEST_F(OtaJobs, CancelEndsTheJobAndTellsTheDevice) {
   EXPECT_EQ(call(server_, "DELETE", "/api/v1/firmware/" + fw).status, 200);
 }
 
+TEST_F(OtaJobs, WithoutProgressReportsProgressIsWhatTheHostingServed) {
+  device("d1");
+  const auto fw = firmware("2.0", 200'000);
+  GenericDevice::OtaBehaviour deaf;
+  deaf.ignoreOffers = true;  // it reports nothing: the server only sees what it downloads
+  auto d = online("d1", "1.0", deaf);
+  const auto id = job({{"firmwareIds", {fw}}, {"targets", {{"deviceIds", {"d1"}}}}});
+  ASSERT_TRUE(d->waitForOffers(1));
+  EXPECT_TRUE(deviceRun(server_, id, "d1")["progress"] == 0);
+  const auto url = d->otaRecord().offers[0].url;
+  const auto path = url.substr(url.find("/ota/o/"));
+  const auto half = httpRequest(server_.httpPort(), "GET", path, "", {"Range: bytes=0-99999"}, "");
+  ASSERT_EQ(half.status, 206);
+  // The hosting counts a response once it has ended, which may be a moment after the client has it.
+  json run;
+  for (int i = 0; i < 40; ++i, std::this_thread::sleep_for(50ms))
+    if ((run = deviceRun(server_, id, "d1"))["bytesServed"] == 100'000) break;
+  EXPECT_EQ(run["state"], "OFFERED");
+  EXPECT_EQ(run["progress"], 50);
+  EXPECT_EQ(run["bytesServed"], 100'000);
+}
+
 TEST_F(OtaJobs, MaxConcurrentHoldsDevicesBack) {
   GenericDevice::OtaBehaviour deaf;
   deaf.ignoreOffers = true;
