@@ -25,6 +25,11 @@ class ClientCategory final : public std::error_category {
       case Error::TlsSetup: return "TLS setup failed (CA, certificate or key file)";
       case Error::DtlsHandshakeFailed: return "DTLS handshake failed";
       case Error::ErrorResponse: return "the server answered with an error code";
+      case Error::HttpStatus: return "unexpected HTTP status";
+      case Error::BadResponse: return "malformed or inconsistent HTTP response";
+      case Error::TooLarge: return "larger than the limit";
+      case Error::DigestMismatch: return "digest mismatch";
+      case Error::DownloadIncomplete: return "download cut too often";
     }
     return "unknown fc.client error " + std::to_string(ev);
   }

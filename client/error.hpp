@@ -24,6 +24,11 @@ enum class Error {
   TlsSetup,             ///< CA, certificate or key file could not be loaded
   DtlsHandshakeFailed,  ///< coaps: the DTLS-PSK handshake failed (wrong key, unknown identity, no common suite, no answer)
   ErrorResponse,        ///< coap: a block-wise download was answered with a 4.xx/5.xx code
+  HttpStatus,           ///< a download was answered with a status other than 200 or 206
+  BadResponse,          ///< a download's answer is not HTTP/1.x, or its Content-Range does not continue the bytes so far
+  TooLarge,             ///< a download is larger than its limit
+  DigestMismatch,       ///< a downloaded image does not match its MD5 or SHA-256
+  DownloadIncomplete,   ///< a download was cut more often than it may be resumed
 };
 
 const std::error_category& clientCategory() noexcept;

@@ -26,6 +26,8 @@ struct SyncMqttClient::Io {
   std::thread thread;
 };
 
+boost::asio::io_context& SyncMqttClient::context() noexcept { return io_->ioc; }
+
 namespace {
 
 /// Waits for a handler's result; the promise lives in the handler, so a handler that runs after the

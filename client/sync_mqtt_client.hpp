@@ -75,6 +75,9 @@ class SyncMqttClient {
 
   /// The asynchronous client underneath, for what the facade does not cover.
   [[nodiscard]] MqttClient& async() noexcept { return *client_; }
+  /// The io_context the client's thread runs: other asynchronous work of the same device (a
+  /// firmware download) can run on it without a thread of its own.
+  [[nodiscard]] boost::asio::io_context& context() noexcept;
 
  private:
   struct Shared;

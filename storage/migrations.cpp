@@ -15,7 +15,7 @@ namespace {
 //
 // Foreign keys are ON for every connection, and PRAGMA foreign_keys cannot change inside the
 // migration's transaction: a script that rebuilds a referenced table must keep that in mind.
-constexpr std::array<std::string_view, 4> kMigrations = {
+constexpr std::array<std::string_view, 5> kMigrations = {
     // 1 — MQTT broker: persistent sessions (clean session 0) and retained messages.
     R"sql(
 CREATE TABLE broker_sessions (
@@ -179,6 +179,38 @@ CREATE TABLE firmware (
   created_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX firmware_product ON firmware (product_id, created_at);
+)sql",
+
+    // 5 — upgrade jobs (issue 14): a job and each device's run in it, written on every transition.
+    // No foreign keys to devices or firmware: a job keeps the record of a device or firmware deleted
+    // since (the jobs service fails the run of a deleted device itself).
+    R"sql(
+CREATE TABLE ota_jobs (
+  id          TEXT NOT NULL PRIMARY KEY,
+  seq         INTEGER NOT NULL,
+  spec        TEXT NOT NULL CHECK (json_valid(spec)),
+  state       TEXT NOT NULL,
+  created_at  INTEGER NOT NULL,
+  start_at    INTEGER NOT NULL,
+  finished_at INTEGER
+) WITHOUT ROWID;
+
+CREATE TABLE ota_job_devices (
+  job_id           TEXT NOT NULL REFERENCES ota_jobs (id) ON DELETE CASCADE,
+  device_id        TEXT NOT NULL,
+  state            TEXT NOT NULL,
+  step             INTEGER NOT NULL CHECK (step >= 0),
+  progress         INTEGER NOT NULL,
+  attempts         INTEGER NOT NULL CHECK (attempts >= 0),
+  error_code       TEXT NOT NULL,
+  last_error       TEXT NOT NULL,
+  reported_version TEXT NOT NULL,
+  offered_at       INTEGER,
+  deadline         INTEGER,
+  finished_at      INTEGER,
+  updated_at       INTEGER NOT NULL,
+  PRIMARY KEY (job_id, device_id)
+) WITHOUT ROWID;
 )sql",
 };
 

@@ -36,6 +36,7 @@
 #include "server/http/api_auth.hpp"
 #include "server/http/event_json.hpp"
 #include "server/http/firmware_api.hpp"
+#include "server/http/ota_jobs_api.hpp"
 #include "server/http/http_server.hpp"
 #include "server/http/lwm2m_api.hpp"
 #include "server/http/platform_api.hpp"
@@ -43,9 +44,11 @@
 #include "server/http/webhooks.hpp"
 #include "server/ota/downloads.hpp"
 #include "server/ota/firmware_repository.hpp"
+#include "server/ota/job_service.hpp"
 #include "storage/broker_store.hpp"
 #include "storage/database.hpp"
 #include "storage/firmware_store.hpp"
+#include "storage/ota_job_store.hpp"
 #include "storage/migrations.hpp"
 #include "storage/platform_store.hpp"
 #include "storage/writer.hpp"
@@ -128,6 +131,8 @@ int runServer(const Config& config) {
   std::unique_ptr<storage::BrokerStore> store;
   std::unique_ptr<storage::PlatformStore> platformStore;
   std::unique_ptr<storage::FirmwareStore> firmwareStore;
+  std::unique_ptr<storage::OtaJobStore> otaJobStore;
+  storage::OtaJobSnapshot otaJobSnapshot;
   storage::BrokerSnapshot snapshot;
   storage::PlatformSnapshot platformSnapshot;
   broker::TlsFiles tlsFiles;
@@ -144,6 +149,8 @@ int runServer(const Config& config) {
     platformStore = std::make_unique<storage::PlatformStore>(*writer);
     platformSnapshot = platformStore->load();
     firmwareStore = std::make_unique<storage::FirmwareStore>(*writer);
+    otaJobStore = std::make_unique<storage::OtaJobStore>(*writer);
+    otaJobSnapshot = otaJobStore->load();
 
     tlsFiles = {config.tls.certFile, config.tls.keyFile, config.tls.caFile, config.tls.ciphers, config.tls.minVersion,
                 config.tls.clientCerts};
@@ -207,7 +214,7 @@ int runServer(const Config& config) {
       [&webhooks](const std::string& url, const std::string& json) { webhooks.post(url, json); }};
   // One line per dialect (docs/architecture.md, "Adding a dialect"); the gateway asks their MQTT
   // parts in this order who a CONNECT is.
-  dialectRegistry.add(std::make_unique<dialects::GenericModule>());
+  dialectRegistry.add(std::make_unique<dialects::GenericModule>(context));
   dialectRegistry.add(std::make_unique<dialects::AliyunModule>(context));
   dialectRegistry.add(std::make_unique<dialects::OceanConnectModule>(context));
   dialectRegistry.add(std::make_unique<dialects::GizwitsModule>(context, config.gizwits, config.bind));
@@ -217,6 +224,18 @@ int runServer(const Config& config) {
     dialects::DialectRegistry& registry;
     ~ClearDialects() { registry.clear(); }
   } clearDialects{dialectRegistry};
+
+  // Upgrade jobs (docs/ota.md): the dialects' OTA parts report to them; restored before any device
+  // connects.
+  ota::JobService jobs(platform, firmware, downloads, otaJobStore.get(), dialectRegistry,
+                       [otaUrls](const ota::Offer& o) {
+                         return ota::OfferUrls{otaUrls->http + http::offerPath(o.token),
+                                               otaUrls->https + http::offerPath(o.token)};
+                       });
+  jobs.load(otaJobSnapshot);
+  otaJobSnapshot = {};
+  for (const auto& d : dialectRegistry.all())
+    if (auto* part = d->ota()) part->attach(&jobs);
 
   broker::MqttServer mqtt(ioc, config.mqtt, gateway, store.get(), &gateway);
   gateway.setServer(&mqtt);
@@ -262,6 +281,7 @@ int runServer(const Config& config) {
       lwm2m.tick();       // LwM2M registration lifetimes (platform time)
       coapFirmware.tick(coap::coapTime(clock.now()));  // block-wise downloads gone idle
       dialectRegistry.tick();  // the dialects' timers (IoCM activations, aliyun RRPC timeouts …)
+      jobs.tick();             // upgrade jobs' start times, deadlines and rollout limits
       scheduleTick();
     });
   };
@@ -272,10 +292,12 @@ int runServer(const Config& config) {
   auto router = std::make_shared<http::Router>();
   auto openApiParts = dialectRegistry.openApi();
   openApiParts.fragments.push_back(http::firmwareOpenApi());
+  openApiParts.fragments.push_back(http::otaJobsOpenApi());
   http::addSystemRoutes(
       *router, [&ready] { return ready.load(); }, caPem, openApiParts);
   http::PlatformApiHooks hooks;
-  hooks.onReset = [&mqtt, &lwm2m, &dialectRegistry, &coapFirmware, firmware, downloads] {
+  hooks.onReset = [&mqtt, &lwm2m, &dialectRegistry, &coapFirmware, &jobs, firmware, downloads] {
+    jobs.reset();
     firmware->reset();
     downloads->reset();
     coapFirmware.reset();
@@ -283,9 +305,10 @@ int runServer(const Config& config) {
     lwm2m.reset();
     dialectRegistry.reset();
   };
-  hooks.onClockChanged = [&lwm2m, &dialectRegistry] {
+  hooks.onClockChanged = [&lwm2m, &dialectRegistry, &jobs] {
     lwm2m.tick();
     dialectRegistry.tick();
+    jobs.tick();
   };
   hooks.publish = [&mqtt](std::string topic, std::vector<std::uint8_t> payload, int qos, bool retain) {
     mqtt.publish(std::move(topic), std::move(payload), static_cast<mqtt::QoS>(qos), retain);
@@ -307,6 +330,7 @@ int runServer(const Config& config) {
   dialectRegistry.addRoutes(*router);
   http::addLwm2mRoutes(*router, platform, lwm2m);
   http::addFirmwareRoutes(*router, {platform, firmware, downloads, otaUrls});
+  http::addOtaJobRoutes(*router, &jobs);
   std::string apiToken = config.apiToken;
   if (apiToken.empty() && !http::isLoopbackAddress(config.bind)) apiToken = core::randomAlnum(32);
   if (!apiToken.empty()) router->setGuard(http::bearerTokenGuard(apiToken));

@@ -17,7 +17,12 @@ const std::string& deviceIdOf(const Event& e) {
                                [](const ShadowUpdated& x) -> const std::string& { return x.shadow.deviceId; },
                                [](const JournalRecorded& x) -> const std::string& { return x.entry.deviceId; },
                                [](const Lwm2mNotification& x) -> const std::string& { return x.deviceId; },
-                               [](const DeviceLogged& x) -> const std::string& { return x.entry.deviceId; }},
+                               [](const DeviceLogged& x) -> const std::string& { return x.entry.deviceId; },
+                               [](const OtaJobChanged&) -> const std::string& {
+                                 static const std::string kNone;  // a job concerns no single device
+                                 return kNone;
+                               },
+                               [](const OtaDeviceChanged& x) -> const std::string& { return x.deviceId; }},
                     e);
 }
 
@@ -31,7 +36,9 @@ TimePoint timeOf(const Event& e) {
                                [](const ShadowUpdated& x) { return x.shadow.updatedAt.value_or(TimePoint{}); },
                                [](const JournalRecorded& x) { return x.entry.time; },
                                [](const Lwm2mNotification& x) { return x.time; },
-                               [](const DeviceLogged& x) { return x.entry.time; }},
+                               [](const DeviceLogged& x) { return x.entry.time; },
+                               [](const OtaJobChanged& x) { return x.time; },
+                               [](const OtaDeviceChanged& x) { return x.time; }},
                     e);
 }
 

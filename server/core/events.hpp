@@ -77,9 +77,35 @@ struct DeviceLogged {
   DeviceLogEntry entry;
 };
 
-// OTA progress and injected faults get their alternatives here when they arrive.
+/// An upgrade job changed state ("ota.job"): created (SCHEDULED or RUNNING), started, COMPLETED
+/// or CANCELED. It concerns no single device: deviceId is "". Announced once the change is stored.
+struct OtaJobChanged {
+  std::string jobId;
+  std::string state;
+  TimePoint time{};
+};
+
+/// A device's run in an upgrade job changed ("ota.device"): its state, the firmware it is at
+/// (step, firmwareId, version), progress (-1: none reported), attempts and the last error.
+/// Announced once the change is stored.
+struct OtaDeviceChanged {
+  std::string jobId;
+  std::string deviceId;
+  std::string state;
+  std::int64_t step = 0;
+  std::string firmwareId;
+  std::string version;
+  int progress = -1;
+  std::int64_t attempts = 0;
+  std::string errorCode;
+  std::string lastError;
+  TimePoint time{};
+};
+
+// Injected faults get their alternative here when they arrive.
 using Event = std::variant<DeviceCreated, DeviceUpdated, DeviceDeleted, PresenceChanged, UplinkReceived, CommandChanged,
-                           ShadowUpdated, JournalRecorded, Lwm2mNotification, DeviceLogged>;
+                           ShadowUpdated, JournalRecorded, Lwm2mNotification, DeviceLogged, OtaJobChanged,
+                           OtaDeviceChanged>;
 
 /// The device the event is about.
 const std::string& deviceIdOf(const Event& e);

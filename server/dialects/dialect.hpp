@@ -18,6 +18,7 @@
 #include "server/dialects/mqtt_dialect.hpp"
 #include "server/http/openapi.hpp"
 #include "server/http/router.hpp"
+#include "server/ota/ota_part.hpp"
 
 namespace fc::server::coap {
 class CoapServer;
@@ -80,9 +81,10 @@ class Dialect : public core::DialectRules {
   /// Once the listeners are bound (a dialect that sends devices elsewhere must know where).
   virtual void serving(const ServedPorts&) {}
 
-  // OTA seam: the firmware-update issue adds the per-dialect OTA part here (offer a firmware to a
-  // device, turn its progress reports into OTA state) as one more virtual with a default that
-  // says "this dialect does no OTA"; nothing OTA-related exists yet, so nothing is declared.
+  /// Its firmware updates (server/ota/ota_part.hpp, docs/ota.md "The dialect seam"): how an offer
+  /// reaches its devices and how their reports reach the jobs; nullptr: this dialect does no OTA
+  /// (a job for its devices is refused with 422).
+  virtual ota::OtaPart* ota() { return nullptr; }
 };
 
 }  // namespace fc::server::dialects

@@ -33,6 +33,11 @@ std::vector<std::string> DialectRegistry::names() const {
   return out;
 }
 
+ota::OtaPart* DialectRegistry::otaPart(std::string_view name) const {
+  Dialect* d = find(name);
+  return d ? d->ota() : nullptr;
+}
+
 void DialectRegistry::addCoapResources(coap::CoapServer& server) const {
   for (const auto& d : dialects_) {
     auto part = d->coap();

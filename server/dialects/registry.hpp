@@ -13,7 +13,7 @@
 
 namespace fc::server::dialects {
 
-class DialectRegistry final : public core::DialectCatalog {
+class DialectRegistry final : public core::DialectCatalog, public ota::OtaPartCatalog {
  public:
   /// Registers a dialect; throws std::invalid_argument when its name is taken or empty.
   Dialect& add(std::unique_ptr<Dialect> dialect);
@@ -29,6 +29,8 @@ class DialectRegistry final : public core::DialectCatalog {
   // core::DialectCatalog
   const core::DialectRules* rules(std::string_view name) const override { return find(name); }
   std::vector<std::string> names() const override;
+  // ota::OtaPartCatalog: the OTA part of dialect `name`, nullptr when it does no OTA.
+  ota::OtaPart* otaPart(std::string_view name) const override;
 
   /// Every dialect's CoAP resources and critical options, onto the endpoint.
   void addCoapResources(coap::CoapServer& server) const;

@@ -27,7 +27,9 @@ std::string_view eventType(const core::Event& e) {
                  [](const core::ShadowUpdated&) { return std::string_view("shadow.updated"); },
                  [](const core::JournalRecorded&) { return std::string_view("journal"); },
                  [](const core::Lwm2mNotification&) { return std::string_view("lwm2m.notification"); },
-                 [](const core::DeviceLogged&) { return std::string_view("device.log"); }},
+                 [](const core::DeviceLogged&) { return std::string_view("device.log"); },
+                 [](const core::OtaJobChanged&) { return std::string_view("ota.job"); },
+                 [](const core::OtaDeviceChanged&) { return std::string_view("ota.device"); }},
       e);
 }
 
@@ -46,7 +48,22 @@ json toJson(const core::Event& e) {
                                     },
                                     [](const core::JournalRecorded& x) { return core::toJson(x.entry); },
                                     [](const core::Lwm2mNotification& x) { return x.data; },
-                                    [](const core::DeviceLogged& x) { return core::toJson(x.entry); }},
+                                    [](const core::DeviceLogged& x) { return core::toJson(x.entry); },
+                                    [](const core::OtaJobChanged& x) {
+                                      return json{{"jobId", x.jobId}, {"state", x.state}};
+                                    },
+                                    [](const core::OtaDeviceChanged& x) {
+                                      return json{{"jobId", x.jobId},
+                                                  {"deviceId", x.deviceId},
+                                                  {"state", x.state},
+                                                  {"step", x.step},
+                                                  {"firmwareId", x.firmwareId},
+                                                  {"version", x.version},
+                                                  {"progress", x.progress < 0 ? json(nullptr) : json(x.progress)},
+                                                  {"attempts", x.attempts},
+                                                  {"errorCode", x.errorCode},
+                                                  {"lastError", x.lastError}};
+                                    }},
                          e);
   return {{"type", std::string(eventType(e))},
           {"deviceId", core::deviceIdOf(e)},

@@ -6,6 +6,7 @@
 
 #include "protocols/common/base64.hpp"
 #include "protocols/mqtt/topic.hpp"
+#include "server/dialects/generic/generic_ota.hpp"
 
 namespace fc::server::dialects {
 namespace {
@@ -59,6 +60,8 @@ void GenericDialect::uplink(core::Platform& platform, const core::Device& device
       spdlog::info("generic: result for command {} ignored: {}", commandId, done.error().message);
     return;
   }
+  constexpr std::string_view kOta = "ota/";
+  if (ota_ && rest.starts_with(kOta) && ota_->uplink(device, rest.substr(kOta.size()), p.payload)) return;
   const auto body = nlohmann::json::parse(p.payload.begin(), p.payload.end(), nullptr, false);
   platform.recordUplink(device.id, "mqtt", p.topic, p.payload,
                         body.is_discarded() ? "application/octet-stream" : "application/json");

@@ -5,6 +5,7 @@
 //                the device's PUBACK makes the command DELIVERED
 //   results      device → devices/{id}/commands/{commandId}/result: any JSON; {"success": false, …} → FAILED,
 //                anything else → SUCCESSFUL, the payload kept as the result
+//   OTA          devices/{id}/ota/…: see generic_ota.hpp
 //   ACL          the device may publish and subscribe under devices/{id}/ only
 #pragma once
 
@@ -12,8 +13,12 @@
 
 namespace fc::server::dialects {
 
+class GenericOta;
+
 class GenericDialect final : public MqttDialect {
  public:
+  /// `ota`: where devices/{id}/ota/… uplinks go; without one they are plain uplinks.
+  explicit GenericDialect(const GenericOta* ota = nullptr) : ota_(ota) {}
   std::string_view name() const override { return "generic"; }
   std::optional<MqttLogin> identify(const core::Platform& platform, const broker::ClientIdentity& client) const override;
   bool verify(const MqttLogin& login, const broker::ClientIdentity& client,
@@ -23,6 +28,9 @@ class GenericDialect final : public MqttDialect {
               MqttPublisher& out) const override;
   bool receivesCommands(const core::Device& device, std::string_view filter) const override;
   MqttDownlink encodeCommand(const core::Device& device, const core::Command& command) const override;
+
+ private:
+  const GenericOta* ota_;
 };
 
 }  // namespace fc::server::dialects

@@ -77,10 +77,13 @@ TEST(Events, DeviceAndTimeOfEveryAlternative) {
                                ShadowUpdated{s, "api", true},
                                JournalRecorded{JournalEntry{1, "dev", t}},
                                Lwm2mNotification{"dev", t, nlohmann::json::object()},
-                               DeviceLogged{DeviceLogEntry{1, "dev", t}}};
+                               DeviceLogged{DeviceLogEntry{1, "dev", t}},
+                               OtaJobChanged{"job-1", "RUNNING", t},
+                               OtaDeviceChanged{"job-1", "dev", "QUEUED", 0, "fw-1", "2.0", -1, 0, "", "", t}};
   ASSERT_EQ(all.size(), std::variant_size_v<Event>) << "one of each";
   for (const auto& e : all) {
-    EXPECT_EQ(deviceIdOf(e), "dev") << e.index();
+    // A job's event concerns no single device.
+    EXPECT_EQ(deviceIdOf(e), std::holds_alternative<OtaJobChanged>(e) ? "" : "dev") << e.index();
     EXPECT_EQ(timeOf(e), t) << e.index();
   }
 }

@@ -23,7 +23,7 @@ struct ServerDialects {
   };
 
   ServerDialects() {
-    registry.add(std::make_unique<server::dialects::GenericModule>());
+    registry.add(std::make_unique<server::dialects::GenericModule>(context));
     registry.add(std::make_unique<server::dialects::AliyunModule>(context));
     registry.add(std::make_unique<server::dialects::OceanConnectModule>(context));
     registry.add(std::make_unique<server::dialects::GizwitsModule>(context, server::GizwitsConfig{}, "127.0.0.1"));

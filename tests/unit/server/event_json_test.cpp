@@ -105,5 +105,19 @@ TEST(EventJson, DeviceLogLine) {
             R"("deviceId":"lamp","time":"2023-11-14T22:13:20.123Z","type":"device.log"})");
 }
 
+TEST(EventJson, OtaJobHasNoDevice) {
+  EXPECT_EQ(wire(core::OtaJobChanged{"job-1", "RUNNING", kT}),
+            R"({"data":{"jobId":"job-1","state":"RUNNING"},)"
+            R"("deviceId":"","time":"2023-11-14T22:13:20.123Z","type":"ota.job"})");
+}
+
+TEST(EventJson, OtaDeviceCarriesTheRun) {
+  EXPECT_EQ(wire(core::OtaDeviceChanged{"job-1", "lamp", "DOWNLOADING", 1, "fw-2", "2.0", 40, 2, "-2", "cut", kT}),
+            R"({"data":{"attempts":2,"deviceId":"lamp","errorCode":"-2","firmwareId":"fw-2","jobId":"job-1",)"
+            R"("lastError":"cut","progress":40,"state":"DOWNLOADING","step":1,"version":"2.0"},)"
+            R"("deviceId":"lamp","time":"2023-11-14T22:13:20.123Z","type":"ota.device"})");
+  EXPECT_TRUE(toJson(core::OtaDeviceChanged{"job-1", "lamp", "QUEUED"})["data"]["progress"].is_null());
+}
+
 }  // namespace
 }  // namespace fc::server::http

@@ -7,6 +7,7 @@
 
 #include "server/http/firmware_api.hpp"
 #include "server/http/lwm2m_api.hpp"
+#include "server/http/ota_jobs_api.hpp"
 #include "server/http/platform_api.hpp"
 #include "server/http/system_api.hpp"
 #include "tests/unit/dialects/server_dialects.hpp"
@@ -30,6 +31,7 @@ TEST(OpenApi, EveryRouteIsDocumentedAndEveryDocumentedRouteExists) {
   test::ServerDialects d;
   auto parts = d.registry.openApi();
   parts.fragments.push_back(firmwareOpenApi());
+  parts.fragments.push_back(otaJobsOpenApi());
   Router router;
   addSystemRoutes(
       router, [] { return true; }, "pem", parts);
@@ -37,6 +39,7 @@ TEST(OpenApi, EveryRouteIsDocumentedAndEveryDocumentedRouteExists) {
   d.registry.addRoutes(router);
   addLwm2mRoutes(router, d.platform, d.lwm2m);
   addFirmwareRoutes(router, {d.platform, nullptr, nullptr, nullptr});  // handlers are not run
+  addOtaJobRoutes(router, nullptr);
   std::set<std::pair<std::string, std::string>> served;
   for (auto r : router.routes()) {
     // A rest-of-path parameter "{name*}" is "{name}" in OpenAPI.
