@@ -1,6 +1,7 @@
 // The aliyun dialect; the contract is at the top of aliyun.hpp, the wire facts in
 // ../shared/protocols/aliyun.md.
 #include "server/dialects/aliyun/aliyun.hpp"
+#include "server/dialects/aliyun/aliyun_ota.hpp"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -314,16 +315,9 @@ void AliyunDialect::handleUplink(const Triplet& t, const std::string& topic, con
     }
     const auto response = ali::ntpResponse(*sent, received, core::toMillis(platform_.clock().now()));
     out.publish("/ext/ntp/" + suffix + "/response", bytes(response), mqtt::QoS::AtMostOnce);
-  } else if (topic == "/ota/device/inform/" + suffix) {
-    const auto inform = json::parse(payload.begin(), payload.end(), nullptr, false);
-    const auto version =
-        inform.is_object() && inform.contains("params") ? stringField(inform["params"], "version") : std::string{};
-    if (version.empty()) {
-      spdlog::info("aliyun: device {} sent an OTA inform without params.version: {}", t.device.id, text(payload));
-      return;
-    }
-    auto updated = platform_.updateDevice(t.device.id, json{{"firmwareVersion", version}});
-    if (updated) spdlog::debug("aliyun: device {} runs firmware {}", t.device.id, version);
+  } else if (topic.starts_with("/ota/device/") && topic.ends_with("/" + suffix)) {
+    const auto kind = std::string_view(topic).substr(12, topic.size() - 12 - suffix.size() - 1);
+    if (ota_ && (kind == "inform" || kind == "request" || kind == "progress")) ota_->uplink(t, kind, payload);
   } else if (topic == "/shadow/update/" + suffix) {
     handleShadow(t, payload, out);
   }

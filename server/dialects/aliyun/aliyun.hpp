@@ -8,8 +8,8 @@
 //                password=iotToken. Wrong credentials or an unknown device: CONNACK 0x04; a securemode
 //                fakecloud does not support (ID2, or a direct login with -1/0): CONNACK 0x05.
 //   ACL          the device's own topics only (aliyunTopicAcl)
-//   Alink        property/event posts and deviceinfo → uplink history + `_reply`; NTP; OTA inform →
-//                firmware version; shadow update/get/delete → reply on /shadow/get, desired → control;
+//   Alink        property/event posts and deviceinfo → uplink history + `_reply`; NTP; OTA inform,
+//                request and progress → the OTA part (aliyun_ota.hpp); shadow update/get/delete → reply on /shadow/get, desired → control;
 //                thing.dynamicTsl.get → keys.tsl; thing/model/up_raw → uplink history
 //   commands     name "" or "property.set" → thing/service/property/set, other N → thing/service/N;
 //                Alink id = the command's sequence number; the `_reply` code 200 → SUCCESSFUL, else FAILED;
@@ -32,6 +32,8 @@
 #include "server/dialects/mqtt_dialect.hpp"
 
 namespace fc::server::dialects {
+
+class AliyunOta;
 
 /// The topics of device {pk}/{dn} (aliyun.md "Topics and ACL"), refusing everything when either
 /// name is not a valid one. It may publish to its user topics except `get`, /sys/{pk}/{dn}/thing/#
@@ -134,6 +136,9 @@ class AliyunDialect final : public MqttDialect {
   Expected<std::string, core::Failure> broadcast(const std::string& productId, const std::string& suffix,
                                                  std::vector<std::uint8_t> payload);
 
+  /// Where the device's OTA messages go (inform, request, progress); set once by the module.
+  void setOta(AliyunOta* ota) { ota_ = ota; }
+
   /// Times out RRPC calls; the app calls it every 50 ms.
   void tick();
 
@@ -151,6 +156,7 @@ class AliyunDialect final : public MqttDialect {
 
   core::Platform& platform_;
   MqttPublisher& publisher_;
+  AliyunOta* ota_ = nullptr;
   std::uint64_t subscription_ = 0;
   std::atomic<std::uint16_t> mqttPort_{1883};
   std::atomic<std::uint64_t> nextMessageId_;

@@ -19,7 +19,9 @@ std::string stringKey(const nlohmann::json& object, const char* key) {
 }  // namespace
 
 AliyunModule::AliyunModule(const DialectContext& context)
-    : platform_(context.platform), aliyun_(context.platform, context.mqtt) {}
+    : platform_(context.platform), aliyun_(context.platform, context.mqtt), ota_(context.platform, context.mqtt, aliyun_) {
+  aliyun_.setOta(&ota_);
+}
 
 std::optional<core::Failure> AliyunModule::prepareProduct(const core::Platform& platform, core::Product& p) const {
   if (!p.keys.contains("productKey")) p.keys["productKey"] = "a1" + core::randomAlnum(9);
@@ -29,6 +31,8 @@ std::optional<core::Failure> AliyunModule::prepareProduct(const core::Platform& 
   if (p.keys.contains("productSecret") && (!p.keys["productSecret"].is_string() || stringKey(p.keys, "productSecret").empty() ||
                                             stringKey(p.keys, "productSecret").size() > 64))
     return invalid("keys.productSecret must be a string of 1-64 characters");
+  if (p.keys.contains("otaUrlScheme") && p.keys["otaUrlScheme"] != "https" && p.keys["otaUrlScheme"] != "http")
+    return invalid("keys.otaUrlScheme must be \"https\" (the default) or \"http\"");
   if (p.keys.contains("tsl") && !p.keys["tsl"].is_object())
     return invalid("keys.tsl must be the product's thing model, a JSON object");
   if (p.keys.contains("dynamicRegistration")) {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include "server/dialects/aliyun/aliyun.hpp"
+#include "server/dialects/aliyun/aliyun_ota.hpp"
 #include "server/dialects/dialect.hpp"
 
 namespace fc::server::dialects {
@@ -28,6 +29,7 @@ class AliyunModule final : public Dialect {
   CoapPart coap() override;
   void addRoutes(http::Router& router) override;
   http::OpenApiFragment openApi() const override;
+  ota::OtaPart* ota() override { return &ota_; }
   void tick() override { aliyun_.tick(); }  // RRPC timeouts (real time)
   /// The pre-step (POST /auth/devicename) sends devices to the plain MQTT port.
   void serving(const ServedPorts& ports) override { aliyun_.setMqttPort(ports.mqtt); }
@@ -35,6 +37,7 @@ class AliyunModule final : public Dialect {
  private:
   core::Platform& platform_;
   AliyunDialect aliyun_;
+  AliyunOta ota_;
 };
 
 }  // namespace fc::server::dialects

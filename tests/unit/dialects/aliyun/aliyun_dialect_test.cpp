@@ -1,6 +1,7 @@
 // The aliyun dialect without sockets: the topic ACL matrix, sign-in decisions, and what uplinks
 // do (platform events and the exact replies), against an in-memory Platform and a recording publisher.
 #include "server/dialects/aliyun/aliyun.hpp"
+#include "server/dialects/aliyun/aliyun_ota.hpp"
 
 #include <gtest/gtest.h>
 
@@ -127,6 +128,7 @@ constexpr const char* kSecret = "t9GmMf2jb3LgWfXBaZD2r3aJrfVWBv56";
 class AliyunDialectTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    dialect_.setOta(&ota_);
     ASSERT_TRUE(platform_.createProduct(core::Product{"light", "", "aliyun", {{"productKey", "a1MZxOdcBnO"}}}));
     core::Device d;
     d.id = "lamp";
@@ -162,7 +164,46 @@ class AliyunDialectTest : public ::testing::Test {
   RecordingPublisher pushes_;
   RecordingPublisher out_;
   AliyunDialect dialect_{platform_, pushes_};
+  AliyunOta ota_{platform_, pushes_, dialect_};
 };
+
+/// What the OTA part tells the jobs service, one line per call.
+class RecordingReporter final : public ota::OtaReporter {
+ public:
+  void ready(const std::string& d) override { calls.push_back("ready " + d); }
+  void progress(const std::string& d, int percent, const std::string&) override {
+    calls.push_back("progress " + d + " " + std::to_string(percent));
+  }
+  void downloaded(const std::string& d, const std::string&) override { calls.push_back("downloaded " + d); }
+  void installing(const std::string& d, const std::string&) override { calls.push_back("installing " + d); }
+  void failed(const std::string& d, std::string code, std::string reason, const std::string&) override {
+    calls.push_back("failed " + d + " " + code + " " + reason);
+  }
+  void versionReported(const std::string& d, std::string version, std::string module) override {
+    calls.push_back("version " + d + " " + version + (module.empty() ? "" : " " + module));
+  }
+  std::optional<ota::OtaOffer> currentOffer(const std::string& d) override {
+    calls.push_back("currentOffer " + d);
+    return offer;
+  }
+  std::vector<std::string> calls;
+  std::optional<ota::OtaOffer> offer;
+};
+
+ota::OtaOffer sampleOffer() {
+  ota::OfferedFirmware f;
+  f.firmwareId = "fw-1";
+  f.version = "2.0.0";
+  f.size = 15000;
+  f.md5 = "6e3fa2f2f15d9e0c3c7b8f2ba0ce7d4e";
+  f.httpUrl = "http://fc.test:8080/ota/o/tok";
+  f.httpsUrl = "https://fc.test:8443/ota/o/tok";
+  ota::OtaOffer o;
+  o.jobId = "job-1";
+  o.deviceId = "lamp";
+  o.firmware = {f};
+  return o;
+}
 
 TEST_F(AliyunDialectTest, TripletSignInWithEveryMethod) {
   const std::string ts = "2524608000000";
@@ -299,6 +340,71 @@ TEST_F(AliyunDialectTest, OtaInformSetsTheFirmwareVersion) {
   EXPECT_EQ(platform_.device("lamp")->firmwareVersion, "2.0.1");
   uplink("/ota/device/inform/a1MZxOdcBnO/test_01", R"({"id":0,"params":{}})");
   EXPECT_EQ(platform_.device("lamp")->firmwareVersion, "2.0.1");
+}
+
+TEST_F(AliyunDialectTest, OtaOfferIsTheUpgradeMessageOnTheUpgradeTopic) {
+  RecordingReporter reporter;
+  ota_.attach(&reporter);
+  ota_.offer(*platform_.device("lamp"), sampleOffer());
+  ASSERT_EQ(pushes_.sent.size(), 1u);
+  EXPECT_EQ(pushes_.sent[0].topic, "/ota/device/upgrade/a1MZxOdcBnO/test_01");
+  EXPECT_EQ(pushes_.sent[0].qos, mqtt::QoS::AtLeastOnce);
+  EXPECT_EQ(pushes_.sent[0].payload,
+            R"({"code":"1000","data":{"md5":"6e3fa2f2f15d9e0c3c7b8f2ba0ce7d4e","sign":"6e3fa2f2f15d9e0c3c7b8f2ba0ce7d4e",)"
+            R"("signMethod":"Md5","size":15000,"url":"https://fc.test:8443/ota/o/tok","version":"2.0.0"},)"
+            R"("id":1700000000000,"message":"success"})");
+
+  // keys.otaUrlScheme "http" hands out the plain URL (an SDK built without TLS).
+  ASSERT_TRUE(platform_.createProduct(
+      core::Product{"plainota", "", "aliyun", {{"productKey", "a1Plain0000"}, {"otaUrlScheme", "http"}}}));
+  core::Device d;
+  d.id = "bulb";
+  d.productId = "plainota";
+  d.identifiers = {{"deviceName", "bulb"}};
+  d.secrets = {{"deviceSecret", kSecret}};
+  ASSERT_TRUE(platform_.createDevice(d));
+  ota_.offer(*platform_.device("bulb"), sampleOffer());
+  ASSERT_EQ(pushes_.sent.size(), 2u);
+  EXPECT_EQ(pushes_.sent[1].topic, "/ota/device/upgrade/a1Plain0000/bulb");
+  EXPECT_NE(pushes_.sent[1].payload.find(R"("url":"http://fc.test:8080/ota/o/tok")"), std::string::npos);
+  EXPECT_NE(pushes_.sent[1].payload.find(R"("id":1700000000001)"), std::string::npos) << "ids count up";
+  EXPECT_TRUE(reporter.calls.empty());
+}
+
+TEST_F(AliyunDialectTest, OtaReportsBecomeJobReports) {
+  RecordingReporter reporter;
+  ota_.attach(&reporter);
+  const std::string sfx = "a1MZxOdcBnO/test_01";
+  uplink("/ota/device/inform/" + sfx, R"({"id":0,"params":{"version":"1.0.0"}})");
+  uplink("/ota/device/progress/" + sfx, R"({"id":0,"params":{"step":"0","desc":"Enter in downloading state"}})");
+  uplink("/ota/device/progress/" + sfx, R"({"id":0,"params":{"step":"57","desc":""}})");
+  uplink("/ota/device/progress/" + sfx, R"({"id":0,"params":{"step":"100","desc":""}})");
+  uplink("/ota/device/progress/" + sfx, R"({"id":0,"params":{"step":"-3","desc":"md5 mismatch"}})");
+  uplink("/ota/device/progress/" + sfx, R"({"id":0,"params":{"step":"-1","desc":""}})");
+  uplink("/ota/device/inform/" + sfx, R"({"id":"1","params":{"version":"3.1","module":"mcu"}})");
+  // Malformed ones are dropped.
+  uplink("/ota/device/progress/" + sfx, R"({"id":0,"params":{"step":"200"}})");
+  uplink("/ota/device/progress/" + sfx, "garbage");
+  uplink("/ota/device/inform/" + sfx, R"({"id":0,"params":{}})");
+  EXPECT_EQ(reporter.calls, (std::vector<std::string>{"version lamp 1.0.0", "ready lamp", "progress lamp 0",
+                                                      "progress lamp 57", "progress lamp 100", "downloaded lamp",
+                                                      "failed lamp -3 verify failed: md5 mismatch",
+                                                      "failed lamp -1 upgrade failed", "version lamp 3.1 mcu",
+                                                      "ready lamp"}));
+  EXPECT_TRUE(out_.sent.empty()) << "reports get no reply";
+}
+
+TEST_F(AliyunDialectTest, OtaRequestIsAnsweredOnTheRequestTopicOnlyWithAnOffer) {
+  RecordingReporter reporter;
+  ota_.attach(&reporter);
+  uplink("/ota/device/request/a1MZxOdcBnO/test_01", R"({"id":0,"params":{"version":"1.0.0"}})");
+  EXPECT_TRUE(pushes_.sent.empty()) << "nothing to install: no answer";
+  reporter.offer = sampleOffer();
+  uplink("/ota/device/request/a1MZxOdcBnO/test_01", R"({"id":0,"params":{"version":"1.0.0"}})");
+  ASSERT_EQ(pushes_.sent.size(), 1u);
+  EXPECT_EQ(pushes_.sent[0].topic, "/ota/device/request/a1MZxOdcBnO/test_01");
+  EXPECT_NE(pushes_.sent[0].payload.find(R"("url":"https://fc.test:8443/ota/o/tok")"), std::string::npos);
+  EXPECT_EQ(reporter.calls, (std::vector<std::string>{"currentOffer lamp", "currentOffer lamp"}));
 }
 
 TEST_F(AliyunDialectTest, ShadowUpdateGetAndControl) {
