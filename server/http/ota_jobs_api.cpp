@@ -69,9 +69,12 @@ Expected<ota::JobRequest, ApiResponse> requestOf(const json& body) {
                                                "perSecond",           "faults"};
   for (const auto& [key, value] : body.items())
     if (!kKnown.contains(key)) return Unexpected(invalid("unknown field '" + key + "'"));
-  if (body.contains("faults"))
-    return Unexpected(invalid("'faults' on jobs are not supported yet (download faults are a later slice)"));
   ota::JobRequest req;
+  if (body.contains("faults") && !body["faults"].is_null()) {
+    auto faults = ota::parseFaults(body["faults"]);
+    if (!faults) return Unexpected(invalid("'faults': " + faults.error()));
+    req.faults = *faults;
+  }
   if (!body.contains("firmwareIds"))
     return Unexpected(invalid("'firmwareIds' (the firmware to install, in order) is required"));
   auto firmware = stringList(body["firmwareIds"]);
@@ -246,7 +249,8 @@ OpenApiFragment otaJobsOpenApi() {
                {"timeoutSeconds", integer()},
                {"retries", integer()},
                {"maxConcurrent", integer()},
-               {"perSecond", number}},
+               {"perSecond", number},
+               {"faults", ref("DownloadFaults")}},
               {"firmwareIds", "targets"})},
       {"OtaJob", object({{"id", str()},
                          {"state", str()},
@@ -260,6 +264,7 @@ OpenApiFragment otaJobsOpenApi() {
                          {"retries", integer()},
                          {"maxConcurrent", integer()},
                          {"perSecond", number},
+                         {"faults", ref("DownloadFaults")},
                          {"createdAt", str()},
                          {"finishedAt", nullableStr},
                          {"counts", any()},

@@ -37,7 +37,8 @@ json specJson(const JobSpec& s) {
       {"firmwareIds", s.firmwareIds}, {"firmwareVersions", s.firmwareVersions}, {"deviceIds", s.deviceIds},
       {"productId", s.productId},     {"targetProductId", s.targetProductId},   {"targetDeviceIds", s.targetDeviceIds},
       {"versions", s.versions},       {"mode", std::string(toString(s.mode))},  {"timeoutSeconds", s.timeoutSeconds},
-      {"retries", s.retries},         {"maxConcurrent", s.maxConcurrent},       {"perSecond", s.perSecond}};
+      {"retries", s.retries},         {"maxConcurrent", s.maxConcurrent},       {"perSecond", s.perSecond},
+      {"faults", toJson(s.faults)}};
 }
 
 JobSpec specOf(const json& j) {
@@ -54,6 +55,8 @@ JobSpec specOf(const json& j) {
   s.retries = j.value("retries", std::uint32_t{0});
   s.maxConcurrent = j.value("maxConcurrent", std::uint32_t{0});
   s.perSecond = j.value("perSecond", 0.0);
+  if (j.contains("faults"))
+    if (auto faults = parseFaults(j["faults"])) s.faults = *faults;  // stored by this code: valid
   return s;
 }
 
@@ -217,6 +220,7 @@ Expected<Job, Failure> JobService::create(const JobRequest& req) {
   spec.retries = req.retries;
   spec.maxConcurrent = req.maxConcurrent;
   spec.perSecond = req.perSecond;
+  spec.faults = req.faults;
 
   const auto now = platform_.clock().now();
   const auto startAt = req.startAt.value_or(now) + std::chrono::seconds(req.upgradeDelaySeconds);
@@ -294,6 +298,7 @@ json JobService::toJson(const Job& j) const {
           {"retries", j.spec.retries},
           {"maxConcurrent", j.spec.maxConcurrent},
           {"perSecond", j.spec.perSecond},
+          {"faults", ota::toJson(j.spec.faults)},
           {"createdAt", core::isoTime(j.createdAt)},
           {"finishedAt", optionalTime(j.finishedAt)},
           {"counts", counts},
@@ -467,7 +472,7 @@ std::optional<OtaOffer> JobService::buildOffer(const Job& j, const DeviceRun& r,
     {
       std::lock_guard lock(mutex_);
       auto& t = tokens_[{j.id, r.deviceId, id}];
-      if (t.empty() || !ledger_->offer(t)) t = ledger_->issue(id, r.deviceId, j.id).token;
+      if (t.empty() || !ledger_->offer(t)) t = ledger_->issue(id, r.deviceId, j.id, j.spec.faults).token;
       token = t;
     }
     const auto urls = urls_(Offer{token, id, r.deviceId, j.id});

@@ -55,6 +55,7 @@ struct JobRequest {
   std::uint32_t retries = 0;
   std::uint32_t maxConcurrent = 0;
   double perSecond = 0;
+  DownloadFaults faults;
 };
 
 /// The download URLs of an offer on the public bases (the HTTP side knows them).

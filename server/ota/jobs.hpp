@@ -29,6 +29,7 @@
 
 #include "protocols/common/expected.hpp"
 #include "server/core/clock.hpp"
+#include "server/ota/download_faults.hpp"
 #include "server/ota/ota_part.hpp"
 
 namespace fc::server::ota {
@@ -68,6 +69,7 @@ struct JobSpec {
   std::uint32_t retries = 0;        // further offers after a failure or timeout
   std::uint32_t maxConcurrent = 0;  // active devices at once; 0 = no limit
   double perSecond = 0;             // offers per second; 0 = no limit
+  DownloadFaults faults;            // put on every download offer the job makes (docs/ota.md, "Faults")
   bool operator==(const JobSpec&) const = default;
 };
 

@@ -202,6 +202,46 @@ TEST_F(OtaJobs, ADeviceReportedFailureEndsTheRun) {
   EXPECT_EQ(d->firmwareVersion(), "1.0");
 }
 
+TEST_F(OtaJobs, AJobsCorruptAtFaultIsCaughtByTheDevicesDigestCheck) {
+  device("d1");
+  const auto fw = firmware("2.0");
+  auto d = online("d1", "1.0");
+  const auto id =
+      job({{"firmwareIds", {fw}}, {"targets", {{"deviceIds", {"d1"}}}}, {"faults", {{"corruptAt", 123'456}}}});
+  EXPECT_EQ(call(server_, "GET", "/api/v1/ota/jobs/" + id).body["faults"], json({{"corruptAt", 123'456}}));
+  const auto j = waitJob(server_, id, ended);
+  EXPECT_EQ(j["counts"]["FAILED"], 1);
+  const auto run = deviceRun(server_, id, "d1");
+  EXPECT_EQ(run["errorCode"], "-3") << "the md5/sha256 check fails on the device";
+  EXPECT_EQ(d->firmwareVersion(), "1.0");
+  // The firmware itself is untouched: its anonymous URL serves the right bytes.
+  const auto image = client::downloadFirmware(
+      {.url = "http://127.0.0.1:" + std::to_string(server_.httpPort()) + "/ota/firmware/" + fw});
+  ASSERT_TRUE(image);
+  std::vector<std::uint8_t> expected(200'000);
+  server::ota::generatedBytes(1, 0, expected);
+  EXPECT_EQ(image->data, expected);
+}
+
+TEST_F(OtaJobs, AJobsDropConnectionAtFaultIsResumedPastByTheDevice) {
+  device("d1");
+  const auto fw = firmware("2.0");
+  auto d = online("d1", "1.0");
+  const auto id =
+      job({{"firmwareIds", {fw}}, {"targets", {{"deviceIds", {"d1"}}}}, {"faults", {{"dropConnectionAt", 70'000}}}});
+  ASSERT_TRUE(d->waitForVersion("2.0", 10s)) << "the device resumes with Range after the cut";
+  const auto j = waitJob(server_, id, ended);
+  EXPECT_EQ(j["counts"]["SUCCEEDED"], 1);
+  std::vector<std::uint8_t> expected(200'000);
+  server::ota::generatedBytes(1, 0, expected);
+  EXPECT_EQ(d->otaRecord().lastImage, expected);
+  const auto downloads = call(server_, "GET", "/api/v1/firmware/" + fw + "/downloads").body;
+  bool resumed = false;
+  for (const auto& item : downloads["items"])
+    if (item["jobId"] == id) resumed = item["resumed"].get<int>() >= 1 && item["completed"].get<int>() == 1;
+  EXPECT_TRUE(resumed) << downloads;
+}
+
 TEST_F(OtaJobs, CancelEndsTheJobAndTellsTheDevice) {
   device("d1");
   device("d2");
@@ -299,8 +339,9 @@ TEST_F(OtaJobs, BadRequestsAreRefusedWithTheApiErrorShape) {
   expect({{"firmwareIds", {fw}}, {"targets", {{"deviceIds", {"d1"}}}}, {"mode", "loud"}}, 422, "invalid");
   expect({{"firmwareIds", {fw}}, {"targets", {{"deviceIds", {"d1"}}}}, {"retries", -1}}, 422, "invalid");
   expect({{"firmwareIds", {fw}}, {"targets", {{"deviceIds", {"d1"}}}}, {"startAt", "yesterday"}}, 422, "invalid");
-  expect({{"firmwareIds", {fw}}, {"targets", {{"deviceIds", {"d1"}}}}, {"faults", {{"corruptAt", 10}}}}, 422,
+  expect({{"firmwareIds", {fw}}, {"targets", {{"deviceIds", {"d1"}}}}, {"faults", {{"corruptAt", -1}}}}, 422,
          "invalid");
+  expect({{"firmwareIds", {fw}}, {"targets", {{"deviceIds", {"d1"}}}}, {"faults", {{"explode", 1}}}}, 422, "invalid");
   expect({{"firmwareIds", {fw}}, {"targets", {{"deviceIds", {"d1"}}}}, {"colour", "red"}}, 422, "invalid");
   const auto bad = httpRequest(server_.httpPort(), "POST", "/api/v1/ota/jobs", "{nope");
   EXPECT_EQ(bad.status, 400);
