@@ -7,9 +7,9 @@
 
 #include <thread>
 
+#include "client/dialects/aliyun/aliyun_device.hpp"
 #include "client/firmware_download.hpp"
 #include "client/sync_mqtt_client.hpp"
-#include "protocols/dialects/aliyun/sign.hpp"
 #include "tests/integration/server_process.hpp"
 
 namespace fc::test {
@@ -21,7 +21,6 @@ using nlohmann::json;
 
 constexpr const char* kPk = "a1MZxOdcBnO";
 constexpr const char* kSecret = "t9GmMf2jb3LgWfXBaZD2r3aJrfVWBv56";
-constexpr const char* kTs = "2524608000000";
 
 json payloadJson(const client::Message& m) { return json::parse(m.payload.begin(), m.payload.end(), nullptr, false); }
 
@@ -52,10 +51,7 @@ class AliyunOta : public ::testing::Test {
   /// An iotkit-embedded v2 device after IOT_OTA_Init: subscribed to its upgrade and request topics.
   std::unique_ptr<SyncMqttClient> sdkDevice() {
     auto o = server_.mqtt("");
-    const std::string id = std::string(kPk) + ".test_01";
-    o.clientId = id + "|securemode=3,timestamp=" + kTs + ",signmethod=hmacsha1|";
-    o.username = std::string("test_01&") + kPk;
-    o.password = aliyun::sign(aliyun::SignMethod::HmacSha1, kSecret, id, "test_01", kPk, kTs);
+    client::AliyunDevice::signIn(o, {kPk, "test_01", kSecret});
     auto c = std::make_unique<SyncMqttClient>(o);
     auto ack = c->connect();
     EXPECT_TRUE(ack && ack->returnCode == mqtt::ConnectReturn::Accepted);

@@ -7,6 +7,7 @@
 #include <future>
 #include <thread>
 
+#include "client/dialects/aliyun/aliyun_device.hpp"
 #include "client/sync_mqtt_client.hpp"
 #include "protocols/dialects/aliyun/sign.hpp"
 #include "tests/integration/server_process.hpp"
@@ -484,10 +485,7 @@ TEST_F(Aliyun, BroadcastReachesTheProductsSubscribedDevicesOnly) {
   ASSERT_TRUE(a->subscribe(std::string("/broadcast/") + kPk + "/#", QoS::AtLeastOnce));
   ASSERT_TRUE(b->subscribe(std::string("/broadcast/") + kPk + "/alerts", QoS::AtMostOnce));
   auto o = server_.mqtt("");
-  const std::string otherId = "a1Other00.test_01";
-  o.clientId = otherId + "|securemode=3,timestamp=" + kTs + ",signmethod=hmacsha1|";
-  o.username = "test_01&a1Other00";
-  o.password = aliyun::sign(aliyun::SignMethod::HmacSha1, kSecret, otherId, "test_01", "a1Other00", kTs);
+  client::AliyunDevice::signIn(o, {"a1Other00", "test_01", kSecret});
   SyncMqttClient stranger(o);
   ASSERT_TRUE(stranger.connect());
   ASSERT_TRUE(stranger.subscribe("/broadcast/a1Other00/#", QoS::AtMostOnce));
@@ -559,11 +557,8 @@ TEST_F(Aliyun, DynamicRegistrationHandsOutTheDeviceSecretOnceThenTheDeviceSignsI
 
   // The device signs in with what it was given; from then on it is activated.
   auto o = server_.mqtt("");
-  const std::string id = std::string(kDynPk) + ".Example_dyn1";
-  o.clientId = id + "|securemode=3,timestamp=" + kTs + ",signmethod=hmacsha256|";
-  o.username = std::string("Example_dyn1&") + kDynPk;
-  o.password = aliyun::sign(aliyun::SignMethod::HmacSha256, first["data"]["deviceSecret"].get<std::string>(), id,
-                            "Example_dyn1", kDynPk, kTs);
+  client::AliyunDevice::signIn(o, {kDynPk, "Example_dyn1", first["data"]["deviceSecret"].get<std::string>(),
+                                   aliyun::SignMethod::HmacSha256});
   SyncMqttClient c(o);
   auto ack = c.connect();
   ASSERT_TRUE(ack);
